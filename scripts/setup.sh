@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Installs exactly the Debian 12 packages Causeway's build, tests and benchmarks need.
+# Idempotent: packages already present are left alone, and apt is only touched when something is missing.
+set -euo pipefail
+
+packages=(
+  # toolchain
+  build-essential cmake ninja-build pkg-config
+  # declared libraries
+  libboost-dev libssl-dev libexpat1-dev libabsl-dev libstrophe-dev
+  libgtest-dev libgmock-dev libbenchmark-dev
+  # chosen libraries: DNS (RFC 3263 NAPTR/SRV), TOML config
+  libc-ares-dev libtomlplusplus-dev
+  # fuzzing and sanitizers
+  clang-14 libclang-rt-14-dev
+  # real peers and tools used by tests and benchmarks
+  sip-tester kamailio openssl procps
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "setup: all ${#packages[@]} packages present"
+  exit 0
+fi
+
+echo "setup: installing ${missing[*]}"
+SUDO=""
+[ "$(id -u)" -eq 0 ] || SUDO="sudo"
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+# Kamailio is a benchmark reference only: never leave its packaged service running.
+if command -v systemctl >/dev/null 2>&1; then $SUDO systemctl disable --now kamailio >/dev/null 2>&1 || true; fi
+echo "setup: done"
