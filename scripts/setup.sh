@@ -14,7 +14,7 @@ packages=(
   # fuzzing and sanitizers
   clang-14 libclang-rt-14-dev
   # real peers and tools used by tests and benchmarks
-  sip-tester kamailio openssl procps
+  sip-tester kamailio openssl procps python3 python3-dnslib
 )
 
 missing=()
