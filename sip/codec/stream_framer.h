@@ -1,0 +1,40 @@
+#pragma once
+// Message framing on stream transports (TCP/TLS, RFC 3261 §18.3): finds where the first message in
+// the buffered bytes ends, using Content-Length, which streams require. Limits are enforced before
+// a message is complete (an over-long header section or an over-size declared body fails at
+// once), so a transport never buffers more than ParseLimits::max_message_bytes per connection.
+
+#include <cstddef>
+#include <cstdint>
+#include <string_view>
+
+#include "absl/status/status.h"
+#include "sip/codec/message.h"
+
+namespace causeway::sip {
+
+struct FrameResult {
+  enum class Kind : uint8_t {
+    kNeedMore,   // not enough bytes yet: read more and call again with the grown buffer
+    kMessage,    // the first `length` bytes (headers + body) are one message: hand to Parse
+    kKeepalive,  // the first `length` bytes are a keepalive: "\r\n\r\n" ping (length 4) or a
+                 // "\r\n" pong (length 2), RFC 5626 §3.5.1. Consume them; answer a ping with a pong.
+    kError,      // unrecoverable framing error: answer with SipCodeOf(status) if possible, close
+  };
+  Kind kind = Kind::kNeedMore;
+  size_t length = 0;
+  absl::Status status;  // kError only
+
+  bool need_more() const { return kind == Kind::kNeedMore; }
+  bool is_message() const { return kind == Kind::kMessage; }
+  bool is_keepalive() const { return kind == Kind::kKeepalive; }
+  bool is_error() const { return kind == Kind::kError; }
+};
+
+// Looks at the start of `buffered` only; call repeatedly, consuming `length` bytes each time.
+// A ping is reported only once all four bytes are there; a lone "\r\n" followed by something other
+// than "\r\n" is a pong. Errors: 400 (Content-Length missing/invalid/duplicated, garbage),
+// 413 (declared body too large), 513 (header section longer than the limits allow).
+FrameResult FrameStream(std::string_view buffered, const ParseLimits& limits = {});
+
+}  // namespace causeway::sip
