@@ -1,0 +1,39 @@
+#pragma once
+// Command-line parsing for `causeway`, as a pure function so every case is unit-tested.
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/statusor.h"
+
+namespace causeway::gateway {
+
+inline constexpr std::string_view kVersion = "0.1.0";
+
+// Exit codes: 0 clean exit, 1 runtime failure (port in use, state dir locked, service start
+// failed), 2 usage or configuration error (bad option, unreadable or invalid config/certificate).
+inline constexpr int kExitOk = 0;
+inline constexpr int kExitRuntime = 1;
+inline constexpr int kExitUsage = 2;
+
+enum class CliAction {
+  kRun,          // start the daemon
+  kHelp,         // --help: usage on stdout
+  kVersion,      // --version
+  kPrintConfig,  // --print-config: the default (or, with --config, the effective) configuration
+  kCheckConfig,  // --check-config: validate config and configured certificate files, then exit
+};
+
+struct CliOptions {
+  CliAction action = CliAction::kRun;
+  std::string config_path;  // empty = embedded defaults
+};
+
+// `args` excludes argv[0]. Accepts "--config FILE", "--config=FILE" and "-c FILE". --help and
+// --version win over everything else; errors are one line without the program name.
+absl::StatusOr<CliOptions> ParseArgs(const std::vector<std::string_view>& args);
+
+std::string UsageText();
+
+}  // namespace causeway::gateway

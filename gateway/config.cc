@@ -1,0 +1,566 @@
+#include "gateway/config.h"
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+#include <thread>
+#include <type_traits>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "core/strings.h"
+#include "gateway/names.h"
+
+// toml++ is the one place that may throw (parse errors); it is caught right at the call.
+#include <toml++/toml.h>
+
+namespace causeway::gateway {
+namespace {
+
+// Larger config files are a mistake, not a config.
+constexpr size_t kMaxConfigBytes = 1 << 20;
+constexpr size_t kMaxArrayEntries = 256;
+
+using Strings = std::vector<std::string>;
+using Value = std::variant<int64_t, bool, std::string, Strings>;
+
+// Validates a value of the right TOML type and stores it; returns "" or an error message.
+using Setter = std::string (*)(const Value&, GatewayConfig&);
+using Getter = Value (*)(const GatewayConfig&);
+
+struct Option {
+  std::string_view section;
+  std::string_view key;
+  std::string_view doc;
+  Value default_value;
+  Setter set;
+  Getter get;
+  int64_t min = 0;  // integers only
+  int64_t max = 0;
+};
+
+struct Section {
+  std::string_view name;
+  std::string_view doc;
+};
+
+constexpr Section kSections[] = {
+    {"general", "Process-wide settings."},
+    {"sip", "SIP listeners, served domains, parser limits and RFC 3261 timers."},
+    {"tls", "TLS certificate and policy for the SIP TLS listeners (and outgoing TLS)."},
+    {"dns", "DNS resolution for RFC 3263 (NAPTR/SRV/A/AAAA) lookups."},
+};
+
+std::string_view TypeName(const Value& v) {
+  switch (v.index()) {
+    case 0: return "integer";
+    case 1: return "boolean";
+    case 2: return "string";
+    default: return "array of strings";
+  }
+}
+
+// --- generic field accessors: S is the section member, F the field in it ---
+
+template <auto S, auto F>
+std::string SetInt(const Value& v, GatewayConfig& c) {
+  using T = std::remove_reference_t<decltype((c.*S).*F)>;
+  (c.*S).*F = static_cast<T>(std::get<int64_t>(v));  // range-checked against the table before
+  return "";
+}
+template <auto S, auto F>
+Value GetInt(const GatewayConfig& c) {
+  return static_cast<int64_t>((c.*S).*F);
+}
+template <auto S, auto F>
+std::string SetBool(const Value& v, GatewayConfig& c) {
+  (c.*S).*F = std::get<bool>(v);
+  return "";
+}
+template <auto S, auto F>
+Value GetBool(const GatewayConfig& c) {
+  return (c.*S).*F;
+}
+
+// A file path: any non-empty text without NUL; empty allowed where `empty_ok`.
+template <auto S, auto F, bool empty_ok>
+std::string SetPath(const Value& v, GatewayConfig& c) {
+  const std::string& s = std::get<std::string>(v);
+  if (s.empty() && !empty_ok) return "must not be empty";
+  if (s.find('\0') != std::string::npos) return "contains a NUL character";
+  (c.*S).*F = s;
+  return "";
+}
+template <auto S, auto F>
+Value GetString(const GatewayConfig& c) {
+  return (c.*S).*F;
+}
+
+// A list of "ip:port" / "[v6]:port" (port defaults to `default_port`); no duplicates, no port 0.
+template <auto S, auto F, uint16_t default_port>
+std::string SetAddresses(const Value& v, GatewayConfig& c) {
+  std::vector<NetAddress> out;
+  for (const std::string& text : std::get<Strings>(v)) {
+    std::optional<NetAddress> a = NetAddress::Parse(text, default_port);
+    if (!a) {
+      return absl::StrCat("\"", ToAbsl(text),
+                          "\" is not an IP address with optional port (e.g. 127.0.0.1:",
+                          default_port, " or [::1]:", default_port, ")");
+    }
+    if (a->port() == 0) return absl::StrCat("\"", ToAbsl(text), "\": port 0 is not allowed");
+    if (std::find(out.begin(), out.end(), *a) != out.end()) {
+      return absl::StrCat("\"", ToAbsl(text), "\" is listed twice");
+    }
+    out.push_back(*a);
+  }
+  (c.*S).*F = std::move(out);
+  return "";
+}
+template <auto S, auto F>
+Value GetAddresses(const GatewayConfig& c) {
+  Strings out;
+  for (const NetAddress& a : (c.*S).*F) out.push_back(a.ToString());
+  return out;
+}
+
+// --- special fields ---
+
+std::string SetLogLevel(const Value& v, GatewayConfig& c) {
+  const std::string& s = std::get<std::string>(v);
+  if (!log::ParseLevel(s, &c.general.log_level)) {
+    return absl::StrCat("\"", ToAbsl(s), "\" is not one of debug, info, warn, error");
+  }
+  return "";
+}
+Value GetLogLevel(const GatewayConfig& c) {
+  return std::string(log::LevelName(c.general.log_level));
+}
+
+std::string SetDomains(const Value& v, GatewayConfig& c) {
+  Strings out;
+  for (const std::string& text : std::get<Strings>(v)) {
+    std::string domain = ToLowerAscii(text);
+    if (!IsValidHostname(domain) && !NetAddress::Parse(domain)) {
+      return absl::StrCat("\"", ToAbsl(text), "\" is not a domain name");
+    }
+    if (std::find(out.begin(), out.end(), domain) != out.end()) {
+      return absl::StrCat("\"", ToAbsl(text), "\" is listed twice");
+    }
+    out.push_back(std::move(domain));
+  }
+  c.sip.domains = std::move(out);
+  return "";
+}
+Value GetDomains(const GatewayConfig& c) { return c.sip.domains; }
+
+std::string SetAdvertisedHost(const Value& v, GatewayConfig& c) {
+  const std::string& s = std::get<std::string>(v);
+  if (s.empty()) {
+    c.sip.advertised_host.clear();
+    return "";
+  }
+  std::optional<std::string> host = NormalizeHost(s);
+  if (!host) {
+    return absl::StrCat("\"", ToAbsl(s), "\" is not a host name or IP address (no port)");
+  }
+  c.sip.advertised_host = *host;
+  return "";
+}
+Value GetAdvertisedHost(const GatewayConfig& c) { return c.sip.advertised_host; }
+
+std::string SetTlsVersion(const Value& v, GatewayConfig& c) {
+  const std::string& s = std::get<std::string>(v);
+  if (s == "1.2") {
+    c.tls.min_version = TlsVersion::k1_2;
+  } else if (s == "1.3") {
+    c.tls.min_version = TlsVersion::k1_3;
+  } else {
+    return absl::StrCat("\"", ToAbsl(s), "\" is not one of 1.2, 1.3");
+  }
+  return "";
+}
+Value GetTlsVersion(const GatewayConfig& c) { return std::string(TlsVersionName(c.tls.min_version)); }
+
+using G = GeneralConfig;
+using P = SipConfig;
+using T = TlsConfig;
+using D = DnsConfig;
+constexpr auto kGeneral = &GatewayConfig::general;
+constexpr auto kSip = &GatewayConfig::sip;
+constexpr auto kTls = &GatewayConfig::tls;
+constexpr auto kDns = &GatewayConfig::dns;
+
+template <auto S, auto F>
+Option IntOption(std::string_view section, std::string_view key, int64_t def, int64_t min,
+                 int64_t max, std::string_view doc) {
+  return Option{section, key, doc, Value(def), &SetInt<S, F>, &GetInt<S, F>, min, max};
+}
+
+// The one source of truth: order here is the order in --print-config and the docs.
+const std::vector<Option>& Options() {
+  static const std::vector<Option>* const options = new std::vector<Option>{
+      // [general]
+      {"general", "state_dir",
+       "Directory for generated certificates and runtime state; created 0700; relative to the "
+       "working directory.",
+       Value(std::string("causeway-state")), &SetPath<kGeneral, &G::state_dir, false>,
+       &GetString<kGeneral, &G::state_dir>},
+      {"general", "log_level", "Lowest level logged: debug, info, warn or error.",
+       Value(std::string("info")), &SetLogLevel, &GetLogLevel},
+      IntOption<kGeneral, &G::workers>("general", "workers", 0, 0, 256,
+                                       "Worker threads (one event loop each); 0 = one per CPU core."),
+      IntOption<kGeneral, &G::shutdown_timeout_s>(
+          "general", "shutdown_timeout_s", 10, 0, 3600,
+          "On SIGTERM/SIGINT: seconds to let in-flight transactions finish before stopping."),
+      // [sip]
+      {"sip", "domains",
+       "Served SIP domains (requests for others are proxied or refused); empty = accept any "
+       "domain (development only).",
+       Value(Strings{}), &SetDomains, &GetDomains},
+      {"sip", "udp", "UDP listen addresses, \"ip:port\" or \"[ipv6]:port\" (port defaults to 5060).",
+       Value(Strings{"127.0.0.1:5060"}), &SetAddresses<kSip, &P::udp, 5060>,
+       &GetAddresses<kSip, &P::udp>},
+      {"sip", "tcp", "TCP listen addresses (port defaults to 5060).",
+       Value(Strings{"127.0.0.1:5060"}), &SetAddresses<kSip, &P::tcp, 5060>,
+       &GetAddresses<kSip, &P::tcp>},
+      {"sip", "tls", "TLS listen addresses (port defaults to 5061).",
+       Value(Strings{"127.0.0.1:5061"}), &SetAddresses<kSip, &P::tls, 5061>,
+       &GetAddresses<kSip, &P::tls>},
+      {"sip", "advertised_host",
+       "Host put in Via and Record-Route (a public name or address); empty = the listen address.",
+       Value(std::string()), &SetAdvertisedHost, &GetAdvertisedHost},
+      IntOption<kSip, &P::max_message_bytes>("sip", "max_message_bytes", 65535, 1024, 4194304,
+                                             "Largest SIP message accepted (headers + body), bytes."),
+      IntOption<kSip, &P::max_headers>("sip", "max_headers", 100, 10, 1000,
+                                       "Most header fields accepted in one message."),
+      IntOption<kSip, &P::max_header_line>("sip", "max_header_line", 8192, 256, 65535,
+                                           "Longest header field (after unfolding), bytes."),
+      IntOption<kSip, &P::tcp_idle_timeout_s>("sip", "tcp_idle_timeout_s", 300, 1, 86400,
+                                              "Close TCP/TLS connections idle this long, seconds."),
+      IntOption<kSip, &P::max_connections>("sip", "max_connections", 10000, 1, 1000000,
+                                           "Most open TCP/TLS connections in total."),
+      IntOption<kSip, &P::max_connections_per_peer>(
+          "sip", "max_connections_per_peer", 32, 1, 1000000,
+          "Most open TCP/TLS connections from one peer IP address."),
+      IntOption<kSip, &P::t1_ms>("sip", "t1_ms", 500, 1, 60000,
+                                 "RFC 3261 T1: round-trip estimate, milliseconds."),
+      IntOption<kSip, &P::t2_ms>("sip", "t2_ms", 4000, 1, 600000,
+                                 "RFC 3261 T2: longest non-INVITE retransmit interval, ms."),
+      IntOption<kSip, &P::t4_ms>("sip", "t4_ms", 5000, 1, 600000,
+                                 "RFC 3261 T4: how long a message may linger in the network, ms."),
+      IntOption<kSip, &P::min_expires>("sip", "min_expires", 60, 1, 86400,
+                                       "Shortest registration accepted (shorter gets 423), seconds."),
+      IntOption<kSip, &P::default_expires>(
+          "sip", "default_expires", 3600, 1, 604800,
+          "Registration lifetime when the REGISTER asks for none, seconds."),
+      IntOption<kSip, &P::max_expires>("sip", "max_expires", 7200, 1, 604800,
+                                       "Longest registration granted (longer is cut), seconds."),
+      IntOption<kSip, &P::max_forwards>("sip", "max_forwards", 70, 1, 255,
+                                        "Max-Forwards put in requests we originate."),
+      // [tls]
+      {"tls", "certificate",
+       "PEM certificate (chain) file; empty together with key = a self-signed pair generated in "
+       "state_dir.",
+       Value(std::string()), &SetPath<kTls, &T::certificate, true>,
+       &GetString<kTls, &T::certificate>},
+      {"tls", "key", "PEM private key file (unencrypted) matching the certificate.",
+       Value(std::string()), &SetPath<kTls, &T::key, true>, &GetString<kTls, &T::key>},
+      {"tls", "ca", "PEM bundle of CAs trusted for peer and client certificates; empty = none.",
+       Value(std::string()), &SetPath<kTls, &T::ca, true>, &GetString<kTls, &T::ca>},
+      {"tls", "verify_clients", "Mutual TLS: require a client certificate signed by a CA in ca.",
+       Value(false), &SetBool<kTls, &T::verify_clients>, &GetBool<kTls, &T::verify_clients>},
+      {"tls", "min_version", "Lowest TLS version accepted: \"1.2\" or \"1.3\".",
+       Value(std::string("1.2")), &SetTlsVersion, &GetTlsVersion},
+      // [dns]
+      {"dns", "servers",
+       "DNS servers, \"ip\" or \"ip:port\" (port defaults to 53); empty = /etc/resolv.conf.",
+       Value(Strings{}), &SetAddresses<kDns, &D::servers, 53>, &GetAddresses<kDns, &D::servers>},
+      IntOption<kDns, &D::timeout_ms>("dns", "timeout_ms", 2000, 1, 60000,
+                                      "Time to wait for one DNS answer, milliseconds."),
+      IntOption<kDns, &D::tries>("dns", "tries", 3, 1, 10,
+                                 "Attempts per DNS query (per server) before giving up."),
+  };
+  return *options;
+}
+
+const Option* FindOption(std::string_view section, std::string_view key) {
+  for (const Option& o : Options()) {
+    if (o.section == section && o.key == key) return &o;
+  }
+  return nullptr;
+}
+
+bool IsKnownSection(std::string_view name) {
+  for (const Section& s : kSections) {
+    if (s.name == name) return true;
+  }
+  return false;
+}
+
+// Stores `value` into `config` after the range check; "" or the error text.
+std::string Apply(const Option& option, const Value& value, GatewayConfig& config) {
+  if (const int64_t* i = std::get_if<int64_t>(&value)) {
+    if (*i < option.min || *i > option.max) {
+      return absl::StrCat(*i, " is out of range [", option.min, ", ", option.max, "]");
+    }
+  }
+  return option.set(value, config);
+}
+
+// Cross-option rules that no single option can check.
+std::string CheckConsistency(const GatewayConfig& c) {
+  const SipConfig& s = c.sip;
+  if (s.udp.empty() && s.tcp.empty() && s.tls.empty()) {
+    return "sip: no listeners (sip.udp, sip.tcp and sip.tls are all empty)";
+  }
+  for (const NetAddress& a : s.tls) {
+    if (std::find(s.tcp.begin(), s.tcp.end(), a) != s.tcp.end()) {
+      return absl::StrCat("sip.tls: ", a.ToString(), " is also a sip.tcp listen address");
+    }
+  }
+  if (s.t2_ms < s.t1_ms) {
+    return absl::StrCat("sip.t2_ms: ", s.t2_ms, " is less than sip.t1_ms (", s.t1_ms, ")");
+  }
+  if (s.max_header_line > s.max_message_bytes) {
+    return absl::StrCat("sip.max_header_line: ", s.max_header_line,
+                        " is more than sip.max_message_bytes (", s.max_message_bytes, ")");
+  }
+  if (s.max_connections_per_peer > s.max_connections) {
+    return absl::StrCat("sip.max_connections_per_peer: ", s.max_connections_per_peer,
+                        " is more than sip.max_connections (", s.max_connections, ")");
+  }
+  if (s.min_expires > s.default_expires) {
+    return absl::StrCat("sip.default_expires: ", s.default_expires,
+                        " is less than sip.min_expires (", s.min_expires, ")");
+  }
+  if (s.default_expires > s.max_expires) {
+    return absl::StrCat("sip.max_expires: ", s.max_expires, " is less than sip.default_expires (",
+                        s.default_expires, ")");
+  }
+  if (c.tls.certificate.empty() != c.tls.key.empty()) {
+    return c.tls.key.empty() ? "tls.key: must be set when tls.certificate is set"
+                             : "tls.certificate: must be set when tls.key is set";
+  }
+  if (c.tls.verify_clients && c.tls.ca.empty()) {
+    return "tls.verify_clients: requires tls.ca (the CAs client certificates must chain to)";
+  }
+  return "";
+}
+
+GatewayConfig ApplyDefaults() {
+  GatewayConfig c;
+  for (const Option& o : Options()) {
+    std::string error = Apply(o, o.default_value, c);
+    // A bad default is a programming error caught by the round-trip test.
+    if (!error.empty()) {
+      log::Error("config", "invalid built-in default",
+                 {{"key", absl::StrCat(ToAbsl(o.section), ".", ToAbsl(o.key))}, {"error", error}});
+    }
+  }
+  return c;
+}
+
+// The node converted to the option's type, or an error message.
+std::variant<Value, std::string> Convert(const Option& option, const toml::node& node) {
+  switch (option.default_value.index()) {
+    case 0:
+      if (const auto* v = node.as_integer()) return Value(v->get());
+      return std::string("expected an integer");
+    case 1:
+      if (const auto* v = node.as_boolean()) return Value(v->get());
+      return std::string("expected a boolean (true or false)");
+    case 2:
+      if (const auto* v = node.as_string()) return Value(v->get());
+      return std::string("expected a string");
+    default: {
+      const toml::array* array = node.as_array();
+      if (array == nullptr) return std::string("expected an array of strings");
+      if (array->size() > kMaxArrayEntries) {
+        return absl::StrCat("more than ", kMaxArrayEntries, " entries");
+      }
+      Strings out;
+      for (const toml::node& element : *array) {
+        const auto* s = element.as_string();
+        if (s == nullptr) return std::string("expected an array of strings");
+        out.push_back(s->get());
+      }
+      return Value(std::move(out));
+    }
+  }
+}
+
+absl::Status Error(std::string_view source, std::string_view where, std::string_view what) {
+  return absl::InvalidArgumentError(absl::StrCat(ToAbsl(source), ": ", ToAbsl(where), ": ",
+                                                 ToAbsl(what)));
+}
+
+void AppendTomlString(std::string& out, std::string_view s) {
+  out.push_back('"');
+  for (char ch : s) {
+    unsigned char c = static_cast<unsigned char>(ch);
+    switch (ch) {
+      case '"': out.append("\\\""); break;
+      case '\\': out.append("\\\\"); break;
+      case '\n': out.append("\\n"); break;
+      case '\t': out.append("\\t"); break;
+      case '\r': out.append("\\r"); break;
+      default:
+        if (c < 0x20 || c == 0x7f) {
+          char hex[8];
+          std::snprintf(hex, sizeof hex, "\\u%04x", c);
+          out.append(hex);
+        } else {
+          out.push_back(ch);
+        }
+    }
+  }
+  out.push_back('"');
+}
+
+void AppendTomlValue(std::string& out, const Value& v) {
+  switch (v.index()) {
+    case 0: out.append(std::to_string(std::get<int64_t>(v))); break;
+    case 1: out.append(std::get<bool>(v) ? "true" : "false"); break;
+    case 2: AppendTomlString(out, std::get<std::string>(v)); break;
+    default: {
+      out.push_back('[');
+      const Strings& list = std::get<Strings>(v);
+      for (size_t i = 0; i < list.size(); ++i) {
+        if (i > 0) out.append(", ");
+        AppendTomlString(out, list[i]);
+      }
+      out.push_back(']');
+    }
+  }
+}
+
+// `value_of` gives each option's value: the default or the one in a config.
+template <typename ValueOf>
+std::string RenderToml(std::string_view header, ValueOf value_of) {
+  std::string out(header);
+  for (const Section& section : kSections) {
+    out.append("\n# ").append(section.doc).append("\n[").append(section.name).append("]\n");
+    for (const Option& o : Options()) {
+      if (o.section != section.name) continue;
+      out.append("# ").append(o.doc);
+      if (o.default_value.index() == 0) {
+        out.append(absl::StrCat(" [", o.min, "..", o.max, "]"));
+      }
+      out.append("\n").append(o.key).append(" = ");
+      AppendTomlValue(out, value_of(o));
+      out.push_back('\n');
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+std::string_view TlsVersionName(TlsVersion version) {
+  return version == TlsVersion::k1_3 ? "1.3" : "1.2";
+}
+
+GatewayConfig DefaultConfig() {
+  static const GatewayConfig* const defaults = new GatewayConfig(ApplyDefaults());
+  return *defaults;
+}
+
+absl::StatusOr<GatewayConfig> ParseConfig(std::string_view toml_text, std::string_view source_name) {
+  if (toml_text.size() > kMaxConfigBytes) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(ToAbsl(source_name), ": larger than ", kMaxConfigBytes, " bytes"));
+  }
+  toml::table root;
+  try {
+    root = toml::parse(toml_text, source_name);
+  } catch (const toml::parse_error& e) {
+    const toml::source_position& at = e.source().begin;
+    return absl::InvalidArgumentError(absl::StrCat(ToAbsl(source_name), ":", at.line, ":",
+                                                   at.column, ": ",
+                                                   ToAbsl(e.description())));
+  }
+  GatewayConfig config = DefaultConfig();
+  for (const auto& [section_key, section_node] : root) {
+    std::string_view section = section_key.str();
+    if (!IsKnownSection(section)) return Error(source_name, section, "unknown section");
+    const toml::table* table = section_node.as_table();
+    if (table == nullptr) return Error(source_name, section, "expected a table ([section])");
+    for (const auto& [key_node, node] : *table) {
+      std::string_view key = key_node.str();
+      std::string where = absl::StrCat(ToAbsl(section), ".", ToAbsl(key));
+      const Option* option = FindOption(section, key);
+      if (option == nullptr) return Error(source_name, where, "unknown key");
+      std::variant<Value, std::string> converted = Convert(*option, node);
+      if (const std::string* error = std::get_if<std::string>(&converted)) {
+        return Error(source_name, where, *error);
+      }
+      std::string error = Apply(*option, std::get<Value>(converted), config);
+      if (!error.empty()) return Error(source_name, where, error);
+    }
+  }
+  if (std::string error = CheckConsistency(config); !error.empty()) {
+    return absl::InvalidArgumentError(absl::StrCat(ToAbsl(source_name), ": ", error));
+  }
+  return config;
+}
+
+absl::StatusOr<GatewayConfig> LoadConfigFile(const std::string& path) {
+  std::FILE* file = std::fopen(path.c_str(), "rb");
+  if (file == nullptr) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(ToAbsl(path), ": cannot read: ", std::strerror(errno)));
+  }
+  std::string text;
+  char buf[16384];
+  bool too_big = false;
+  while (size_t n = std::fread(buf, 1, sizeof buf, file)) {
+    text.append(buf, n);
+    if (text.size() > kMaxConfigBytes) {
+      too_big = true;
+      break;
+    }
+  }
+  bool read_error = std::ferror(file) != 0;
+  int saved_errno = errno;
+  std::fclose(file);
+  if (read_error) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(ToAbsl(path), ": cannot read: ", std::strerror(saved_errno)));
+  }
+  if (too_big) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(ToAbsl(path), ": larger than ", kMaxConfigBytes, " bytes"));
+  }
+  return ParseConfig(text, path);
+}
+
+std::string DefaultConfigToml() {
+  return RenderToml(
+      "# Causeway configuration: every option with its default value.\n"
+      "# Unknown keys, wrong types and out-of-range values are errors.\n",
+      [](const Option& o) { return o.default_value; });
+}
+
+std::string ConfigToToml(const GatewayConfig& config) {
+  return RenderToml("# Causeway configuration (effective values).\n",
+                    [&config](const Option& o) { return o.get(config); });
+}
+
+int EffectiveWorkers(const GeneralConfig& general) {
+  if (general.workers > 0) return general.workers;
+  unsigned n = std::thread::hardware_concurrency();
+  return n == 0 ? 1 : static_cast<int>(n);
+}
+
+std::vector<OptionInfo> ListOptions() {
+  std::vector<OptionInfo> out;
+  for (const Option& o : Options()) {
+    out.push_back({o.section, o.key, TypeName(o.default_value), o.doc});
+  }
+  return out;
+}
+
+}  // namespace causeway::gateway

@@ -1,0 +1,105 @@
+#pragma once
+// The gateway's configuration: one TOML file, validated into a typed struct before anything starts.
+// Every option (section, key, type, default, range, one-line doc) is defined once, in the option
+// table in config.cc; the defaults, the parser and `causeway --print-config` all come from it.
+//
+// Errors are one line that names the file and the key, e.g.
+//   "causeway.toml: sip.t1_ms: expected an integer"
+// so the daemon can print them as they are and exit 2.
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <variant>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "core/log.h"
+#include "core/net_address.h"
+
+namespace causeway::gateway {
+
+enum class TlsVersion : uint8_t { k1_2, k1_3 };
+std::string_view TlsVersionName(TlsVersion version);  // "1.2" | "1.3"
+
+struct GeneralConfig {
+  std::string state_dir;  // as written; relative paths resolve against the working directory
+  log::Level log_level = log::Level::kInfo;
+  int workers = 0;  // 0 = one per core; see EffectiveWorkers()
+  int shutdown_timeout_s = 0;
+};
+
+struct SipConfig {
+  // Served domains, lower-cased. Empty = accept requests for any domain (development default).
+  std::vector<std::string> domains;
+  std::vector<NetAddress> udp;
+  std::vector<NetAddress> tcp;
+  std::vector<NetAddress> tls;
+  std::string advertised_host;  // empty = the listen address of the transport
+  uint32_t max_message_bytes = 0;
+  uint32_t max_headers = 0;
+  uint32_t max_header_line = 0;
+  uint32_t tcp_idle_timeout_s = 0;
+  uint32_t max_connections = 0;
+  uint32_t max_connections_per_peer = 0;
+  uint32_t t1_ms = 0;
+  uint32_t t2_ms = 0;
+  uint32_t t4_ms = 0;
+  uint32_t min_expires = 0;
+  uint32_t default_expires = 0;
+  uint32_t max_expires = 0;
+  uint32_t max_forwards = 0;
+};
+
+struct TlsConfig {
+  std::string certificate;  // empty (with key empty) = self-signed pair managed in state_dir
+  std::string key;
+  std::string ca;           // PEM bundle trusted for client/peer certificates; empty = none
+  bool verify_clients = false;
+  TlsVersion min_version = TlsVersion::k1_2;
+};
+
+struct DnsConfig {
+  std::vector<NetAddress> servers;  // empty = the system resolver configuration (resolv.conf)
+  uint32_t timeout_ms = 0;
+  uint32_t tries = 0;
+};
+
+// Always obtain one from DefaultConfig() or LoadConfig*(): the member initializers above are only
+// zero values, the real defaults live in the option table.
+struct GatewayConfig {
+  GeneralConfig general;
+  SipConfig sip;
+  TlsConfig tls;
+  DnsConfig dns;
+};
+
+// The embedded defaults (what `causeway` with no --config runs with).
+GatewayConfig DefaultConfig();
+
+// Parses TOML text. `source_name` prefixes every error ("causeway.toml: ...").
+absl::StatusOr<GatewayConfig> ParseConfig(std::string_view toml_text, std::string_view source_name);
+
+// Reads and parses a file; errors name the path as given.
+absl::StatusOr<GatewayConfig> LoadConfigFile(const std::string& path);
+
+// The complete default configuration as TOML with a comment per option.
+std::string DefaultConfigToml();
+// Any configuration as TOML in the same layout (the effective configuration, for --print-config
+// together with --config). ParseConfig(ConfigToToml(c)) yields `c` again.
+std::string ConfigToToml(const GatewayConfig& config);
+
+// general.workers resolved: 0 -> std::thread::hardware_concurrency() (at least 1).
+int EffectiveWorkers(const GeneralConfig& general);
+
+// One option of the table, exposed for documentation and tests.
+struct OptionInfo {
+  std::string_view section;
+  std::string_view key;
+  std::string_view type;  // "integer" | "boolean" | "string" | "array of strings"
+  std::string_view doc;
+};
+std::vector<OptionInfo> ListOptions();
+
+}  // namespace causeway::gateway
