@@ -1,0 +1,121 @@
+#pragma once
+// RFC 3263 §4 next-hop resolution for a SIP target: numeric IP -> no DNS; explicit port -> A/AAAA;
+// explicit transport -> SRV for it; otherwise NAPTR (RFC 3403) -> SRV (RFC 2782) -> A/AAAA, with
+// SRV and A/AAAA fallbacks. Produces an ordered list of (transport, address, TLS name) to try in
+// turn (RFC 3263 §4.3 failover). One Resolver per worker, on that worker's io_context: no locks.
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <random>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <boost/asio/io_context.hpp>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "core/net_address.h"
+#include "sip/io/dns_cache.h"
+#include "sip/io/dns_channel.h"
+#include "sip/io/dns_message.h"
+#include "sip/stack/transport.h"
+
+namespace causeway::sip {
+
+// What to resolve: the parts of a SIP URI that RFC 3263 looks at (maddr, if present, already
+// replaced the host). Kept free of the codec's Uri type; see ResolveUri() for the convenience form.
+struct SipTarget {
+  std::string host;  // domain name or IP literal ("192.0.2.1", "::1" or "[::1]")
+  std::optional<uint16_t> port = std::nullopt;
+  std::optional<TransportKind> transport = std::nullopt;  // the URI's transport= parameter
+  bool secure = false;                     // sips: only TLS targets are acceptable
+};
+
+struct ResolvedTarget {
+  TransportKind kind = TransportKind::kUdp;
+  NetAddress address;
+  std::string server_name;  // TLS SNI / certificate name to check (RFC 5922: the SIP domain)
+  friend bool operator==(const ResolvedTarget&, const ResolvedTarget&) = default;
+};
+
+// An extra SRV service to try when the target gives neither port nor transport, e.g. Lync/Skype
+// federation publishes "_sipfederationtls._tcp.<domain>".
+struct SrvService {
+  std::string prefix;  // "_sipfederationtls._tcp"
+  TransportKind kind = TransportKind::kTls;
+  // Lync federation checks the edge's certificate against the SRV target's FQDN, not the domain.
+  bool server_name_from_target = true;
+};
+
+enum class AddressOrder : uint8_t { kV6First, kV4First, kV6Only, kV4Only };
+
+struct ResolverOptions {
+  std::vector<TransportKind> transports = {TransportKind::kUdp, TransportKind::kTcp,
+                                           TransportKind::kTls};  // what we can send on
+  std::vector<SrvService> extra_services;
+  bool extra_services_first = false;  // try extra services before _sips/_sip ones
+  AddressOrder address_order = AddressOrder::kV6First;
+  size_t max_naptr = 8;        // usable NAPTR records followed
+  size_t max_srv_hosts = 16;   // SRV targets followed, over all services
+  size_t max_targets = 32;     // length bound of the result
+  DnsChannelOptions dns;
+  DnsCacheOptions cache;
+  uint64_t random_seed = 0;  // SRV weight selection; 0 = seeded from std::random_device
+};
+
+class Resolver {
+ public:
+  // Ordered candidates, most preferred first. Errors: NotFound (NXDOMAIN / no usable records),
+  // Unavailable (timeouts, SERVFAIL), InvalidArgument (bad target), FailedPrecondition (the target
+  // demands a transport we do not support). Messages name the host.
+  using Result = absl::StatusOr<std::vector<ResolvedTarget>>;
+  using Callback = std::function<void(Result)>;
+
+  static absl::StatusOr<std::unique_ptr<Resolver>> Create(boost::asio::io_context& io,
+                                                          ResolverOptions options);
+  ~Resolver();
+  Resolver(const Resolver&) = delete;
+  Resolver& operator=(const Resolver&) = delete;
+
+  // `callback` runs later on the io_context, exactly once, unless the Resolver is destroyed first.
+  void Resolve(const SipTarget& target, Callback callback);
+
+  DnsCache& cache() { return cache_; }
+  const ResolverOptions& options() const { return options_; }
+
+ private:
+  class Operation;
+  friend class Operation;
+  using LookupCallback = std::function<void(const absl::Status&, const DnsRecords&)>;
+
+  Resolver(boost::asio::io_context& io, ResolverOptions options,
+           std::unique_ptr<DnsChannel> channel);
+  // A cached answer (inline) or a DNS query (later).
+  void Lookup(const std::string& name, DnsType type, LookupCallback callback);
+  void Finish(Callback callback, Result result);
+  bool Supports(TransportKind kind) const;
+
+  boost::asio::io_context& io_;
+  ResolverOptions options_;
+  DnsCache cache_;
+  std::mt19937_64 rng_;
+  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
+  std::unique_ptr<DnsChannel> channel_;  // last: destroyed first, so no query outlives the rest
+};
+
+// RFC 2782 ordering: ascending priority; within a priority, weighted random selection (weight-0
+// records first in the running sum, as the RFC says). Drops "." targets.
+std::vector<SrvRecord> OrderSrvRecords(std::vector<SrvRecord> records, std::mt19937_64& rng);
+
+// The NAPTR service field's transport (RFC 3263 §4.1), if it is one SIP uses over DNS.
+std::optional<TransportKind> NaptrServiceTransport(std::string_view service);
+
+inline uint16_t DefaultSipPort(TransportKind kind) {
+  return kind == TransportKind::kTls ? 5061 : 5060;
+}
+
+}  // namespace causeway::sip
