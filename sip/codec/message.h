@@ -21,7 +21,7 @@
 #include <string_view>
 #include <vector>
 
-#include "absl/container/inlined_vector.h"
+#include "sip/codec/small_vector.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "sip/codec/name_addr.h"
@@ -143,7 +143,7 @@ struct Via {
 };
 absl::StatusOr<Via> ParseVia(std::string_view value);
 
-using ViaList = absl::InlinedVector<Via, 3>;
+using ViaList = SmallVector<Via, 3>;
 
 class SipMessage {
  public:

@@ -10,7 +10,7 @@
 #include <string_view>
 #include <vector>
 
-#include "absl/container/inlined_vector.h"
+#include "sip/codec/small_vector.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "sip/codec/uri.h"
@@ -23,7 +23,7 @@ struct GenericParam {
   std::string_view value;
   bool has_value = false;
 };
-using GenericParams = absl::InlinedVector<GenericParam, 4>;
+using GenericParams = SmallVector<GenericParam, 4>;
 
 // Parses "; a = b ;c;d=\"q s\"" (LWS allowed around ';' and '=', RFC 3261 §25.1 SEMI/EQUAL).
 // `text` must be empty or start with ';' (after optional whitespace). Appends to *out.

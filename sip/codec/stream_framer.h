@@ -32,9 +32,13 @@ struct FrameResult {
 };
 
 // Looks at the start of `buffered` only; call repeatedly, consuming `length` bytes each time.
-// A ping is reported only once all four bytes are there; a lone "\r\n" followed by something other
-// than "\r\n" is a pong. Errors: 400 (Content-Length missing/invalid/duplicated, garbage),
-// 413 (declared body too large), 513 (header section longer than the limits allow).
-FrameResult FrameStream(std::string_view buffered, const ParseLimits& limits = {});
+// A ping is reported once all four bytes are there; "\r\n" followed by anything but "\r\n" is a
+// pong. A bare "\r\n" at the end of the buffer could still become a ping, so it is kNeedMore
+// unless `awaiting_pong` (the side that sent a ping sets it: then it is a pong at once).
+// Errors: 400 (Content-Length missing/invalid/duplicated, garbage start), 413 (declared body too
+// large), 513 (header section, a header line or the header count beyond the limits).
+// Cost: a scan of the buffered header bytes per call (memchr speed), bounded by the limits.
+FrameResult FrameStream(std::string_view buffered, const ParseLimits& limits = {},
+                        bool awaiting_pong = false);
 
 }  // namespace causeway::sip

@@ -10,7 +10,7 @@
 #include <string>
 #include <string_view>
 
-#include "absl/container/inlined_vector.h"
+#include "sip/codec/small_vector.h"
 #include "absl/status/statusor.h"
 
 namespace causeway::sip {
@@ -30,8 +30,8 @@ struct UriHeader {
   std::string_view value;
 };
 
-using UriParams = absl::InlinedVector<UriParam, 4>;
-using UriHeaders = absl::InlinedVector<UriHeader, 1>;
+using UriParams = SmallVector<UriParam, 4>;
+using UriHeaders = SmallVector<UriHeader, 1>;
 
 class Uri {
  public:

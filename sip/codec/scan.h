@@ -1,0 +1,79 @@
+#pragma once
+// Internal character-class and scanning helpers shared by the codec's parsers (not a public API).
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string_view>
+
+namespace causeway::sip::scan {
+
+inline bool IsAlpha(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
+inline bool IsDigit(char c) { return c >= '0' && c <= '9'; }
+inline bool IsAlnum(char c) { return IsAlpha(c) || IsDigit(c); }
+inline bool IsHex(char c) {
+  return IsDigit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+}
+inline int HexValue(char c) {
+  if (IsDigit(c)) return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  return c - 'A' + 10;
+}
+// Whitespace inside a header value. Folding is already turned into spaces by the message parser,
+// but values handed in directly may still carry CRLF + WSP, which is LWS too.
+inline bool IsWs(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; }
+
+inline std::string_view TrimLeft(std::string_view s) {
+  size_t i = 0;
+  while (i < s.size() && IsWs(s[i])) ++i;
+  return s.substr(i);
+}
+inline std::string_view TrimRight(std::string_view s) {
+  size_t n = s.size();
+  while (n > 0 && IsWs(s[n - 1])) --n;
+  return s.substr(0, n);
+}
+inline std::string_view Trim(std::string_view s) { return TrimRight(TrimLeft(s)); }
+
+inline size_t SkipWs(std::string_view s, size_t pos) {
+  while (pos < s.size() && IsWs(s[pos])) ++pos;
+  return pos;
+}
+
+// RFC 3261 §25.1 token: alphanum / "-" / "." / "!" / "%" / "*" / "_" / "+" / "`" / "'" / "~"
+inline bool IsTokenByte(char c) {
+  if (IsAlnum(c)) return true;
+  switch (c) {
+    case '-': case '.': case '!': case '%': case '*': case '_': case '+': case '`': case '\'':
+    case '~':
+      return true;
+    default:
+      return false;
+  }
+}
+
+// Parses an unsigned decimal with at most `max_value`; leading zeros allowed (RFC 4475 wsinv).
+inline std::optional<uint64_t> ParseDecimal(std::string_view s, uint64_t max_value) {
+  if (s.empty()) return std::nullopt;
+  uint64_t value = 0;
+  for (char c : s) {
+    if (!IsDigit(c)) return std::nullopt;
+    value = value * 10 + static_cast<uint64_t>(c - '0');
+    if (value > max_value) return std::nullopt;  // also stops overflow: max_value < 2^60
+  }
+  return value;
+}
+
+// Position just after a quoted-string starting at s[pos] == '"', or npos when unterminated.
+inline size_t SkipQuoted(std::string_view s, size_t pos) {
+  for (size_t i = pos + 1; i < s.size(); ++i) {
+    if (s[i] == '\\') {
+      ++i;  // quoted-pair: the next byte is literal
+      continue;
+    }
+    if (s[i] == '"') return i + 1;
+  }
+  return std::string_view::npos;
+}
+
+}  // namespace causeway::sip::scan
