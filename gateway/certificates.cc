@@ -263,11 +263,22 @@ std::string ManagedPairProblem(const std::string& cert_path, const std::string& 
   return "";
 }
 
+// Sets `t` to now + `years` calendar years (Feb 29 rolls to Mar 1), in the UTCTime or
+// GeneralizedTime form RFC 5280 prescribes for that date.
+bool SetYearsFromNow(ASN1_TIME* t, int years) {
+  std::time_t now = std::time(nullptr);
+  std::tm tm{};
+  gmtime_r(&now, &tm);
+  tm.tm_year += years;
+  std::time_t then = timegm(&tm);  // normalizes the date
+  return then != static_cast<std::time_t>(-1) && ASN1_TIME_set(t, then) != nullptr;
+}
+
 }  // namespace
 
 absl::StatusOr<PemPair> GenerateSelfSigned(const SelfSignedOptions& options) {
-  if (options.validity_days < 1 || options.validity_days > 36500) {
-    return absl::InvalidArgumentError("validity_days must be in [1, 36500]");
+  if (options.validity_years < 1 || options.validity_years > 100) {
+    return absl::InvalidArgumentError("validity_years must be in [1, 100]");
   }
   std::vector<std::string> dns = {"localhost"};
   std::vector<std::string> ips = {"127.0.0.1", "::1"};
@@ -298,8 +309,7 @@ absl::StatusOr<PemPair> GenerateSelfSigned(const SelfSignedOptions& options) {
       BN_to_ASN1_INTEGER(serial.get(), X509_get_serialNumber(x.get())) == nullptr ||
       // Backdated an hour so peers with slightly slow clocks accept it at once.
       X509_gmtime_adj(X509_getm_notBefore(x.get()), -3600) == nullptr ||
-      X509_time_adj_ex(X509_getm_notAfter(x.get()), options.validity_days, 0, nullptr) ==
-          nullptr ||
+      !SetYearsFromNow(X509_getm_notAfter(x.get()), options.validity_years) ||
       X509_set_pubkey(x.get(), key.get()) != 1) {
     return absl::InternalError(absl::StrCat("certificate fields: ", OpenSslError("failed")));
   }

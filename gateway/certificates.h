@@ -26,8 +26,8 @@ enum class KeyType {
 struct SelfSignedOptions {
   // Subject alternative names beyond the fixed DNS:localhost, IP:127.0.0.1 and IP:::1; each entry
   // is a host name (DNS:) or an IP literal (IP:). The first one is also the subject CN.
-  std::vector<std::string> names;
-  int validity_days = 3650;
+  std::vector<std::string> names = {};
+  int validity_years = 10;  // calendar years from now, [1, 100]
   KeyType key_type = KeyType::kRsa2048;
 };
 
