@@ -12,6 +12,7 @@
 #include <random>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include <boost/asio/io_context.hpp>
@@ -27,7 +28,7 @@
 namespace causeway::sip {
 
 // What to resolve: the parts of a SIP URI that RFC 3263 looks at (maddr, if present, already
-// replaced the host). Kept free of the codec's Uri type; see ResolveUri() for the convenience form.
+// replaced the host). Kept free of the codec's Uri type; resolver_uri.h has the Uri form.
 struct SipTarget {
   std::string host;  // domain name or IP literal ("192.0.2.1", "::1" or "[::1]")
   std::optional<uint16_t> port = std::nullopt;
@@ -83,6 +84,10 @@ class Resolver {
 
   // `callback` runs later on the io_context, exactly once, unless the Resolver is destroyed first.
   void Resolve(const SipTarget& target, Callback callback);
+
+  // Delivers `error` to `callback` the same way (later, on the io_context); for wrappers that
+  // reject a request before resolving it, such as ResolveUri().
+  void Fail(Callback callback, absl::Status error) { Finish(std::move(callback), std::move(error)); }
 
   DnsCache& cache() { return cache_; }
   const ResolverOptions& options() const { return options_; }

@@ -2,6 +2,7 @@
 // authoritative server for a test zone on 127.0.0.1), plus a silent UDP socket for timeouts.
 
 #include "sip/io/resolver.h"
+#include "sip/io/resolver_uri.h"
 
 #include <netinet/in.h>
 #include <poll.h>
@@ -155,6 +156,22 @@ class ResolverTest : public ::testing::Test {
     std::optional<Resolver::Result> result;
     resolver.Resolve(target, [&](Resolver::Result r) { result = std::move(r); });
     EXPECT_FALSE(result.has_value()) << "callback must not run inside Resolve()";
+    io_.restart();
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (!result && std::chrono::steady_clock::now() < deadline) {
+      io_.run_one_for(milliseconds(100));
+      if (io_.stopped()) io_.restart();
+    }
+    if (!result) return absl::DeadlineExceededError("test: no callback within 10 s");
+    return std::move(*result);
+  }
+
+  Resolver::Result RunUri(Resolver& resolver, const std::string& text) {
+    absl::StatusOr<Uri> uri = Uri::Parse(text);
+    if (!uri.ok()) return uri.status();
+    std::optional<Resolver::Result> result;
+    ResolveUri(resolver, *uri, [&](Resolver::Result r) { result = std::move(r); });
+    EXPECT_FALSE(result.has_value()) << "callback must not run inside ResolveUri()";
     io_.restart();
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
     while (!result && std::chrono::steady_clock::now() < deadline) {
@@ -447,6 +464,18 @@ TEST_F(ResolverTest, DestroyingTheResolverDropsPendingCallbacks) {
   io_.restart();
   io_.run_for(milliseconds(300));
   EXPECT_FALSE(called);
+}
+
+TEST_F(ResolverTest, ResolvesCodecUris) {
+  auto resolver = Make();
+  Resolver::Result sips = RunUri(*resolver, "sips:alice@naptr.test");
+  ASSERT_TRUE(sips.ok()) << sips.status();
+  EXPECT_EQ(Describe(*sips), "TLS:127.0.0.11:5061/naptr.test");
+  Resolver::Result maddr = RunUri(*resolver, "sip:bob@naptr.test;maddr=v4only.test;transport=tcp");
+  ASSERT_TRUE(maddr.ok()) << maddr.status();
+  EXPECT_EQ(Describe(*maddr), "TCP:127.0.3.1:5060/v4only.test");
+  Resolver::Result tel = RunUri(*resolver, "tel:+15551234567");
+  EXPECT_TRUE(absl::IsInvalidArgument(tel.status())) << tel.status();
 }
 
 TEST_F(ResolverTest, ManyConcurrentResolves) {
