@@ -10,7 +10,8 @@ one line per case and a final "N passed, N failed" line. Exit status 1 on any fa
 
 Cases: 1 OPTIONS ping; 2 REGISTER alice+bob, MESSAGE alice->bob; 3 INVITE/180/200/ACK/BYE with
 Record-Route honoured; 4 parallel forking to two contacts (loser gets CANCEL, answers 487);
-5 (UDP only) the callee ignores the first MESSAGE/INVITE and answers the proxy's retransmission.
+5 (UDP only) the callee ignores the first MESSAGE/INVITE and answers the proxy's retransmission;
+6 MESSAGE to a user with no binding gets 404 or 480 from the proxy itself.
 
 TLS: Debian's sipp is built without TLS, so for --transport tls each sipp talks plain TCP to an
 in-process relay that carries the bytes over TLS (certificates from a throw-away test CA made
@@ -560,6 +561,11 @@ def case_fork(ctx):
     ctx.finish([answer, cancelled])
 
 
+def case_unknown_user(ctx):
+    ctx.run_client("message_unknown", "message_uac_unknown.xml", user="alice_unknown",
+                   service="nobody_registered")
+
+
 # Over UDP sipp swallows a copy of the last received message as a retransmission (it never
 # matches the next <recv>); -nr turns that detection off (and sipp's own retransmissions, which
 # loopback does not need), so the second <recv> sees the proxy's retransmission.
@@ -592,6 +598,7 @@ CASES = [
     ("4-fork-cancel", case_fork, None),
     ("5-retransmit-message", case_retrans_message, "udp"),
     ("5-retransmit-invite", case_retrans_invite, "udp"),
+    ("6-unknown-user", case_unknown_user, None),
 ]
 
 
