@@ -716,18 +716,13 @@ void SipMessage::SerializeTo(std::string* out) const {
                     static_cast<char>('0' + status_code_ % 10), 0};
     out->append("SIP/2.0 ").append(code, 3).append(" ").append(reason_).append("\r\n");
   }
-  bool wrote_length = false;
+  // Content-Length is always last and always computed from the body (canonical form).
   for (const Header& h : headers_) {
+    if (h.id == HeaderId::kContentLength) continue;
     std::string_view name = h.id == HeaderId::kOther ? h.name : HeaderName(h.id);
-    if (h.id == HeaderId::kContentLength) {
-      if (wrote_length) continue;
-      wrote_length = true;
-      out->append(name).append(": ").append(std::to_string(body_.size())).append("\r\n");
-      continue;
-    }
     out->append(name).append(": ").append(h.value).append("\r\n");
   }
-  if (!wrote_length) out->append("Content-Length: ").append(std::to_string(body_.size())).append("\r\n");
+  out->append("Content-Length: ").append(std::to_string(body_.size())).append("\r\n");
   out->append("\r\n").append(body_);
 }
 

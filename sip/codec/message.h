@@ -234,7 +234,8 @@ class SipMessage {
   void SetBody(std::string_view content_type, std::string_view body);
 
   // Canonical form: start line, "Name: value" per header line with canonical long names for known
-  // headers (others keep their spelling), Content-Length recomputed from the body.
+  // headers (others keep their spelling), folded values unfolded, Content-Length last and
+  // recomputed from the body.
   std::string Serialize() const;
   void SerializeTo(std::string* out) const;  // appends
   // An independent copy (its own buffer), equivalent to this message.
