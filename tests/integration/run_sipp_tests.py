@@ -309,7 +309,8 @@ class CausewayProxy(Proxy):
 
     def command(self):
         state_dir = os.path.join(self.workdir, "state")
-        os.makedirs(state_dir, exist_ok=True)
+        os.makedirs(state_dir, mode=0o700, exist_ok=True)
+        os.chmod(state_dir, 0o700)  # the daemon warns about group/other access
         config = os.path.join(self.workdir, "causeway.toml")
         tls = self.pki or {}
         with open(config, "w") as f:
@@ -625,14 +626,20 @@ class Runner:
             self.proxy = KamailioProxy(args.binary, workdir, self.ports, self.transport,
                                        self.pki if self.transport == "tls" else None)
 
-    def run(self, only):
+    def run(self, only, budget_s):
         passed = failed = 0
+        deadline = time.monotonic() + budget_s
         self.proxy.start()
         try:
             for name, fn, transport_only in CASES:
                 if only and not any(o in name for o in only):
                     continue
                 if transport_only and transport_only != self.transport:
+                    continue
+                if time.monotonic() > deadline:
+                    failed += 1
+                    print("FAIL %s/%s: not run, the %ds budget is used up"
+                          % (self.transport, name, budget_s), flush=True)
                     continue
                 ctx = CaseContext(self, name)
                 start = time.monotonic()
@@ -677,6 +684,8 @@ def main():
     parser.add_argument("--log-dir", help="keep sipp/proxy logs here (default: temp dir, removed "
                         "when everything passes)")
     parser.add_argument("--case", action="append", help="run only cases whose name contains this")
+    parser.add_argument("--budget-seconds", type=int, default=240,
+                        help="start no new case after this long (ctest TIMEOUT is 300)")
     args = parser.parse_args()
 
     if args.target == "causeway" and not args.binary:
@@ -690,11 +699,21 @@ def main():
         print("0 passed, 0 failed")
         return 0
 
+    if args.binary:
+        # The proxy runs with its work dir as cwd: a relative path must not depend on it.
+        found = shutil.which(args.binary)
+        if found is None:
+            print("FAIL %s/startup: binary %s not found or not executable"
+                  % (args.transport, args.binary))
+            print("0 passed, 1 failed")
+            return 1
+        args.binary = os.path.abspath(found)
+
     keep = args.log_dir is not None
     runner = Runner(args)
     try:
-        passed, failed = runner.run(args.case)
-    except RuntimeError as e:
+        passed, failed = runner.run(args.case, args.budget_seconds)
+    except (RuntimeError, OSError, subprocess.SubprocessError) as e:
         print("FAIL %s/startup: %s" % (args.transport, e))
         passed, failed = 0, 1
     print("%d passed, %d failed" % (passed, failed))
