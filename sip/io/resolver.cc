@@ -415,7 +415,8 @@ absl::StatusOr<std::unique_ptr<Resolver>> Resolver::Create(asio::io_context& io,
   if (options.transports.empty()) {
     return absl::InvalidArgumentError("resolver: no transports configured");
   }
-  if (options.max_targets == 0 || options.max_srv_hosts == 0 || options.max_naptr == 0) {
+  if (options.max_targets == 0 || options.max_srv_hosts == 0 || options.max_naptr == 0 ||
+      options.max_queries_in_flight == 0) {
     return absl::InvalidArgumentError("resolver: limits must be positive");
   }
   for (const SrvService& s : options.extra_services) {
@@ -444,18 +445,33 @@ void Resolver::Lookup(const std::string& name, DnsType type, LookupCallback call
     callback(copy.status, copy.records);
     return;
   }
-  channel_->Query(name, type,
-                  [this, name, type, callback = std::move(callback)](
-                      absl::StatusOr<DnsRecords> result) {
-                    const auto now = DnsCache::Clock::now();
-                    if (result.ok()) {
-                      cache_.PutPositive(name, type, *result, now);
-                      callback(absl::OkStatus(), *result);
-                    } else {
-                      cache_.PutNegative(name, type, result.status(), now);
-                      callback(result.status(), DnsRecords{});
-                    }
-                  });
+  std::string key = absl::StrCat(static_cast<int>(type), "/", name);
+  if (auto it = inflight_.find(key); it != inflight_.end()) {
+    it->second.push_back(std::move(callback));  // same question already asked: wait for it
+    return;
+  }
+  if (inflight_.size() >= options_.max_queries_in_flight) {
+    callback(absl::UnavailableError(absl::StrCat(ToAbsl(DnsTypeName(type)), " ", name,
+                                                 ": too many DNS queries in flight")),
+             DnsRecords{});
+    return;
+  }
+  inflight_[key].push_back(std::move(callback));
+  channel_->Query(name, type, [this, name, type, key](absl::StatusOr<DnsRecords> result) {
+    const auto now = DnsCache::Clock::now();
+    if (result.ok()) {
+      cache_.PutPositive(name, type, *result, now);
+    } else {
+      cache_.PutNegative(name, type, result.status(), now);
+    }
+    auto it = inflight_.find(key);
+    if (it == inflight_.end()) return;
+    std::vector<LookupCallback> waiters = std::move(it->second);
+    inflight_.erase(it);
+    const absl::Status status = result.ok() ? absl::OkStatus() : result.status();
+    const DnsRecords records = result.ok() ? *std::move(result) : DnsRecords{};
+    for (LookupCallback& waiter : waiters) waiter(status, records);
+  });
 }
 
 void Resolver::Finish(Callback callback, Result result) {

@@ -12,6 +12,7 @@
 #include <random>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -63,6 +64,7 @@ struct ResolverOptions {
   size_t max_naptr = 8;        // usable NAPTR records followed
   size_t max_srv_hosts = 16;   // SRV targets followed, over all services
   size_t max_targets = 32;     // length bound of the result
+  size_t max_queries_in_flight = 1024;  // beyond this a lookup fails (Unavailable) at once
   DnsChannelOptions dns;
   DnsCacheOptions cache;
   uint64_t random_seed = 0;  // SRV weight selection; 0 = seeded from std::random_device
@@ -90,6 +92,8 @@ class Resolver {
   void Fail(Callback callback, absl::Status error) { Finish(std::move(callback), std::move(error)); }
 
   DnsCache& cache() { return cache_; }
+  // DNS queries on the wire now; concurrent lookups of the same (name, type) share one query.
+  size_t queries_in_flight() const { return inflight_.size(); }
   const ResolverOptions& options() const { return options_; }
 
  private:
@@ -109,6 +113,8 @@ class Resolver {
   DnsCache cache_;
   std::mt19937_64 rng_;
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
+  // Waiters per in-flight query, keyed like the cache. Bounded by max_queries_in_flight.
+  std::unordered_map<std::string, std::vector<LookupCallback>> inflight_;
   std::unique_ptr<DnsChannel> channel_;  // last: destroyed first, so no query outlives the rest
 };
 

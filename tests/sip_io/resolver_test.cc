@@ -478,6 +478,36 @@ TEST_F(ResolverTest, ResolvesCodecUris) {
   EXPECT_TRUE(absl::IsInvalidArgument(tel.status())) << tel.status();
 }
 
+TEST_F(ResolverTest, ConcurrentLookupsShareOneQuery) {
+  auto resolver = Make();
+  int done = 0;
+  for (int i = 0; i < 10; ++i) {
+    resolver->Resolve({"dual.test", 5080}, [&](Resolver::Result r) {
+      EXPECT_EQ(Describe(*r), "UDP:[::1]:5080/dual.test UDP:127.0.3.2:5080/dual.test");
+      ++done;
+    });
+  }
+  EXPECT_EQ(resolver->queries_in_flight(), 2u);  // one AAAA and one A for all ten
+  io_.restart();
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (done < 10 && std::chrono::steady_clock::now() < deadline) {
+    io_.run_one_for(milliseconds(100));
+    if (io_.stopped()) io_.restart();
+  }
+  EXPECT_EQ(done, 10);
+  EXPECT_EQ(resolver->queries_in_flight(), 0u);
+}
+
+TEST_F(ResolverTest, InFlightQueryLimit) {
+  ResolverOptions options = Options(server_->servers());
+  options.max_queries_in_flight = 1;
+  auto resolver = Make(options);
+  // The AAAA query takes the only slot; the A lookup is refused at once, so only IPv6 comes back.
+  EXPECT_EQ(ResolveText(*resolver, {"dual.test", 5080}), "UDP:[::1]:5080/dual.test");
+  options.max_queries_in_flight = 0;
+  EXPECT_FALSE(Resolver::Create(io_, options).ok());
+}
+
 TEST_F(ResolverTest, ManyConcurrentResolves) {
   auto resolver = Make();
   int done = 0;
