@@ -77,8 +77,7 @@ bool Subscription::active() const { return id_ != 0 && !state_.expired(); }
 Bus::Bus() : state_(std::make_shared<bus_internal::State>()) {}
 Bus::~Bus() = default;
 
-Subscription Bus::Add(bus_internal::TypeKey key,
-                      absl::AnyInvocable<void(const void*)> handler) {
+Subscription Bus::Add(bus_internal::TypeKey key, absl::AnyInvocable<void(const void*)> handler) {
   auto& slot = state_->channels[key];
   if (!slot) slot = std::make_unique<bus_internal::Channel>();
   const uint64_t id = state_->next_id++;
@@ -112,9 +111,9 @@ absl::Status Bus::Dispatch(bus_internal::TypeKey key, const void* event) {
 size_t Bus::Count(bus_internal::TypeKey key) const {
   auto it = state_->channels.find(key);
   if (it == state_->channels.end()) return 0;
-  return static_cast<size_t>(std::count_if(
-      it->second->entries.begin(), it->second->entries.end(),
-      [](const std::unique_ptr<bus_internal::Entry>& e) { return e->active; }));
+  return static_cast<size_t>(
+      std::count_if(it->second->entries.begin(), it->second->entries.end(),
+                    [](const std::unique_ptr<bus_internal::Entry>& e) { return e->active; }));
 }
 
 }  // namespace causeway

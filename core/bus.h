@@ -70,10 +70,9 @@ class Bus {
 
   template <typename E>
   [[nodiscard]] Subscription Subscribe(absl::AnyInvocable<void(const E&)> handler) {
-    return Add(bus_internal::KeyOf<E>(),
-               [h = std::move(handler)](const void* event) mutable {
-                 h(*static_cast<const E*>(event));
-               });
+    return Add(bus_internal::KeyOf<E>(), [h = std::move(handler)](const void* event) mutable {
+      h(*static_cast<const E*>(event));
+    });
   }
 
   // Delivers `event` to every current subscriber of E. OK even with no subscribers;

@@ -45,9 +45,9 @@ struct Address {
 // Union of the availability models of Lync (MS-PRES aggregate states) and XMPP (<show/>).
 enum class Availability : uint8_t {
   kAvailable,
-  kIdle,          // available but inactive (Lync "Inactive")
+  kIdle,  // available but inactive (Lync "Inactive")
   kBusy,
-  kBusyIdle,      // busy and inactive
+  kBusyIdle,  // busy and inactive
   kDoNotDisturb,
   kBeRightBack,
   kAway,

@@ -25,7 +25,7 @@ class TimerWheel {
  public:
   struct Options {
     Duration tick = std::chrono::milliseconds(10);  // granularity; timers never fire early
-    size_t slots = 4096;                             // rounded up to a power of two
+    size_t slots = 4096;                            // rounded up to a power of two
   };
 
   explicit TimerWheel(const Clock& clock) : TimerWheel(clock, Options()) {}
