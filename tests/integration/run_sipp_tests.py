@@ -11,7 +11,7 @@ one line per case and a final "N passed, N failed" line. Exit status 1 on any fa
 Cases: 1 OPTIONS ping; 2 REGISTER alice+bob, MESSAGE alice->bob; 3 INVITE/180/200/ACK/BYE with
 Record-Route honoured; 4 parallel forking to two contacts (loser gets CANCEL, answers 487);
 5 (UDP only) the callee ignores the first MESSAGE/INVITE and answers the proxy's retransmission;
-6 MESSAGE to a user with no binding gets 404 or 480 from the proxy itself.
+6 MESSAGE to a user with no binding gets 404 or 480 from the proxy itself; 7 Max-Forwards: 0 -> 483.
 
 TLS: Debian's sipp is built without TLS, so for --transport tls each sipp talks plain TCP to an
 in-process relay that carries the bytes over TLS (certificates from a throw-away test CA made
@@ -567,6 +567,11 @@ def case_unknown_user(ctx):
                    service="nobody_registered")
 
 
+def case_max_forwards(ctx):
+    ctx.run_client("message_maxfwd0", "message_uac_maxfwd0.xml", user="alice_mf",
+                   service="bob_mf")
+
+
 # Over UDP sipp swallows a copy of the last received message as a retransmission (it never
 # matches the next <recv>); -nr turns that detection off (and sipp's own retransmissions, which
 # loopback does not need), so the second <recv> sees the proxy's retransmission.
@@ -600,6 +605,7 @@ CASES = [
     ("5-retransmit-message", case_retrans_message, "udp"),
     ("5-retransmit-invite", case_retrans_invite, "udp"),
     ("6-unknown-user", case_unknown_user, None),
+    ("7-max-forwards-0", case_max_forwards, None),
 ]
 
 
