@@ -261,14 +261,13 @@ TEST_F(ResolverTest, NumericIpNeedsNoDns) {
   ResolverOptions options = Options(silent.servers());
   auto resolver = Make(options);
   ASSERT_NE(resolver, nullptr);
-  const auto start = std::chrono::steady_clock::now();
+  // Any DNS query would fail (timeout), so a correct answer shows none was made.
   EXPECT_EQ(ResolveText(*resolver, {"192.0.2.1"}), "UDP:192.0.2.1:5060/192.0.2.1");
   EXPECT_EQ(ResolveText(*resolver, {"192.0.2.1", std::nullopt, std::nullopt, true}),
             "TLS:192.0.2.1:5061/192.0.2.1");
   EXPECT_EQ(ResolveText(*resolver, {"[::1]", 5070, TransportKind::kTcp}), "TCP:[::1]:5070/::1");
   EXPECT_EQ(ResolveText(*resolver, {"::1", std::nullopt, TransportKind::kTcp, true}),
             "TLS:[::1]:5061/::1");
-  EXPECT_LT(std::chrono::steady_clock::now() - start, milliseconds(500));
 
   options.transports = {TransportKind::kTcp, TransportKind::kTls};  // no UDP: TCP instead
   auto tcp_only = Make(options);
@@ -498,12 +497,11 @@ TEST_F(ResolverTest, CacheAnswersWhileServerIsDown) {
   EXPECT_GT(resolver->cache().size(), 0u);
 
   own.Stop();
-  const auto start = std::chrono::steady_clock::now();
+  // With the server gone, anything not answered from the cache would come back Unavailable.
   EXPECT_EQ(ResolveText(*resolver, {"naptr.test"}), expected);
   // NXDOMAIN is cached too (negative TTL), so it stays NotFound rather than timing out.
   Resolver::Result nx_again = Run(*resolver, {"nope.test"});
   EXPECT_TRUE(absl::IsNotFound(nx_again.status())) << nx_again.status();
-  EXPECT_LT(std::chrono::steady_clock::now() - start, milliseconds(150));
 
   // The 1 s TTL answer expires: now the (dead) server is asked and the query times out.
   std::this_thread::sleep_for(milliseconds(1100));
