@@ -32,6 +32,7 @@ LocationStore::LocationStore(LocationStoreOptions options) : options_(options) {
   if (options_.shards == 0) options_.shards = 1;
   if (options_.max_bindings_per_aor == 0) options_.max_bindings_per_aor = 1;
   shards_ = std::make_unique<Shard[]>(options_.shards);
+  index_ = std::make_unique<IndexShard[]>(options_.shards);
   max_aors_per_shard_ = std::max<size_t>(1, (options_.max_aors + options_.shards - 1) /
                                                 options_.shards);
 }
@@ -41,10 +42,48 @@ LocationStore::Shard& LocationStore::ShardFor(std::string_view aor) const {
   return shards_[h % options_.shards];
 }
 
-size_t LocationStore::DropExpired(Record& record, LocationTime now) {
+LocationStore::IndexShard& LocationStore::IndexFor(std::string_view contact_key) const {
+  size_t h = absl::Hash<std::string_view>{}(contact_key);
+  return index_[h % options_.shards];
+}
+
+void LocationStore::Index(const Binding& b, const std::string& aor) {
+  IndexShard& shard = IndexFor(b.contact_key);
+  absl::MutexLock lock(&shard.mu);
+  shard.aor_of[b.contact_key] = aor;
+}
+
+void LocationStore::Unindex(const Binding& b, const std::string& aor) {
+  IndexShard& shard = IndexFor(b.contact_key);
+  absl::MutexLock lock(&shard.mu);
+  auto it = shard.aor_of.find(b.contact_key);
+  // Another AOR may have registered the same contact since: leave its entry alone.
+  if (it != shard.aor_of.end() && it->second == aor) shard.aor_of.erase(it);
+}
+
+size_t LocationStore::DropExpired(Record& record, const std::string& aor, LocationTime now) {
   size_t before = record.bindings.size();
-  std::erase_if(record.bindings, [now](const Binding& b) { return b.expires <= now; });
+  auto expired = std::stable_partition(record.bindings.begin(), record.bindings.end(),
+                                       [now](const Binding& b) { return b.expires > now; });
+  for (auto it = expired; it != record.bindings.end(); ++it) Unindex(*it, aor);
+  record.bindings.erase(expired, record.bindings.end());
   return before - record.bindings.size();
+}
+
+std::optional<Binding> LocationStore::FindByContact(std::string_view contact_key,
+                                                    LocationTime now) const {
+  std::string aor;
+  {
+    IndexShard& shard = IndexFor(contact_key);
+    absl::MutexLock lock(&shard.mu);
+    auto it = shard.aor_of.find(std::string(contact_key));
+    if (it == shard.aor_of.end()) return std::nullopt;
+    aor = it->second;
+  }
+  for (Binding& b : Lookup(aor, now)) {
+    if (b.contact_key == contact_key) return std::move(b);
+  }
+  return std::nullopt;
 }
 
 void LocationStore::Reindex(Shard& shard, const std::string& aor, LocationTime old_earliest) {
@@ -126,6 +165,15 @@ absl::StatusOr<std::vector<Binding>> LocationStore::Apply(std::string_view aor,
 
   size_t old_count = existed ? it->second.bindings.size() : 0;
   shard.bindings = shard.bindings - old_count + bindings.size();
+  if (existed) {
+    for (const Binding& old : it->second.bindings) {
+      bool kept = std::any_of(bindings.begin(), bindings.end(), [&old](const Binding& b) {
+        return b.contact_key == old.contact_key;
+      });
+      if (!kept) Unindex(old, key);
+    }
+  }
+  for (const Binding& b : bindings) Index(b, key);
   std::vector<Binding> result = bindings;
   if (existed) {
     it->second.bindings = std::move(bindings);
@@ -162,8 +210,11 @@ size_t LocationStore::RemoveFlow(ConnectionId connection) {
     std::vector<std::pair<std::string, LocationTime>> touched;
     for (auto& [aor, record] : shard.records) {
       size_t before = record.bindings.size();
-      std::erase_if(record.bindings,
-                    [connection](const Binding& b) { return b.flow.connection == connection; });
+      auto gone = std::stable_partition(
+          record.bindings.begin(), record.bindings.end(),
+          [connection](const Binding& b) { return b.flow.connection != connection; });
+      for (auto b = gone; b != record.bindings.end(); ++b) Unindex(*b, aor);
+      record.bindings.erase(gone, record.bindings.end());
       if (record.bindings.size() != before) {
         removed += before - record.bindings.size();
         shard.bindings -= before - record.bindings.size();
@@ -191,7 +242,7 @@ size_t LocationStore::PurgeExpired(LocationTime now, size_t budget) {
         shard.by_expiry.erase(first);
         continue;
       }
-      size_t dropped = DropExpired(it->second, now);
+      size_t dropped = DropExpired(it->second, aor, now);
       removed += dropped;
       shard.bindings -= dropped;
       Reindex(shard, aor, earliest);

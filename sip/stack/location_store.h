@@ -107,6 +107,11 @@ class LocationStore {
   // Live bindings of `aor`, highest q first (ties: most recently refreshed first). Empty if none.
   std::vector<Binding> Lookup(std::string_view aor, LocationTime now) const;
 
+  // The live binding whose contact_key is `contact_key` (any AOR), if one exists: how requests
+  // whose Request-URI is a registered contact (in-dialog requests to a UA behind NAT or on its own
+  // TCP/TLS connection) find the flow to use. Highest q / most recent when several match.
+  std::optional<Binding> FindByContact(std::string_view contact_key, LocationTime now) const;
+
   // Removes every binding registered over `connection` (the connection closed: RFC 5626 flow
   // failure). Cost: a scan of every shard; called once per closed registered connection.
   size_t RemoveFlow(ConnectionId connection);
@@ -130,14 +135,25 @@ class LocationStore {
     size_t bindings ABSL_GUARDED_BY(mu) = 0;
   };
 
+  // contact_key -> AOR, sharded by contact key. Lock order: an AOR shard, then an index shard.
+  struct IndexShard {
+    mutable absl::Mutex mu;
+    absl::flat_hash_map<std::string, std::string> aor_of ABSL_GUARDED_BY(mu);
+  };
+
   Shard& ShardFor(std::string_view aor) const;
+  IndexShard& IndexFor(std::string_view contact_key) const;
+  void Index(const Binding& b, const std::string& aor);
+  void Unindex(const Binding& b, const std::string& aor);
   // Re-indexes `record` under `aor` after its bindings changed; erases it when empty.
   static void Reindex(Shard& shard, const std::string& aor, LocationTime old_earliest)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(shard.mu);
-  static size_t DropExpired(Record& record, LocationTime now);
+  // Removes the expired bindings of `record` (unindexing them) and returns how many.
+  size_t DropExpired(Record& record, const std::string& aor, LocationTime now);
 
   LocationStoreOptions options_;
   std::unique_ptr<Shard[]> shards_;
+  std::unique_ptr<IndexShard[]> index_;
   size_t max_aors_per_shard_;
 };
 

@@ -236,6 +236,17 @@ std::string Proxy::RecordRouteUri(TransportKind kind, bool v6) const {
   return absl::StrCat("<sip:", a.ToString(), transport, ";lr>");
 }
 
+std::optional<Destination> Proxy::RegisteredFlow(const Uri& uri) const {
+  if (!uri.is_sip()) return std::nullopt;
+  std::optional<Binding> b = location_.FindByContact(ContactKey(uri), clock_.Now());
+  if (!b || b->flow.source.is_unspecified() || b->flow.source.port() == 0) return std::nullopt;
+  Destination d;
+  d.kind = b->flow.kind;
+  d.address = b->flow.source;
+  d.connection = b->flow.connection;
+  return d;
+}
+
 void Proxy::Reply(ProxyServerTxId server, const SipMessage& request, int code,
                   std::string_view reason) {
   ++stats_.local_replies;
@@ -321,6 +332,9 @@ void Proxy::OnRequest(ProxyServerTxId server, SipMessage&& request, const Receiv
   } else {
     Branch branch;
     branch.target = std::string(request.request_uri_text());
+    // An in-dialog request to a registered contact (the remote target is a UA behind NAT or on
+    // its own TCP/TLS connection) must use the flow it registered over.
+    if (!routed) branch.fixed = RegisteredFlow(ruri);
     branches.push_back(std::move(branch));
   }
 
@@ -655,10 +669,14 @@ void Proxy::ForwardStatelessly(SipMessage&& request) {
   } else {
     next_hop = std::string(request.request_uri_text());
     const Uri& ruri = request.request_uri();
-    if (ruri.is_sip() && ruri.has_user()) {
-      absl::StatusOr<std::string> aor = CanonicalAor(ruri);
-      if (aor.ok() && domains_.Serves(ruri.host())) {
-        std::vector<Binding> bindings = location_.Lookup(*aor, clock_.Now());
+    fixed = RegisteredFlow(ruri);
+    absl::StatusOr<std::string> aor = absl::InvalidArgumentError("no user");
+    if (!fixed && ruri.is_sip() && ruri.has_user()) aor = CanonicalAor(ruri);
+    if (aor.ok()) {
+      std::vector<Binding> bindings = location_.Lookup(*aor, clock_.Now());
+      const bool ours =
+          domains_.accepts_any() ? !bindings.empty() : domains_.Serves(ruri.host());
+      if (ours) {
         if (bindings.empty()) return;  // an ACK to nobody: drop (§16.11, nothing to answer)
         const Binding& b = bindings.front();
         if (!request.SetRequestUri(b.contact_uri).ok()) return;

@@ -159,6 +159,8 @@ class Proxy {
   std::string LoopHash(const SipMessage& request) const;
   bool IsLooped(const SipMessage& request) const;
   bool IsOwnVia(const Via& via) const;
+  // The registration flow of a binding whose contact is `uri`, if any.
+  std::optional<Destination> RegisteredFlow(const Uri& uri) const;
 
   void Reply(ProxyServerTxId server, const SipMessage& request, int code,
              std::string_view reason = {});

@@ -222,5 +222,30 @@ TEST(LocationStore, KeepsFlowAndMetadata) {
   EXPECT_EQ(found[0].path, u.path);
 }
 
+TEST(LocationStore, FindByContactFollowsEveryChange) {
+  LocationStore store({.shards = 4, .max_bindings_per_aor = 4, .max_aors = 100});
+  RegisterUpdate u = Update("c1", 1, {Contact("sip:a@10.0.0.1", 60), Contact("sip:b@10.0.0.2", 30)});
+  u.flow.kind = TransportKind::kTls;
+  u.flow.connection = 9;
+  ASSERT_TRUE(store.Apply("sip:alice@example.com", u, kT0).ok());
+  auto found = store.FindByContact("sip:a@10.0.0.1", kT0);
+  ASSERT_TRUE(found.has_value());
+  EXPECT_EQ(found->flow.connection, 9u);
+  EXPECT_FALSE(store.FindByContact("sip:c@10.0.0.3", kT0).has_value());
+  // Removal by expires=0 unindexes.
+  ASSERT_TRUE(store.Apply("sip:alice@example.com", Update("c1", 2, {Contact("sip:a@10.0.0.1", 0)}),
+                          kT0).ok());
+  EXPECT_FALSE(store.FindByContact("sip:a@10.0.0.1", kT0).has_value());
+  // Expiry hides it at once and the purge unindexes it.
+  EXPECT_TRUE(store.FindByContact("sip:b@10.0.0.2", kT0 + seconds(29)).has_value());
+  EXPECT_FALSE(store.FindByContact("sip:b@10.0.0.2", kT0 + seconds(30)).has_value());
+  EXPECT_EQ(store.PurgeExpired(kT0 + seconds(30)), 1u);
+  // A closed connection unindexes its bindings.
+  ASSERT_TRUE(store.Apply("sip:bob@example.com", u, kT0).ok());
+  EXPECT_TRUE(store.FindByContact("sip:a@10.0.0.1", kT0).has_value());
+  EXPECT_EQ(store.RemoveFlow(9), 2u);
+  EXPECT_FALSE(store.FindByContact("sip:a@10.0.0.1", kT0).has_value());
+}
+
 }  // namespace
 }  // namespace causeway::sip

@@ -301,6 +301,21 @@ TEST_F(ProxyTest, InDialogRequestThroughBothOwnRecordRoutes) {
   EXPECT_EQ(tx_.sent[0].to.address.ToString(), "127.0.0.2:5062");
 }
 
+TEST_F(ProxyTest, InDialogRequestToARegisteredContactUsesItsFlow) {
+  Bind("sip:alice@192.168.1.20:5061;transport=tls", TransportKind::kTls, 31, "127.0.0.3:40002");
+  Deliver(Request("BYE", "sip:alice@192.168.1.20:5061;transport=tls",
+                  "Route: <sip:127.0.0.1:5060;lr>\r\n"));
+  ASSERT_EQ(tx_.sent.size(), 1u);
+  EXPECT_EQ(tx_.sent[0].to.kind, TransportKind::kTls);
+  EXPECT_EQ(tx_.sent[0].to.connection, 31u);
+  EXPECT_EQ(tx_.sent[0].to.address.ToString(), "127.0.0.3:40002");
+  EXPECT_EQ(resolver_.calls, 0);
+  // The ACK for a 2xx takes the same flow.
+  proxy_->OnAck(Request("ACK", "sip:alice@192.168.1.20:5061;transport=tls"), info_);
+  ASSERT_EQ(tx_.stateless.size(), 1u);
+  EXPECT_EQ(tx_.stateless[0].to.connection, 31u);
+}
+
 TEST_F(ProxyTest, ForkingFirst200WinsAndOthersAreCancelled) {
   Bind("sip:alice@127.0.0.3:5070", TransportKind::kUdp, 0, "127.0.0.3:5070");
   Bind("sip:alice@127.0.0.4:5070", TransportKind::kUdp, 0, "127.0.0.4:5070");
