@@ -89,20 +89,20 @@ absl::StatusOr<Via> ParseVia(std::string_view value) {
   if (!status.ok()) return status;
   for (const GenericParam& p : via.params) {
     std::string_view n = p.name;
-    if (absl::EqualsIgnoreCase(ToAbsl(n), "branch")) {
+    if (scan::EqualsNoCase(n, "branch")) {
       via.branch = p.value;
-    } else if (absl::EqualsIgnoreCase(ToAbsl(n), "received")) {
+    } else if (scan::EqualsNoCase(n, "received")) {
       via.received = p.value;
-    } else if (absl::EqualsIgnoreCase(ToAbsl(n), "maddr")) {
+    } else if (scan::EqualsNoCase(n, "maddr")) {
       via.maddr = p.value;
-    } else if (absl::EqualsIgnoreCase(ToAbsl(n), "rport")) {
+    } else if (scan::EqualsNoCase(n, "rport")) {
       via.rport = true;
       if (p.has_value) {
         std::optional<uint64_t> port = scan::ParseDecimal(p.value, 65535);
         if (!port) return Bad("bad Via rport");
         via.rport_value = static_cast<uint16_t>(*port);
       }
-    } else if (absl::EqualsIgnoreCase(ToAbsl(n), "ttl")) {
+    } else if (scan::EqualsNoCase(n, "ttl")) {
       std::optional<uint64_t> ttl = scan::ParseDecimal(p.value, 255);
       if (!ttl) return Bad("bad Via ttl");
       via.ttl = static_cast<uint8_t>(*ttl);
@@ -193,62 +193,57 @@ absl::Status SipMessage::ParseInternal(const ParseLimits& limits) {
   }
   pos = lf + 1;
 
-  // Find the end of the header section first so the header vector is reserved once.
-  size_t header_start = pos;
-  size_t header_end = std::string_view::npos;  // index of the empty line
-  {
-    size_t p = pos;
-    if (p < size && (data[p] == '\n' || (data[p] == '\r' && p + 1 < size && data[p + 1] == '\n'))) {
-      header_end = p;
-    }
-    while (header_end == std::string_view::npos) {
-      size_t nl = all.find('\n', p);
-      if (nl == std::string_view::npos) break;
-      p = nl + 1;
-      if (p < size && data[p] == '\n') header_end = p;
-      if (p + 1 < size && data[p] == '\r' && data[p + 1] == '\n') header_end = p;
-    }
-  }
-  if (header_end == std::string_view::npos) return Bad("incomplete header section");
-  size_t body_start = header_end + (data[header_end] == '\r' ? 2 : 1);
-  size_t lines = static_cast<size_t>(
-      std::count(data + header_start, data + header_end, '\n'));
-  headers_.reserve(std::min(lines, limits.max_headers) + 1);
-
-  // Header lines, with continuation lines (RFC 3261 §7.3.1 folding) unfolded in place.
-  pos = header_start;
+  // Header lines, with continuation lines (RFC 3261 §7.3.1 folding) unfolded in place. One pass:
+  // each line is found with one memchr, the header vector is reserved once up front.
+  headers_.reserve(std::min<size_t>(limits.max_headers, 24));
   std::optional<size_t> content_length;
-  while (pos < header_end) {
+  size_t body_start = std::string_view::npos;
+  while (pos < size) {
+    // The empty line ends the header section.
+    if (data[pos] == '\n') {
+      body_start = pos + 1;
+      break;
+    }
+    if (data[pos] == '\r' && pos + 1 < size && data[pos + 1] == '\n') {
+      body_start = pos + 2;
+      break;
+    }
     if (data[pos] == ' ' || data[pos] == '\t') return Bad("continuation line without header");
     size_t line_start = pos;
-    size_t end = pos;  // end of the logical line (index of its final '\n')
+    size_t nl;
     while (true) {
-      size_t nl = all.find('\n', end);
-      end = nl;
-      if (nl + 1 >= header_end || (data[nl + 1] != ' ' && data[nl + 1] != '\t')) break;
-      // Folding: CRLF + WSP is LWS; overwrite the line break with spaces (zero-copy unfold).
-      data[nl] = ' ';
-      if (nl > line_start && data[nl - 1] == '\r') data[nl - 1] = ' ';
-      end = nl + 1;
+      const void* hit = std::memchr(data + pos, '\n', size - pos);
+      if (hit == nullptr) return Bad("incomplete header section");
+      nl = static_cast<size_t>(static_cast<const char*>(hit) - data);
+      if (nl + 1 < size && (data[nl + 1] == ' ' || data[nl + 1] == '\t')) {
+        // Folding: CRLF + WSP is LWS; overwrite the line break with spaces (zero-copy unfold).
+        data[nl] = ' ';
+        if (nl > line_start && data[nl - 1] == '\r') data[nl - 1] = ' ';
+        pos = nl + 1;
+        continue;
+      }
+      break;
     }
-    size_t logical_end = (end > line_start && data[end - 1] == '\r') ? end - 1 : end;
+    size_t logical_end = (nl > line_start && data[nl - 1] == '\r') ? nl - 1 : nl;
+    pos = nl + 1;
     if (logical_end - line_start > limits.max_header_line) {
       return SipError(513, "header line too long");
     }
     if (headers_.size() >= limits.max_headers) return SipError(513, "too many headers");
     std::string_view line(data + line_start, logical_end - line_start);
-    if (line.find('\r') != std::string_view::npos) return Bad("bare CR in header");
-    size_t colon = line.find(':');
-    if (colon == std::string_view::npos) return Bad("header line without ':'");
-    std::string_view name = scan::TrimRight(line.substr(0, colon));
-    if (name.empty()) return Bad("empty header name");
-    for (char c : name) {
-      if (!scan::IsTokenByte(c)) return Bad("bad header name");
+    size_t name_end = 0;
+    while (name_end < line.size() && scan::IsTokenByte(line[name_end])) ++name_end;
+    size_t colon = name_end;
+    while (colon < line.size() && (line[colon] == ' ' || line[colon] == '\t')) ++colon;
+    if (name_end == 0 || colon >= line.size() || line[colon] != ':') {
+      return Bad("bad header name");
     }
+    std::string_view value = line.substr(colon + 1);
+    if (std::memchr(value.data(), '\r', value.size()) != nullptr) return Bad("bare CR in header");
     Header header;
-    header.name = name;
-    header.id = LookupHeader(name);
-    header.value = Trim(line.substr(colon + 1));
+    header.name = line.substr(0, name_end);
+    header.id = LookupHeader(header.name);
+    header.value = Trim(value);
     if (header.id == HeaderId::kContentLength) {
       // RFC 4475 ncl (negative), mcl01 (duplicated): both unrecoverable framing errors.
       if (content_length) return Bad("multiple Content-Length headers");
@@ -259,8 +254,8 @@ absl::Status SipMessage::ParseInternal(const ParseLimits& limits) {
       content_length = static_cast<size_t>(*length);
     }
     headers_.push_back(header);
-    pos = end + 1;
   }
+  if (body_start == std::string_view::npos) return Bad("incomplete header section");
 
   size_t available = size - body_start;
   if (content_length) {
@@ -275,31 +270,40 @@ absl::Status SipMessage::ParseInternal(const ParseLimits& limits) {
 }
 
 absl::Status SipMessage::Reindex() {
-  vias_.clear();
-  from_ = NameAddr();
-  to_ = NameAddr();
-  call_id_ = {};
-  cseq_ = 0;
-  cseq_method_ = Method::kUnknown;
-  cseq_method_text_ = {};
-  max_forwards_.reset();
-  routes_.clear();
-  record_routes_.clear();
+  // A freshly parsed message has nothing to reset (the common, hot case).
+  if (!vias_.empty() || !from_.raw.empty() || !to_.raw.empty() || !call_id_.empty() ||
+      !cseq_method_text_.empty() || max_forwards_ || !routes_.empty() ||
+      !record_routes_.empty()) {
+    vias_.clear();
+    from_ = NameAddr();
+    to_ = NameAddr();
+    call_id_ = {};
+    cseq_ = 0;
+    cseq_method_ = Method::kUnknown;
+    cseq_method_text_ = {};
+    max_forwards_.reset();
+    routes_.clear();
+    record_routes_.clear();
+  }
   bool seen_from = false, seen_to = false, seen_call_id = false, seen_cseq = false;
   bool seen_max_forwards = false;
-  std::vector<std::string_view> items;
   for (const Header& h : headers_) {
     switch (h.id) {
       case HeaderId::kVia: {
-        items.clear();
-        absl::Status status = SplitCommaList(h.value, &items);
-        if (!status.ok()) return status;
-        if (items.empty()) return Bad("empty Via");
-        for (std::string_view item : items) {
+        absl::Status status;
+        size_t before = vias_.size();
+        bool ok = scan::ForEachListItem(h.value, [&](std::string_view item) {
           absl::StatusOr<Via> via = ParseVia(item);
-          if (!via.ok()) return via.status();
+          if (!via.ok()) {
+            status = via.status();
+            return false;
+          }
           vias_.push_back(std::move(*via));
-        }
+          return true;
+        });
+        if (!status.ok()) return status;
+        if (!ok) return Bad("bad Via list");
+        if (vias_.size() == before) return Bad("empty Via");
         break;
       }
       case HeaderId::kFrom:
@@ -352,15 +356,19 @@ absl::Status SipMessage::Reindex() {
       }
       case HeaderId::kRoute:
       case HeaderId::kRecordRoute: {
-        items.clear();
-        absl::Status status = SplitCommaList(h.value, &items);
-        if (!status.ok()) return status;
+        absl::Status status;
         std::vector<NameAddr>& list = h.id == HeaderId::kRoute ? routes_ : record_routes_;
-        for (std::string_view item : items) {
+        bool ok = scan::ForEachListItem(h.value, [&](std::string_view item) {
           absl::StatusOr<NameAddr> addr = ParseNameAddr(item);
-          if (!addr.ok()) return addr.status();
+          if (!addr.ok()) {
+            status = addr.status();
+            return false;
+          }
           list.push_back(std::move(*addr));
-        }
+          return true;
+        });
+        if (!status.ok()) return status;
+        if (!ok) return Bad("bad route list");
         break;
       }
       default:

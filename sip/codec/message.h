@@ -143,7 +143,7 @@ struct Via {
 };
 absl::StatusOr<Via> ParseVia(std::string_view value);
 
-using ViaList = SmallVector<Via, 3>;
+using ViaList = SmallVector<Via, 2>;
 
 class SipMessage {
  public:

@@ -72,7 +72,7 @@ absl::Status ParseGenericParams(std::string_view text, GenericParams* out) {
 
 std::optional<std::string_view> FindParam(const GenericParams& params, std::string_view name) {
   for (const GenericParam& p : params) {
-    if (absl::EqualsIgnoreCase(ToAbsl(p.name), ToAbsl(name))) return p.value;
+    if (scan::EqualsNoCase(p.name, name)) return p.value;
   }
   return std::nullopt;
 }
@@ -154,30 +154,11 @@ absl::StatusOr<NameAddr> ParseNameAddr(std::string_view text, bool allow_wildcar
 }
 
 absl::Status SplitCommaList(std::string_view value, std::vector<std::string_view>* out) {
-  if (Trim(value).empty()) return absl::OkStatus();
-  size_t start = 0;
-  bool in_angle = false;
-  for (size_t i = 0; i <= value.size(); ++i) {
-    if (i < value.size()) {
-      char c = value[i];
-      if (c == '"' && !in_angle) {
-        size_t end = SkipQuoted(value, i);
-        if (end == std::string_view::npos) return Bad("unterminated quoted string");
-        i = end - 1;
-        continue;
-      }
-      if (c == '<') in_angle = true;
-      if (c == '>') in_angle = false;
-      if (c != ',' || in_angle) continue;
-    } else if (in_angle) {
-      return Bad("unterminated <uri>");
-    }
-    std::string_view element = Trim(value.substr(start, i - start));
-    if (element.empty()) return Bad("empty list element");
-    out->push_back(element);
-    start = i + 1;
-  }
-  return absl::OkStatus();
+  bool ok = scan::ForEachListItem(value, [out](std::string_view item) {
+    out->push_back(item);
+    return true;
+  });
+  return ok ? absl::OkStatus() : Bad("malformed comma list");
 }
 
 absl::StatusOr<std::vector<std::string_view>> ParseTokenList(std::string_view value) {

@@ -23,7 +23,7 @@ struct GenericParam {
   std::string_view value;
   bool has_value = false;
 };
-using GenericParams = SmallVector<GenericParam, 4>;
+using GenericParams = SmallVector<GenericParam, 3>;
 
 // Parses "; a = b ;c;d=\"q s\"" (LWS allowed around ';' and '=', RFC 3261 §25.1 SEMI/EQUAL).
 // `text` must be empty or start with ';' (after optional whitespace). Appends to *out.

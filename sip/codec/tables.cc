@@ -1,11 +1,13 @@
 // Name tables: methods, header names (long and compact forms), default reason phrases.
 
 #include <array>
+#include <cstdint>
 #include <string_view>
 
 #include "absl/strings/match.h"
 #include "core/strings.h"
 #include "sip/codec/message.h"
+#include "sip/codec/scan.h"
 
 namespace causeway::sip {
 namespace {
@@ -137,12 +139,26 @@ std::string_view MethodName(Method method) {
 
 HeaderId LookupHeader(std::string_view name) {
   if (name.size() == 1) return CompactId(name[0]);
-  // Dispatch on length first: most names are rejected without a single compare.
-  for (size_t i = 1; i < kHeaderNames.size(); ++i) {
-    if (kHeaderNames[i].size() == name.size() &&
-        absl::EqualsIgnoreCase(ToAbsl(kHeaderNames[i]), ToAbsl(name))) {
-      return static_cast<HeaderId>(i);
+  // Bucket the canonical names by length once; a lookup then compares a handful at most.
+  constexpr size_t kMaxLen = 24;
+  struct Buckets {
+    std::array<std::array<uint8_t, 8>, kMaxLen + 1> ids{};
+    std::array<uint8_t, kMaxLen + 1> count{};
+  };
+  static const Buckets buckets = [] {
+    Buckets b;
+    for (size_t i = 1; i < kHeaderNames.size(); ++i) {
+      size_t len = kHeaderNames[i].size();
+      if (len <= kMaxLen && b.count[len] < b.ids[len].size()) {
+        b.ids[len][b.count[len]++] = static_cast<uint8_t>(i);
+      }
     }
+    return b;
+  }();
+  if (name.size() > kMaxLen) return HeaderId::kOther;
+  for (uint8_t k = 0; k < buckets.count[name.size()]; ++k) {
+    uint8_t id = buckets.ids[name.size()][k];
+    if (scan::EqualsNoCase(kHeaderNames[id], name)) return static_cast<HeaderId>(id);
   }
   return HeaderId::kOther;
 }

@@ -241,7 +241,7 @@ absl::StatusOr<Uri> Uri::Parse(std::string_view text) {
 
 std::optional<std::string_view> Uri::Param(std::string_view name) const {
   for (const UriParam& p : params_) {
-    if (absl::EqualsIgnoreCase(ToAbsl(p.name), ToAbsl(name))) return p.value;
+    if (scan::EqualsNoCase(p.name, name)) return p.value;
   }
   return std::nullopt;
 }

@@ -30,7 +30,7 @@ struct UriHeader {
   std::string_view value;
 };
 
-using UriParams = SmallVector<UriParam, 4>;
+using UriParams = SmallVector<UriParam, 3>;
 using UriHeaders = SmallVector<UriHeader, 1>;
 
 class Uri {
