@@ -257,11 +257,11 @@ void Proxy::Reply(ProxyServerTxId server, const SipMessage& request, int code,
 
 void Proxy::OnRequest(ProxyServerTxId server, SipMessage&& request, const ReceiveInfo& info) {
   Scope scope(*this);
-  ++stats_.requests;
   if (request.method() == Method::kAck) {  // an ACK always goes stateless (§16.11)
     OnAck(std::move(request), info);
     return;
   }
+  ++stats_.requests;
   if (request.method() == Method::kCancel) {
     // The transaction layer matches CANCELs to INVITE server transactions itself (OnCancel); one
     // that reaches us matches nothing we know of.
@@ -389,8 +389,9 @@ void Proxy::ResolveBranch(uint64_t context_id, size_t index) {
     return;
   }
   branch.state = BranchState::kResolving;
-  resolver_.Resolve(*uri, [this, context_id, index](
+  resolver_.Resolve(*uri, [this, alive = std::weak_ptr<bool>(alive_), context_id, index](
                               absl::StatusOr<std::vector<Destination>> result) {
+    if (alive.expired()) return;  // the proxy is gone (shutdown with lookups in flight)
     Scope scope(*this);
     Context* c = FindContext(context_id);
     if (c == nullptr) return;
@@ -522,8 +523,12 @@ void Proxy::MaybeComplete(Context& ctx) {
         (void)best.AppendHeader(HeaderId::kProxyAuthenticate, c);
       }
     }
-    absl::Status s = transactions_.SendResponse(ctx.server, std::move(best));
-    if (!s.ok()) log::Debug(kLog, "final not sent", {{"why", FromAbsl(s.message())}});
+    // RFC 4320 §4.2: never a 408 to a non-INVITE: the caller's own transaction timed out too,
+    // and a late 408 would only feed the "408 storm" that RFC describes.
+    if (ctx.is_invite || best.status_code() != 408) {
+      absl::Status s = transactions_.SendResponse(ctx.server, std::move(best));
+      if (!s.ok()) log::Debug(kLog, "final not sent", {{"why", FromAbsl(s.message())}});
+    }
   }
   finished_.push_back(ctx.id);
 }
@@ -704,8 +709,9 @@ void Proxy::ForwardStatelessly(SipMessage&& request) {
   absl::StatusOr<Uri> uri = Uri::Parse(next_hop);
   if (!uri.ok()) return;
   auto shared = std::make_shared<SipMessage>(std::move(request));
-  resolver_.Resolve(*uri, [send, shared](absl::StatusOr<std::vector<Destination>> result) {
-    if (!result.ok() || result->empty()) return;
+  resolver_.Resolve(*uri, [send, shared, alive = std::weak_ptr<bool>(alive_)](
+                              absl::StatusOr<std::vector<Destination>> result) {
+    if (alive.expired() || !result.ok() || result->empty()) return;
     send(std::move(*shared), result->front());
   });
 }

@@ -191,6 +191,9 @@ class Proxy {
   const UserDirectory* directory_;
   ProxyStats stats_;
 
+  // Resolver callbacks hold a weak_ptr to this: a lookup finishing after the proxy is destroyed
+  // does nothing (everything runs on one worker, so no race between the check and the use).
+  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
   uint64_t next_context_id_ = 1;
   // unique_ptr: a Context stays put while handlers hold references across re-entrant calls.
   absl::flat_hash_map<uint64_t, std::unique_ptr<Context>> contexts_;

@@ -377,12 +377,53 @@ TEST_F(ProxyTest, PreferredFourXxAndChallengesAreAggregated) {
   EXPECT_EQ(tx_.responses[0].HeaderValues(HeaderId::kProxyAuthenticate).size(), 1u);
 }
 
-TEST_F(ProxyTest, TimeoutGives408) {
-  Deliver(Request("MESSAGE", "sip:bob@127.0.0.9"));
+TEST_F(ProxyTest, InviteTimeoutGives408) {
+  Deliver(Request("INVITE", "sip:bob@127.0.0.9"));
   proxy_->OnClientTimeout(tx_.sent[0].id);
   EXPECT_EQ(Codes(), std::vector<int>{408});
   EXPECT_EQ(proxy_->stats().timeouts, 1u);
   EXPECT_EQ(proxy_->context_count(), 0u);
+}
+
+TEST_F(ProxyTest, NonInviteTimeoutIsNotAnswered408) {
+  // RFC 4320 §4.2: the caller's transaction times out on its own.
+  Deliver(Request("MESSAGE", "sip:bob@127.0.0.9"));
+  proxy_->OnClientTimeout(tx_.sent[0].id);
+  EXPECT_TRUE(tx_.responses.empty());
+  EXPECT_EQ(proxy_->context_count(), 0u);
+}
+
+TEST_F(ProxyTest, LateResolverCallbackAfterDestructionIsHarmless) {
+  class Deferred : public NextHopResolver {
+   public:
+    void Resolve(const Uri&, Callback done) override { pending.push_back(std::move(done)); }
+    std::vector<Callback> pending;
+  } deferred;
+  auto proxy = std::make_unique<Proxy>(tx_, transport_, deferred, store_, wheel_, clock_,
+                                       ProxyOptions{});
+  proxy->OnRequest(1, Request("MESSAGE", "sip:bob@127.0.0.9"), info_);
+  ASSERT_EQ(deferred.pending.size(), 1u);
+  proxy.reset();
+  Destination d;
+  d.address = *NetAddress::Parse("127.0.0.9:5060");
+  deferred.pending[0](std::vector<Destination>{d});
+  EXPECT_TRUE(tx_.sent.empty());
+}
+
+TEST_F(ProxyTest, AsyncResolutionSendsWhenTheAnswerArrives) {
+  class Deferred : public NextHopResolver {
+   public:
+    void Resolve(const Uri&, Callback done) override { pending.push_back(std::move(done)); }
+    std::vector<Callback> pending;
+  } deferred;
+  Proxy proxy(tx_, transport_, deferred, store_, wheel_, clock_, ProxyOptions{});
+  proxy.OnRequest(1, Request("MESSAGE", "sip:bob@far.example"), info_);
+  EXPECT_TRUE(tx_.sent.empty());
+  Destination d;
+  d.address = *NetAddress::Parse("127.0.0.9:5060");
+  deferred.pending[0](std::vector<Destination>{d});
+  ASSERT_EQ(tx_.sent.size(), 1u);
+  EXPECT_EQ(tx_.sent[0].request.request_uri_text(), "sip:bob@far.example");
 }
 
 TEST_F(ProxyTest, TransportErrorTriesNextDestinationThenAnswers500) {
