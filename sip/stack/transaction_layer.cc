@@ -142,6 +142,19 @@ std::string BuildAckOrCancel(const SipMessage& request, std::string_view method,
   return out;
 }
 
+// Zero or negative timer values would turn retransmission into a busy loop: clamp to sane minima.
+TransactionTimers Normalized(TransactionTimers t) {
+  using std::chrono::milliseconds;
+  t.t1 = std::max<Duration>(t.t1, milliseconds(1));
+  t.t2 = std::max(t.t2, t.t1);
+  t.t4 = std::max<Duration>(t.t4, Duration::zero());
+  t.timer_d = std::max<Duration>(t.timer_d, Duration::zero());
+  t.trying_delay = std::max<Duration>(t.trying_delay, Duration::zero());
+  t.max_client_transactions = std::max<size_t>(t.max_client_transactions, 1);
+  t.max_server_transactions = std::max<size_t>(t.max_server_transactions, 1);
+  return t;
+}
+
 }  // namespace
 
 std::string_view ClientStateName(ClientState s) {
@@ -204,7 +217,7 @@ struct TransactionLayer::ServerTxn {
   Destination reply_to;
   std::string last_response;   // most recent response bytes (provisional or final)
   std::string delayed_trying;  // INVITE with send_100_immediately off: the 100 to send later
-  bool internal = false;       // a CANCEL answered by the layer itself
+  bool internal = false;       // answered by the layer (CANCEL, 503): TU never sees
   Duration interval{};         // current G interval
   TimerId retransmit = kInvalidTimerId;
   TimerId timeout = kInvalidTimerId;
@@ -220,7 +233,7 @@ TransactionLayer::TransactionLayer(Transport& transport, TimerWheel& timers, con
       timers_(timers),
       clock_(clock),
       user_(user),
-      config_(config),
+      config_(Normalized(config)),
       shard_(shard),
       rng_(std::random_device{}() ^ (static_cast<uint64_t>(shard) << 32)) {}
 
@@ -619,12 +632,17 @@ void TransactionLayer::HandleRequest(SipMessage&& request, const ReceiveInfo& in
     return;
   }
 
-  if (!accepting_ || servers_.size() >= config_.max_server_transactions) {
-    RespondStateless(request, 503, reply_to);
+  const bool invite = request.method() == Method::kInvite;
+  if (servers_.size() >= config_.max_server_transactions) {
+    RespondStateless(request, 503, reply_to);  // no memory for state: answer and forget
+    return;
+  }
+  if (!accepting_) {
+    // Stateful, so the ACK for an INVITE's 503 is absorbed here instead of reaching the TU.
+    AnswerInternally(request, std::move(key), invite, 503, reply_to);
     return;
   }
 
-  const bool invite = request.method() == Method::kInvite;
   ServerTxn* st = CreateServer(std::move(key), invite, reply_to);
   const ServerTransactionId id = st->id;
   if (invite) {
@@ -643,6 +661,27 @@ void TransactionLayer::HandleRequest(SipMessage&& request, const ReceiveInfo& in
   user_.OnRequest(id, std::move(request), info);
 }
 
+void TransactionLayer::AnswerInternally(const SipMessage& request, std::string key, bool invite,
+                                        int code, const Destination& reply_to) {
+  ServerTxn* st = CreateServer(std::move(key), invite, reply_to);
+  const ServerTransactionId id = st->id;
+  st->internal = true;
+  st->state = ServerState::kCompleted;
+  st->last_response = MakeResponse(request, code, {}, RandomToken(rng_)).Serialize();
+  SendServerBytes(*st, st->last_response);
+  if (invite) {  // a non-2xx final: Timers G and H until the ACK
+    if (!st->reliable) {
+      st->interval = config_.t1;
+      st->retransmit = Arm(st->interval, id, TimerKind::kRetransmit, false);
+    }
+    st->timeout = Arm(config_.Timer64T1(), id, TimerKind::kTimeout, false);
+  } else if (st->reliable) {
+    TerminateServer(id);  // Timer J = 0
+  } else {
+    st->linger = Arm(config_.Timer64T1(), id, TimerKind::kLinger, false);  // Timer J
+  }
+}
+
 void TransactionLayer::HandleCancel(SipMessage&& cancel, const ReceiveInfo& info,
                                     const Destination& reply_to) {
   // §9.2: find the INVITE server transaction this CANCEL targets (same key, method INVITE).
@@ -656,17 +695,7 @@ void TransactionLayer::HandleCancel(SipMessage&& cancel, const ReceiveInfo& info
   }
   // The CANCEL is its own non-INVITE server transaction, answered by the layer, so that CANCEL
   // retransmissions get the same answer.
-  ServerTxn* st = CreateServer(ServerKey(cancel), false, reply_to);
-  st->internal = true;
-  const int code = invite_id ? 200 : 481;
-  st->last_response = MakeResponse(cancel, code, {}, RandomToken(rng_)).Serialize();
-  st->state = ServerState::kCompleted;
-  SendServerBytes(*st, st->last_response);
-  if (st->reliable) {
-    TerminateServer(st->id);
-  } else {
-    st->linger = Arm(config_.Timer64T1(), st->id, TimerKind::kLinger, false);  // Timer J
-  }
+  AnswerInternally(cancel, ServerKey(cancel), false, invite_id ? 200 : 481, reply_to);
   if (!invite_id) return;
   const ServerTxn& invite = *servers_.at(*invite_id);
   // Only a still-pending INVITE is the TU's business; after a final the CANCEL has no effect.
@@ -747,11 +776,13 @@ void TransactionLayer::OnServerTimer(ServerTransactionId id, TimerKind kind) {
       st.interval = std::min(st.interval * 2, config_.t2);
       st.retransmit = Arm(st.interval, id, TimerKind::kRetransmit, false);
       return;
-    case TimerKind::kTimeout:  // H: the ACK never came
+    case TimerKind::kTimeout: {  // H: the ACK never came
       st.timeout = kInvalidTimerId;
+      const bool internal = st.internal;
       TerminateServer(id);
-      user_.OnServerTimeout(id);
+      if (!internal) user_.OnServerTimeout(id);
       return;
+    }
     case TimerKind::kLinger:  // I / J / L
       st.linger = kInvalidTimerId;
       TerminateServer(id);

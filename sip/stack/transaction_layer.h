@@ -73,8 +73,9 @@ class TransactionLayer final : public TransportUser {
   // A complete top Via for `kind`: "SIP/2.0/UDP 192.0.2.1:5060;branch=z9hG4bK...;rport".
   std::string MakeVia(TransportKind kind, bool v6);
 
-  // Graceful shutdown: new requests are answered 503 statelessly; existing transactions (and ACK,
-  // CANCEL and retransmissions matching them) carry on until they terminate.
+  // Graceful shutdown: new requests are answered 503 by the layer (statefully, so their
+  // retransmissions and ACKs are absorbed); existing transactions (and ACK, CANCEL and
+  // retransmissions matching them) carry on until they terminate.
   void StopAccepting() { accepting_ = false; }
   bool accepting() const { return accepting_; }
 
@@ -99,6 +100,9 @@ class TransactionLayer final : public TransportUser {
 
   // Server side.
   void HandleRequest(SipMessage&& request, const ReceiveInfo& info);
+  // A final response `code` sent by the layer itself on a server transaction the TU never sees.
+  void AnswerInternally(const SipMessage& request, std::string key, bool invite, int code,
+                        const Destination& reply_to);
   void HandleCancel(SipMessage&& cancel, const ReceiveInfo& info, const Destination& reply_to);
   ServerTxn* CreateServer(std::string key, bool invite, const Destination& reply_to);
   void SendServerBytes(ServerTxn& st, const std::string& bytes);

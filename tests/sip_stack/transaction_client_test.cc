@@ -277,6 +277,18 @@ TEST_F(ClientTxnTest, ClientTransactionLimit) {
   EXPECT_EQ(layer_->client_count(), 2u);
 }
 
+TEST_F(ClientTxnTest, CustomTimersScaleEveryTimerAndZeroT1IsClamped) {
+  TransactionTimers timers;
+  timers.t1 = Duration::zero();  // clamped to 1 ms: A doubles from 1 ms, B = 64 ms
+  Rebuild(timers);
+  ASSERT_TRUE(layer_->SendRequest(OutgoingRequest("INVITE"), UdpDest()).ok());
+  // The 10 ms wheel rounds each deadline up to its tick (never early): 1->10, 12->20, 24->30...
+  Run(seconds(1));
+  EXPECT_EQ(SendTimes("INVITE"), Ms({0, 10, 20, 30, 40, 60}));
+  EXPECT_EQ(tu_.Count("timeout"), 1u);
+  EXPECT_EQ(tu_.events.back().at - t0_, milliseconds(70));
+}
+
 // --- CANCEL (§9.1) ---
 
 TEST_F(ClientTxnTest, CancelWaitsForAProvisionalThenIsBuiltPerSection9_1) {

@@ -374,9 +374,20 @@ TEST_F(ServerTxnTest, StopAcceptingAnswers503ButLetsLiveTransactionsFinish) {
   ServerTransactionId id = Receive(*layer_, tu_, invite, Udp());
   layer_->StopAccepting();
   EXPECT_FALSE(layer_->accepting());
-  EXPECT_EQ(Receive(*layer_, tu_, RequestText("MESSAGE", "z9hG4bKlate"), Udp()), 0u);
+  const std::string message = RequestText("MESSAGE", "z9hG4bKlate");
+  EXPECT_EQ(Receive(*layer_, tu_, message, Udp()), 0u);
   ASSERT_EQ(transport_.Count("SIP/2.0 503 "), 1u);
   EXPECT_FALSE(transport_.sent.back().Parse().to_tag().empty());
+  layer_->OnMessage(ParseOrDie(message), Udp());  // retransmission: the same 503
+  EXPECT_EQ(transport_.Count("SIP/2.0 503 "), 2u);
+  // A new INVITE gets a 503 whose ACK is absorbed (never shown to the TU as a 2xx ACK).
+  const std::string late_invite = RequestText("INVITE", "z9hG4bKlateinv");
+  EXPECT_EQ(Receive(*layer_, tu_, late_invite, Udp()), 0u);
+  EXPECT_EQ(transport_.Count("SIP/2.0 503 "), 3u);
+  EXPECT_EQ(transport_.Count("SIP/2.0 100 "), 1u);
+  layer_->OnMessage(ParseOrDie(RequestText("ACK", "z9hG4bKlateinv")), Udp());
+  EXPECT_EQ(tu_.Count("ack"), 0u);
+  EXPECT_EQ(tu_.Count("request"), 1u);
   // The live INVITE still gets retransmission handling, CANCEL and its final.
   layer_->OnMessage(ParseOrDie(invite), Udp());
   EXPECT_EQ(transport_.Count("SIP/2.0 100 "), 2u);
@@ -388,6 +399,17 @@ TEST_F(ServerTxnTest, StopAcceptingAnswers503ButLetsLiveTransactionsFinish) {
   Run(seconds(40));
   EXPECT_EQ(layer_->server_count(), 0u);
   EXPECT_EQ(layer_->client_count(), 0u);
+  EXPECT_EQ(tu_.Count("server-timeout"), 0u);
+}
+
+TEST_F(ServerTxnTest, UnacknowledgedInternal503IsNotReportedToTheTu) {
+  layer_->StopAccepting();
+  EXPECT_EQ(Receive(*layer_, tu_, RequestText("INVITE", kBranch), Udp()), 0u);
+  Run(seconds(40));  // Timer G retransmits, Timer H ends it: the TU never knew this transaction
+  EXPECT_EQ(SendTimes("SIP/2.0 503 "),
+            Ms({0, 500, 1500, 3500, 7500, 11500, 15500, 19500, 23500, 27500, 31500}));
+  EXPECT_EQ(tu_.events.size(), 0u);
+  EXPECT_EQ(layer_->server_count(), 0u);
 }
 
 TEST_F(ServerTxnTest, ServerTransactionLimitAnswers503) {
