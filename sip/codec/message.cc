@@ -118,7 +118,9 @@ SipMessage::~SipMessage() = default;
 
 absl::StatusOr<SipMessage> SipMessage::Parse(std::string bytes, const ParseLimits& limits) {
   if (bytes.size() > limits.max_message_bytes) return SipError(513, "message too large");
-  SipMessage message;
+  // Built in place inside the StatusOr: the message is a few KB of inline storage, not moved.
+  absl::StatusOr<SipMessage> result(absl::in_place, InPlace());
+  SipMessage& message = *result;
   message.buffer_ = std::make_unique<std::string>(std::move(bytes));
   absl::Status status = message.ParseInternal(limits);
   if (!status.ok()) return status;
@@ -131,7 +133,7 @@ absl::StatusOr<SipMessage> SipMessage::Parse(std::string bytes, const ParseLimit
   if (message.is_request_ && message.cseq_method_text_ != message.method_text_) {
     return Bad("CSeq method does not match the request method");  // RFC 4475 mismatch01/02
   }
-  return message;
+  return result;
 }
 
 absl::Status SipMessage::ParseInternal(const ParseLimits& limits) {

@@ -242,6 +242,15 @@ class SipMessage {
   SipMessage Clone() const;
 
  private:
+  struct InPlace {
+    explicit InPlace() = default;
+  };
+
+ public:
+  // For absl::StatusOr's in-place construction only: the tag is private.
+  explicit SipMessage(InPlace) {}
+
+ private:
   SipMessage();
   friend SipMessage MakeResponse(const SipMessage&, int, std::string_view, std::string_view);
 

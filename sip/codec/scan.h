@@ -74,6 +74,13 @@ inline bool EqualsNoCase(std::string_view a, std::string_view b) {
   return true;
 }
 
+// The bytes that matter when splitting a comma list.
+inline constexpr std::array<bool, 256> kListSpecial = [] {
+  std::array<bool, 256> t{};
+  t['"'] = t[','] = t['<'] = t['>'] = true;
+  return t;
+}();
+
 // Calls f(item) for each element of a comma list, splitting outside quoted strings and <...>,
 // trimming LWS. Returns false on an empty element or an unterminated quote / '<'.
 template <typename F>
@@ -82,6 +89,7 @@ bool ForEachListItem(std::string_view value, F&& f) {
   bool in_angle = false;
   bool any = false;
   for (size_t i = 0; i <= value.size(); ++i) {
+    while (i < value.size() && !kListSpecial[static_cast<unsigned char>(value[i])]) ++i;
     if (i < value.size()) {
       char c = value[i];
       if (c == '"' && !in_angle) {

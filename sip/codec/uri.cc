@@ -1,6 +1,7 @@
 #include "sip/codec/uri.h"
 
 #include <algorithm>
+#include <array>
 #include <string>
 
 #include "absl/strings/ascii.h"
@@ -139,11 +140,15 @@ absl::StatusOr<Uri> Uri::Parse(std::string_view text) {
   for (char c : scheme) {
     if (!IsAlnum(c) && c != '+' && c != '-' && c != '.') return Bad("bad URI scheme");
   }
+  // No whitespace, controls, or the delimiters that end a URI in a header (RFC 3986 §2).
+  static constexpr std::array<bool, 256> kIllegal = [] {
+    std::array<bool, 256> t{};
+    for (int c = 0; c <= 0x20; ++c) t[c] = true;
+    t[0x7f] = t['<'] = t['>'] = t['"'] = true;
+    return t;
+  }();
   for (char c : text) {
-    // No whitespace, controls, or the delimiters that end a URI in a header (RFC 3986 §2).
-    if (static_cast<unsigned char>(c) <= 0x20 || c == 0x7f || c == '<' || c == '>' || c == '"') {
-      return Bad("illegal character in URI");
-    }
+    if (kIllegal[static_cast<unsigned char>(c)]) return Bad("illegal character in URI");
   }
   uri.scheme_text_ = scheme;
   std::string_view rest = text.substr(colon + 1);
