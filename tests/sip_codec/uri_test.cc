@@ -61,6 +61,18 @@ TEST(UriTest, Rejects) {
   }
 }
 
+TEST(UriTest, ManyParamsSpillAndStayOrdered) {
+  Uri u = MustUri("sip:u@h;a=1;b=2;c=3;d=4;e=5;transport=tls?x=1&y=2&z=3");
+  ASSERT_EQ(u.params().size(), 6u);
+  EXPECT_EQ(u.params()[4].name, "e");
+  EXPECT_EQ(u.transport(), "tls");
+  EXPECT_EQ(u.headers().size(), 3u);
+  Uri copy = u;  // copies keep pointing at the same text
+  EXPECT_EQ(copy.params()[5].value, "tls");
+  EXPECT_TRUE(UriEquivalent(u, MustUri("sip:u@h;transport=TLS;e=5?z=3&y=2&x=1")));
+  EXPECT_FALSE(UriEquivalent(u, MustUri("sip:u@h;transport=tls;e=6?z=3&y=2&x=1")));
+}
+
 TEST(UriTest, TelUris) {
   Uri g = MustUri("tel:+1-201-555-0123;ext=1234");
   EXPECT_EQ(g.scheme(), UriScheme::kTel);
