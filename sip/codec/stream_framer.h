@@ -41,4 +41,28 @@ struct FrameResult {
 FrameResult FrameStream(std::string_view buffered, const ParseLimits& limits = {},
                         bool awaiting_pong = false);
 
+// The same framing for one connection, remembering how far the header section was scanned, so a
+// peer trickling bytes costs O(total) instead of O(total^2). Contract: between calls the buffer
+// only grows at its end, and after every result other than kNeedMore the caller consumes
+// `length` bytes from its front (or closes, on kError) before calling again.
+class StreamFramer {
+ public:
+  explicit StreamFramer(const ParseLimits& limits = {}) : limits_(limits) {}
+  FrameResult Next(std::string_view buffered, bool awaiting_pong = false);
+
+  struct ScanState {
+    size_t pos = 0;            // start of the next line to look at
+    size_t lines = 0;          // complete logical lines so far (start line included)
+    size_t logical_start = 0;  // start of the current logical header line
+    size_t content_length = 0;
+    bool has_content_length = false;
+    bool pending_length = false;  // the current logical line is a Content-Length
+    size_t length_value_start = 0;
+  };
+
+ private:
+  ParseLimits limits_;
+  ScanState state_;
+};
+
 }  // namespace causeway::sip

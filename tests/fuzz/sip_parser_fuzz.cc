@@ -91,12 +91,37 @@ void FuzzFramer(std::string_view input) {
   }
 }
 
+// The incremental framer fed in small chunks must agree with the stateless one.
+void FuzzIncrementalFramer(std::string_view input) {
+  ParseLimits limits;
+  limits.max_message_bytes = 4096;
+  limits.max_header_line = 512;
+  limits.max_headers = 20;
+  StreamFramer framer(limits);
+  std::string buffer;
+  size_t offset = 0;
+  for (size_t guard = 0; guard < 2 * input.size() + 8; ++guard) {
+    FrameResult a = framer.Next(buffer);
+    FrameResult b = FrameStream(buffer, limits);
+    Check(a.kind == b.kind && a.length == b.length, "incremental framer disagrees");
+    if (a.is_error()) return;
+    if (a.need_more()) {
+      if (offset >= input.size()) return;
+      buffer.append(input.substr(offset, 7));
+      offset += 7;
+      continue;
+    }
+    buffer.erase(0, a.length);
+  }
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::string_view input(reinterpret_cast<const char*>(data), size);
   FuzzMessage(input);
   FuzzFramer(input);
+  FuzzIncrementalFramer(input);
   if (size < 2048) {
     if (absl::StatusOr<Uri> uri = Uri::Parse(input); uri.ok()) {
       (void)uri->ToString();

@@ -27,13 +27,14 @@ struct Collected {
   std::optional<int> error;
 };
 
-Collected Feed(const std::string& stream, size_t chunk, const ParseLimits& limits = {}) {
+Collected Feed(const std::string& stream, size_t chunk, const ParseLimits& limits = {},
+               StreamFramer* framer = nullptr) {
   Collected out;
   std::string buffer;
   size_t offset = 0;
   // Each iteration either consumes bytes or appends one more chunk: bounded by 2x stream size.
   for (size_t guard = 0; guard < 2 * stream.size() + 8; ++guard) {
-    FrameResult r = FrameStream(buffer, limits);
+    FrameResult r = framer != nullptr ? framer->Next(buffer) : FrameStream(buffer, limits);
     if (r.is_error()) {
       out.error = SipCodeOf(r.status);
       return out;
@@ -72,6 +73,31 @@ TEST(StreamFramerTest, WholeMessagesAndKeepalivesAtAnySplit) {
       EXPECT_TRUE(SipMessage::Parse(m).ok());
     }
   }
+}
+
+TEST(StreamFramerTest, IncrementalFramerMatchesStateless) {
+  std::string a = Message("one", "hello");
+  std::string folded = "OPTIONS sip:a@b SIP/2.0\r\nContent-Length:\r\n 2\r\nX: y\r\n\r\nhi";
+  std::string b = Message("two", std::string(300, 'q'));
+  std::string stream = a + "\r\n\r\n" + folded + b;
+  for (size_t chunk : {size_t{1}, size_t{5}, size_t{100}}) {
+    StreamFramer framer;
+    Collected incremental = Feed(stream, chunk, {}, &framer);
+    Collected stateless = Feed(stream, chunk);
+    ASSERT_EQ(incremental.messages.size(), 3u) << chunk;
+    EXPECT_EQ(incremental.messages, stateless.messages);
+    EXPECT_EQ(incremental.messages[1], folded);
+    EXPECT_EQ(incremental.pings, 1);
+    EXPECT_FALSE(incremental.error.has_value());
+  }
+  // Errors are reported the same way, and the framer starts over afterwards.
+  ParseLimits limits;
+  limits.max_header_line = 50;
+  StreamFramer framer(limits);
+  Collected got = Feed("INVITE sip:a@b SIP/2.0\r\nX: " + std::string(100, 'a') + "\r\n", 1,
+                       limits, &framer);
+  EXPECT_EQ(got.error, 513);
+  EXPECT_TRUE(framer.Next("\r\n\r\n").is_keepalive());
 }
 
 TEST(StreamFramerTest, KeepaliveEdges) {
