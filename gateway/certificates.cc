@@ -1,6 +1,14 @@
 #include "gateway/certificates.h"
 
 #include <fcntl.h>
+#include <openssl/bio.h>
+#include <openssl/bn.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/rand.h>
+#include <openssl/x509.h>
+#include <openssl/x509v3.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -12,15 +20,6 @@
 #include <ctime>
 #include <memory>
 #include <optional>
-
-#include <openssl/bio.h>
-#include <openssl/bn.h>
-#include <openssl/err.h>
-#include <openssl/evp.h>
-#include <openssl/pem.h>
-#include <openssl/rand.h>
-#include <openssl/x509.h>
-#include <openssl/x509v3.h>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -72,7 +71,8 @@ std::string OpenSslError(std::string_view fallback) {
 int NoPassphrase(char*, int, int, void*) { return 0; }
 
 absl::Status FileError(std::string_view key, std::string_view path, std::string_view what) {
-  return absl::InvalidArgumentError(absl::StrCat(ToAbsl(key), ": ", ToAbsl(path), ": ", ToAbsl(what)));
+  return absl::InvalidArgumentError(
+      absl::StrCat(ToAbsl(key), ": ", ToAbsl(path), ": ", ToAbsl(what)));
 }
 
 // Reads a whole (small) file; the error names the key and the path.
@@ -108,8 +108,8 @@ std::string AsnTimeToIso(const ASN1_TIME* t) {
   std::tm tm{};
   if (ASN1_TIME_to_tm(t, &tm) != 1) return "?";
   char buf[96];  // sized for any int fields, which keeps -Wformat-truncation quiet
-  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02dZ", tm.tm_year + 1900,
-                tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
+  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02dZ", tm.tm_year + 1900, tm.tm_mon + 1,
+                tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
   return buf;
 }
 
@@ -130,7 +130,8 @@ std::string Fingerprint(X509* x) {
 std::string SubjectLine(X509* x) {
   BioPtr bio(BIO_new(BIO_s_mem()));
   if (!bio) return "";
-  X509_NAME_print_ex(bio.get(), X509_get_subject_name(x), 0, XN_FLAG_ONELINE & ~ASN1_STRFLGS_ESC_MSB);
+  X509_NAME_print_ex(bio.get(), X509_get_subject_name(x), 0,
+                     XN_FLAG_ONELINE & ~ASN1_STRFLGS_ESC_MSB);
   char* data = nullptr;
   long len = BIO_get_mem_data(bio.get(), &data);
   return std::string(data, static_cast<size_t>(len));
@@ -138,16 +139,15 @@ std::string SubjectLine(X509* x) {
 
 std::vector<std::string> AltNames(X509* x) {
   std::vector<std::string> out;
-  std::unique_ptr<GENERAL_NAMES, NamesFree> names(static_cast<GENERAL_NAMES*>(
-      X509_get_ext_d2i(x, NID_subject_alt_name, nullptr, nullptr)));
+  std::unique_ptr<GENERAL_NAMES, NamesFree> names(
+      static_cast<GENERAL_NAMES*>(X509_get_ext_d2i(x, NID_subject_alt_name, nullptr, nullptr)));
   if (!names) return out;
   for (int i = 0; i < sk_GENERAL_NAME_num(names.get()); ++i) {
     const GENERAL_NAME* name = sk_GENERAL_NAME_value(names.get(), i);
     if (name->type == GEN_DNS) {
       const ASN1_IA5STRING* s = name->d.dNSName;
-      out.push_back(absl::StrCat(
-          "DNS:", absl::string_view(reinterpret_cast<const char*>(s->data),
-                                    static_cast<size_t>(s->length))));
+      out.push_back(absl::StrCat("DNS:", absl::string_view(reinterpret_cast<const char*>(s->data),
+                                                           static_cast<size_t>(s->length))));
     } else if (name->type == GEN_IPADD) {
       const ASN1_OCTET_STRING* ip = name->d.iPAddress;
       if (ip->length == 4) {
@@ -197,7 +197,8 @@ absl::Status WriteFileAtomically(const std::string& path, const std::string& dat
   ::unlink(tmp.c_str());
   int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
   if (fd < 0) {
-    return absl::InternalError(absl::StrCat(ToAbsl(tmp), ": cannot create: ", std::strerror(errno)));
+    return absl::InternalError(
+        absl::StrCat(ToAbsl(tmp), ": cannot create: ", std::strerror(errno)));
   }
   // The umask may have narrowed `mode`; a key must be exactly 0600, a certificate 0644.
   bool ok = ::fchmod(fd, mode) == 0;
@@ -220,7 +221,8 @@ absl::Status WriteFileAtomically(const std::string& path, const std::string& dat
   if (!ok || ::rename(tmp.c_str(), path.c_str()) != 0) {
     if (ok) saved = errno;
     ::unlink(tmp.c_str());
-    return absl::InternalError(absl::StrCat(ToAbsl(path), ": cannot write: ", std::strerror(saved)));
+    return absl::InternalError(
+        absl::StrCat(ToAbsl(path), ": cannot write: ", std::strerror(saved)));
   }
   return absl::OkStatus();
 }

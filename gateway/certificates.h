@@ -40,10 +40,10 @@ struct PemPair {
 absl::StatusOr<PemPair> GenerateSelfSigned(const SelfSignedOptions& options);
 
 struct CertificateInfo {
-  std::string certificate_path;  // absolute
-  std::string key_path;          // absolute
-  std::string fingerprint_sha256;  // "AB:CD:..." over the DER leaf certificate
-  std::string subject;             // one line, e.g. "O=Causeway, CN=localhost"
+  std::string certificate_path;                // absolute
+  std::string key_path;                        // absolute
+  std::string fingerprint_sha256;              // "AB:CD:..." over the DER leaf certificate
+  std::string subject;                         // one line, e.g. "O=Causeway, CN=localhost"
   std::vector<std::string> subject_alt_names;  // "DNS:localhost", "IP:127.0.0.1", ...
   std::string not_after;                       // "2036-11-25T09:00:00Z"
   bool self_signed_managed = false;            // the pair lives in the state directory

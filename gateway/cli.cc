@@ -31,13 +31,12 @@ absl::StatusOr<CliOptions> ParseArgs(const std::vector<std::string_view>& args) 
       version = true;
     } else if (arg == "--print-config" || arg == "--check-config") {
       if (have_action && action_flag != arg) {
-        return UsageError(absl::StrCat(ToAbsl(action_flag), " and ", ToAbsl(arg),
-                                       " cannot be combined"));
+        return UsageError(
+            absl::StrCat(ToAbsl(action_flag), " and ", ToAbsl(arg), " cannot be combined"));
       }
       have_action = true;
       action_flag = arg;
-      options.action =
-          arg == "--print-config" ? CliAction::kPrintConfig : CliAction::kCheckConfig;
+      options.action = arg == "--print-config" ? CliAction::kPrintConfig : CliAction::kCheckConfig;
     } else if (arg == "--config" || arg == "-c" || arg.starts_with("--config=")) {
       std::string_view value;
       if (arg.starts_with("--config=")) {
@@ -57,8 +56,10 @@ absl::StatusOr<CliOptions> ParseArgs(const std::vector<std::string_view>& args) 
       return UsageError(absl::StrCat("unexpected argument '", ToAbsl(arg), "'"));
     }
   }
-  if (help) options.action = CliAction::kHelp;
-  else if (version) options.action = CliAction::kVersion;
+  if (help)
+    options.action = CliAction::kHelp;
+  else if (version)
+    options.action = CliAction::kVersion;
   return options;
 }
 

@@ -56,10 +56,14 @@ constexpr Section kSections[] = {
 
 std::string_view TypeName(const Value& v) {
   switch (v.index()) {
-    case 0: return "integer";
-    case 1: return "boolean";
-    case 2: return "string";
-    default: return "array of strings";
+    case 0:
+      return "integer";
+    case 1:
+      return "boolean";
+    case 2:
+      return "string";
+    default:
+      return "array of strings";
   }
 }
 
@@ -182,7 +186,9 @@ std::string SetTlsVersion(const Value& v, GatewayConfig& c) {
   }
   return "";
 }
-Value GetTlsVersion(const GatewayConfig& c) { return std::string(TlsVersionName(c.tls.min_version)); }
+Value GetTlsVersion(const GatewayConfig& c) {
+  return std::string(TlsVersionName(c.tls.min_version));
+}
 
 using G = GeneralConfig;
 using P = SipConfig;
@@ -210,8 +216,9 @@ const std::vector<Option>& Options() {
        &GetString<kGeneral, &G::state_dir>},
       {"general", "log_level", "Lowest level logged: debug, info, warn or error.",
        Value(std::string("info")), &SetLogLevel, &GetLogLevel},
-      IntOption<kGeneral, &G::workers>("general", "workers", 0, 0, 256,
-                                       "Worker threads (one event loop each); 0 = one per CPU core."),
+      IntOption<kGeneral, &G::workers>(
+          "general", "workers", 0, 0, 256,
+          "Worker threads (one event loop each); 0 = one per CPU core."),
       IntOption<kGeneral, &G::shutdown_timeout_s>(
           "general", "shutdown_timeout_s", 10, 0, 3600,
           "On SIGTERM/SIGINT: seconds to let in-flight transactions finish before stopping."),
@@ -220,7 +227,8 @@ const std::vector<Option>& Options() {
        "Served SIP domains (requests for others are proxied or refused); empty = accept any "
        "domain (development only).",
        Value(Strings{}), &SetDomains, &GetDomains},
-      {"sip", "udp", "UDP listen addresses, \"ip:port\" or \"[ipv6]:port\" (port defaults to 5060).",
+      {"sip", "udp",
+       "UDP listen addresses, \"ip:port\" or \"[ipv6]:port\" (port defaults to 5060).",
        Value(Strings{"127.0.0.1:5060"}), &SetAddresses<kSip, &P::udp, 5060>,
        &GetAddresses<kSip, &P::udp>},
       {"sip", "tcp", "TCP listen addresses (port defaults to 5060).",
@@ -232,8 +240,9 @@ const std::vector<Option>& Options() {
       {"sip", "advertised_host",
        "Host put in Via and Record-Route (a public name or address); empty = the listen address.",
        Value(std::string()), &SetAdvertisedHost, &GetAdvertisedHost},
-      IntOption<kSip, &P::max_message_bytes>("sip", "max_message_bytes", 65535, 1024, 4194304,
-                                             "Largest SIP message accepted (headers + body), bytes."),
+      IntOption<kSip, &P::max_message_bytes>(
+          "sip", "max_message_bytes", 65535, 1024, 4194304,
+          "Largest SIP message accepted (headers + body), bytes."),
       IntOption<kSip, &P::max_headers>("sip", "max_headers", 100, 10, 1000,
                                        "Most header fields accepted in one message."),
       IntOption<kSip, &P::max_header_line>("sip", "max_header_line", 8192, 256, 65535,
@@ -251,8 +260,9 @@ const std::vector<Option>& Options() {
                                  "RFC 3261 T2: longest non-INVITE retransmit interval, ms."),
       IntOption<kSip, &P::t4_ms>("sip", "t4_ms", 5000, 1, 600000,
                                  "RFC 3261 T4: how long a message may linger in the network, ms."),
-      IntOption<kSip, &P::min_expires>("sip", "min_expires", 60, 1, 86400,
-                                       "Shortest registration accepted (shorter gets 423), seconds."),
+      IntOption<kSip, &P::min_expires>(
+          "sip", "min_expires", 60, 1, 86400,
+          "Shortest registration accepted (shorter gets 423), seconds."),
       IntOption<kSip, &P::default_expires>(
           "sip", "default_expires", 3600, 1, 604800,
           "Registration lifetime when the REGISTER asks for none, seconds."),
@@ -393,8 +403,8 @@ std::variant<Value, std::string> Convert(const Option& option, const toml::node&
 }
 
 absl::Status Error(std::string_view source, std::string_view where, std::string_view what) {
-  return absl::InvalidArgumentError(absl::StrCat(ToAbsl(source), ": ", ToAbsl(where), ": ",
-                                                 ToAbsl(what)));
+  return absl::InvalidArgumentError(
+      absl::StrCat(ToAbsl(source), ": ", ToAbsl(where), ": ", ToAbsl(what)));
 }
 
 void AppendTomlString(std::string& out, std::string_view s) {
@@ -402,11 +412,21 @@ void AppendTomlString(std::string& out, std::string_view s) {
   for (char ch : s) {
     unsigned char c = static_cast<unsigned char>(ch);
     switch (ch) {
-      case '"': out.append("\\\""); break;
-      case '\\': out.append("\\\\"); break;
-      case '\n': out.append("\\n"); break;
-      case '\t': out.append("\\t"); break;
-      case '\r': out.append("\\r"); break;
+      case '"':
+        out.append("\\\"");
+        break;
+      case '\\':
+        out.append("\\\\");
+        break;
+      case '\n':
+        out.append("\\n");
+        break;
+      case '\t':
+        out.append("\\t");
+        break;
+      case '\r':
+        out.append("\\r");
+        break;
       default:
         if (c < 0x20 || c == 0x7f) {
           char hex[8];
@@ -422,9 +442,15 @@ void AppendTomlString(std::string& out, std::string_view s) {
 
 void AppendTomlValue(std::string& out, const Value& v) {
   switch (v.index()) {
-    case 0: out.append(std::to_string(std::get<int64_t>(v))); break;
-    case 1: out.append(std::get<bool>(v) ? "true" : "false"); break;
-    case 2: AppendTomlString(out, std::get<std::string>(v)); break;
+    case 0:
+      out.append(std::to_string(std::get<int64_t>(v)));
+      break;
+    case 1:
+      out.append(std::get<bool>(v) ? "true" : "false");
+      break;
+    case 2:
+      AppendTomlString(out, std::get<std::string>(v));
+      break;
     default: {
       out.push_back('[');
       const Strings& list = std::get<Strings>(v);
@@ -468,7 +494,8 @@ GatewayConfig DefaultConfig() {
   return *defaults;
 }
 
-absl::StatusOr<GatewayConfig> ParseConfig(std::string_view toml_text, std::string_view source_name) {
+absl::StatusOr<GatewayConfig> ParseConfig(std::string_view toml_text,
+                                          std::string_view source_name) {
   if (toml_text.size() > kMaxConfigBytes) {
     return absl::InvalidArgumentError(
         absl::StrCat(ToAbsl(source_name), ": larger than ", kMaxConfigBytes, " bytes"));
@@ -479,8 +506,7 @@ absl::StatusOr<GatewayConfig> ParseConfig(std::string_view toml_text, std::strin
   } catch (const toml::parse_error& e) {
     const toml::source_position& at = e.source().begin;
     return absl::InvalidArgumentError(absl::StrCat(ToAbsl(source_name), ":", at.line, ":",
-                                                   at.column, ": ",
-                                                   ToAbsl(e.description())));
+                                                   at.column, ": ", ToAbsl(e.description())));
   }
   GatewayConfig config = DefaultConfig();
   for (const auto& [section_key, section_node] : root) {

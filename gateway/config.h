@@ -55,7 +55,7 @@ struct SipConfig {
 struct TlsConfig {
   std::string certificate;  // empty (with key empty) = self-signed pair managed in state_dir
   std::string key;
-  std::string ca;           // PEM bundle trusted for client/peer certificates; empty = none
+  std::string ca;  // PEM bundle trusted for client/peer certificates; empty = none
   bool verify_clients = false;
   TlsVersion min_version = TlsVersion::k1_2;
 };

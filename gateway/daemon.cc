@@ -171,8 +171,8 @@ int Daemon::Run(const GatewayConfig& config) {
             {{"drain_timeout_s", config.general.shutdown_timeout_s}});
   for (auto& service : services_) service->StopAccepting();
 
-  auto deadline = std::chrono::steady_clock::now() +
-                  std::chrono::seconds(config.general.shutdown_timeout_s);
+  auto deadline =
+      std::chrono::steady_clock::now() + std::chrono::seconds(config.general.shutdown_timeout_s);
   bool drained = false;
   bool forced = false;
   while (true) {

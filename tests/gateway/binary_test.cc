@@ -127,7 +127,9 @@ class Child {
   std::string err_;
 };
 
-size_t Lines(const std::string& s) { return static_cast<size_t>(std::count(s.begin(), s.end(), '\n')); }
+size_t Lines(const std::string& s) {
+  return static_cast<size_t>(std::count(s.begin(), s.end(), '\n'));
+}
 
 TEST(Binary, VersionAndHelp) {
   Child version({"--version"});
@@ -163,8 +165,9 @@ TEST(Binary, ConfigErrorsAreOneLineAndExitTwo) {
   EXPECT_EQ(invalid.err(), "causeway: " + bad + ": sip.t1_ms: expected an integer\n");
 
   // A configured certificate that is not there: caught by --check-config and at start.
-  WriteFile(bad, "[general]\nstate_dir = \"" + (dir / "state") +
-                     "\"\n[tls]\ncertificate = \"/nonexistent/c.pem\"\nkey = \"/nonexistent/k.pem\"\n");
+  WriteFile(bad,
+            "[general]\nstate_dir = \"" + (dir / "state") +
+                "\"\n[tls]\ncertificate = \"/nonexistent/c.pem\"\nkey = \"/nonexistent/k.pem\"\n");
   Child check({"--check-config", "--config", bad});
   EXPECT_EQ(check.Wait(), 2);
   EXPECT_EQ(check.err(),

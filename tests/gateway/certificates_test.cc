@@ -91,9 +91,9 @@ std::string CertWithValidity(EVP_PKEY* key, long from_s, long to_s) {
 }
 
 TEST(Certificates, GeneratesSelfSignedWithSansAndTenYears) {
-  absl::StatusOr<PemPair> pair = GenerateSelfSigned(
-      {.names = {"Sip.Example.com", "10.1.2.3", "2001:db8::5", "localhost"},
-       .key_type = KeyType::kEcP256});
+  absl::StatusOr<PemPair> pair =
+      GenerateSelfSigned({.names = {"Sip.Example.com", "10.1.2.3", "2001:db8::5", "localhost"},
+                          .key_type = KeyType::kEcP256});
   ASSERT_TRUE(pair.ok()) << pair.status();
   X509Ptr cert = ParseCert(pair->certificate_pem);
   PkeyPtr key = ParseKey(pair->key_pem);
@@ -103,8 +103,7 @@ TEST(Certificates, GeneratesSelfSignedWithSansAndTenYears) {
   EXPECT_NE(pair->key_pem.find("BEGIN PRIVATE KEY"), std::string::npos);  // unencrypted PKCS#8
 
   // Self-signed: issuer == subject and the signature verifies with its own key.
-  EXPECT_EQ(X509_NAME_cmp(X509_get_subject_name(cert.get()), X509_get_issuer_name(cert.get())),
-            0);
+  EXPECT_EQ(X509_NAME_cmp(X509_get_subject_name(cert.get()), X509_get_issuer_name(cert.get())), 0);
   EXPECT_EQ(X509_verify(cert.get(), key.get()), 1);
 
   // SAN: the fixed loopback names plus each served name, lower-cased, without duplicates.
@@ -125,9 +124,9 @@ TEST(Certificates, GeneratesSelfSignedWithSansAndTenYears) {
   // Ten calendar years, give or take the backdating and leap days.
   int days = 0;
   int secs = 0;
-  ASSERT_EQ(ASN1_TIME_diff(&days, &secs, X509_get0_notBefore(cert.get()),
-                           X509_get0_notAfter(cert.get())),
-            1);
+  ASSERT_EQ(
+      ASN1_TIME_diff(&days, &secs, X509_get0_notBefore(cert.get()), X509_get0_notAfter(cert.get())),
+      1);
   EXPECT_GE(days, 3651);
   EXPECT_LE(days, 3654);
   EXPECT_LT(X509_cmp_current_time(X509_get0_notBefore(cert.get())), 0);
@@ -276,16 +275,17 @@ TEST_F(ConfiguredPair, ChainFileWithIntermediatesIsAccepted) {
   ASSERT_TRUE(other.ok());
   WriteFile(cert_, pair_.certificate_pem + other->certificate_pem);
   EXPECT_EQ(ErrorOf(), "ok");
-  WriteFile(cert_, pair_.certificate_pem + "-----BEGIN CERTIFICATE-----\nAAAA\n"
-                                           "-----END CERTIFICATE-----\n");
+  WriteFile(cert_, pair_.certificate_pem +
+                       "-----BEGIN CERTIFICATE-----\nAAAA\n"
+                       "-----END CERTIFICATE-----\n");
   EXPECT_EQ(ErrorOf().rfind("tls.certificate: " + cert_ + ": bad certificate in chain", 0), 0u)
       << ErrorOf();
 }
 
 TEST_F(ConfiguredPair, UnreadableFilesAreNamed) {
   tls_.certificate = dir_ / "nope.pem";
-  EXPECT_EQ(ErrorOf(), "tls.certificate: " + tls_.certificate +
-                           ": cannot read: No such file or directory");
+  EXPECT_EQ(ErrorOf(),
+            "tls.certificate: " + tls_.certificate + ": cannot read: No such file or directory");
   tls_.certificate = cert_;
   tls_.key = dir_ / "nokey.pem";
   EXPECT_EQ(ErrorOf(), "tls.key: " + tls_.key + ": cannot read: No such file or directory");
@@ -354,11 +354,12 @@ TEST(StateDir, CreatesResolvesAndRejects) {
   WriteFile(dir / "file", "x");
   absl::StatusOr<std::string> not_dir = PrepareStateDir(dir / "file");
   ASSERT_FALSE(not_dir.ok());
-  EXPECT_EQ(not_dir.status().message(), "general.state_dir: " + (dir / "file") + ": not a directory");
+  EXPECT_EQ(not_dir.status().message(),
+            "general.state_dir: " + (dir / "file") + ": not a directory");
   absl::StatusOr<std::string> under_file = PrepareStateDir(dir / "file/sub");
   ASSERT_FALSE(under_file.ok());
-  EXPECT_EQ(under_file.status().message(), "general.state_dir: " + (dir / "file/sub") +
-                                               ": cannot create: Not a directory");
+  EXPECT_EQ(under_file.status().message(),
+            "general.state_dir: " + (dir / "file/sub") + ": cannot create: Not a directory");
   EXPECT_EQ(not_dir.status().code(), absl::StatusCode::kInvalidArgument);
 }
 
@@ -385,9 +386,9 @@ TEST(StateDir, LockIsExclusiveUntilReleased) {
     absl::StatusOr<StateDirLock> second = StateDirLock::Acquire(dir.path());
     ASSERT_FALSE(second.ok());
     EXPECT_EQ(second.status().code(), absl::StatusCode::kFailedPrecondition);
-    EXPECT_EQ(second.status().message(),
-              "general.state_dir: " + dir.path() + ": in use by another causeway process (pid " +
-                  std::to_string(::getpid()) + ")");
+    EXPECT_EQ(second.status().message(), "general.state_dir: " + dir.path() +
+                                             ": in use by another causeway process (pid " +
+                                             std::to_string(::getpid()) + ")");
     StateDirLock moved = std::move(*lock);  // ownership moves, the lock stays held
     EXPECT_FALSE(StateDirLock::Acquire(dir.path()).ok());
   }

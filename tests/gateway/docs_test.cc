@@ -23,8 +23,8 @@ TEST(Docs, OperationsGuideEmbedsThePrintedDefaults) {
   EXPECT_EQ(doc.substr(from, to - from), DefaultConfigToml())
       << "docs/operations.md is stale: replace the block between the print-config markers with "
          "the output of `causeway --print-config`";
-  for (const char* record : {"_sip._tls", "_sipinternaltls._tcp", "_sipfederationtls._tcp",
-                             "_sip._udp", "_sip._tcp"}) {
+  for (const char* record :
+       {"_sip._tls", "_sipinternaltls._tcp", "_sipfederationtls._tcp", "_sip._udp", "_sip._tcp"}) {
     EXPECT_NE(doc.find(record), std::string::npos) << record;
   }
 }

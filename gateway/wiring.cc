@@ -1,0 +1,95 @@
+#include "gateway/wiring.h"
+
+#include <chrono>
+#include <optional>
+#include <string>
+
+namespace causeway::gateway {
+namespace {
+
+// sip.advertised_host as an address, if it is an IP literal ("[v6]" form is accepted).
+std::optional<NetAddress> AdvertisedAddress(const SipConfig& sip, uint16_t port) {
+  if (sip.advertised_host.empty()) return std::nullopt;
+  std::optional<NetAddress> a = NetAddress::Parse(sip.advertised_host);
+  if (!a) return std::nullopt;
+  a->set_port(port);
+  return a;
+}
+
+void AddListeners(const SipConfig& sip, const std::vector<NetAddress>& addresses,
+                  sip::TransportKind kind, sip::SipTransportOptions& out) {
+  for (const NetAddress& address : addresses) {
+    sip::ListenConfig listen;
+    listen.kind = kind;
+    listen.address = address;
+    listen.advertised = AdvertisedAddress(sip, address.port());
+    out.listen.push_back(listen);
+  }
+}
+
+}  // namespace
+
+runtime::RuntimeOptions MakeRuntimeOptions(const GatewayConfig& config) {
+  runtime::RuntimeOptions options;
+  options.workers = static_cast<size_t>(config.general.workers);
+  return options;
+}
+
+runtime::TlsContextOptions MakeTlsServerOptions(const GatewayConfig& config,
+                                                const CertificateInfo& certificate) {
+  runtime::TlsContextOptions options;
+  options.certificate_chain_file = certificate.certificate_path;
+  options.private_key_file = certificate.key_path;
+  options.ca_file = config.tls.ca;
+  options.verify_peer = config.tls.verify_clients;
+  options.require_peer_certificate = config.tls.verify_clients;
+  return options;
+}
+
+runtime::TlsContextOptions MakeTlsClientOptions(const GatewayConfig& config,
+                                                const CertificateInfo& certificate) {
+  runtime::TlsContextOptions options;
+  options.certificate_chain_file = certificate.certificate_path;
+  options.private_key_file = certificate.key_path;
+  options.ca_file = config.tls.ca;
+  options.verify_peer = true;
+  return options;
+}
+
+sip::SipTransportOptions MakeSipTransportOptions(const GatewayConfig& config) {
+  const SipConfig& sip = config.sip;
+  sip::SipTransportOptions options;
+  AddListeners(sip, sip.udp, sip::TransportKind::kUdp, options);
+  AddListeners(sip, sip.tcp, sip::TransportKind::kTcp, options);
+  AddListeners(sip, sip.tls, sip::TransportKind::kTls, options);
+  options.limits.max_message_bytes = sip.max_message_bytes;
+  options.limits.max_headers = sip.max_headers;
+  options.limits.max_header_line = sip.max_header_line;
+  options.idle_timeout_inbound = std::chrono::seconds(sip.tcp_idle_timeout_s);
+  options.idle_timeout_outbound = std::chrono::seconds(sip.tcp_idle_timeout_s);
+  options.max_connections = sip.max_connections;
+  options.max_connections_per_ip = sip.max_connections_per_peer;
+  return options;
+}
+
+sip::SipServerOptions MakeSipServerOptions(const GatewayConfig& config) {
+  const SipConfig& sip = config.sip;
+  sip::SipServerOptions options;
+  options.domains = sip.domains;
+  if (!sip.advertised_host.empty()) {
+    std::string host = sip.advertised_host;
+    // local_hosts compare against URI hosts; keep both the bracketed and the bare v6 form.
+    if (host.front() == '[') options.local_hosts.push_back(host.substr(1, host.size() - 2));
+    options.local_hosts.push_back(host);
+  }
+  options.registrar.default_expires = std::chrono::seconds(sip.default_expires);
+  options.registrar.min_expires = std::chrono::seconds(sip.min_expires);
+  options.registrar.max_expires = std::chrono::seconds(sip.max_expires);
+  options.proxy.default_max_forwards = static_cast<int>(sip.max_forwards);
+  options.timers.t1 = std::chrono::milliseconds(sip.t1_ms);
+  options.timers.t2 = std::chrono::milliseconds(sip.t2_ms);
+  options.timers.t4 = std::chrono::milliseconds(sip.t4_ms);
+  return options;
+}
+
+}  // namespace causeway::gateway
