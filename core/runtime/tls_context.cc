@@ -2,6 +2,7 @@
 
 #include <openssl/err.h>
 #include <openssl/ssl.h>
+#include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
 #include <cerrno>
@@ -64,6 +65,12 @@ absl::Status Configure(ssl::context& ctx, const TlsContextOptions& options, bool
                                       : options.private_key_file;
     if (absl::Status s = CheckReadable("private key", key_file); !s.ok()) return s;
     ctx.use_private_key_file(key_file, ssl::context::pem, ec);
+    if (ec && ec.category() == boost::asio::error::get_ssl_category() &&
+        ERR_GET_REASON(static_cast<unsigned long>(ec.value())) == X509_R_KEY_VALUES_MISMATCH) {
+      return absl::InvalidArgumentError(absl::StrCat("private key ", key_file,
+                                                     " does not match certificate ",
+                                                     options.certificate_chain_file));
+    }
     if (ec) return LoadError("private key", key_file, ec);
     if (SSL_CTX_check_private_key(native) != 1) {
       ERR_clear_error();

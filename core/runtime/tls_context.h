@@ -7,6 +7,7 @@
 #include <string_view>
 
 #include <boost/asio/ssl/context.hpp>
+#include <boost/asio/ssl/error.hpp>
 
 #include "absl/status/statusor.h"
 

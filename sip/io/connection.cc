@@ -84,7 +84,7 @@ void StreamConnection::Connect() {
   boost::system::error_code ec;
   lowest().open(remote.is_v6() ? tcp::v6() : tcp::v4(), ec);
   if (ec) {
-    TransportCounters::Inc(owner_->counters().connect_failures);
+    TransportCounters::Inc(owner_->io_counters().connect_failures);
     Close(absl::UnavailableError(absl::StrCat("connect to ", Describe(*this), ": ", ec.message())));
     return;
   }
@@ -93,7 +93,7 @@ void StreamConnection::Connect() {
       ToTcpEndpoint(remote), [self = shared_from_this()](const boost::system::error_code& ec) {
         if (self->state_ != State::kConnecting) return;  // closed or timed out meanwhile
         if (ec) {
-          if (self->owner_) TransportCounters::Inc(self->owner_->counters().connect_failures);
+          if (self->owner_) TransportCounters::Inc(self->owner_->io_counters().connect_failures);
           self->Close(absl::UnavailableError(
               absl::StrCat("connect to ", Describe(*self), ": ", ec.message())));
           return;
@@ -133,9 +133,9 @@ void StreamConnection::StartHandshake() {
     if (self->state_ != State::kHandshaking) return;
     if (ec) {
       if (self->owner_) {
-        TransportCounters::Inc(self->owner_->counters().tls_handshake_failures);
+        TransportCounters::Inc(self->owner_->io_counters().tls_handshake_failures);
         if (!self->params_.inbound) {
-          TransportCounters::Inc(self->owner_->counters().connect_failures);
+          TransportCounters::Inc(self->owner_->io_counters().connect_failures);
         }
       }
       self->Close(absl::UnavailableError(
@@ -184,13 +184,13 @@ void StreamConnection::ArmTimer(std::chrono::milliseconds after) {
 void StreamConnection::OnTimer() {
   switch (state_) {
     case State::kConnecting:
-      if (owner_) TransportCounters::Inc(owner_->counters().connect_failures);
+      if (owner_) TransportCounters::Inc(owner_->io_counters().connect_failures);
       Close(absl::DeadlineExceededError(absl::StrCat("connect to ", Describe(*this), ": timeout")));
       return;
     case State::kHandshaking:
       if (owner_) {
-        TransportCounters::Inc(owner_->counters().tls_handshake_failures);
-        if (!params_.inbound) TransportCounters::Inc(owner_->counters().connect_failures);
+        TransportCounters::Inc(owner_->io_counters().tls_handshake_failures);
+        if (!params_.inbound) TransportCounters::Inc(owner_->io_counters().connect_failures);
       }
       Close(absl::DeadlineExceededError(
           absl::StrCat("TLS handshake with ", Describe(*this), ": timeout")));
@@ -201,7 +201,7 @@ void StreamConnection::OnTimer() {
                                                        : params_.options->idle_timeout_outbound;
       auto elapsed = Clock::now() - last_activity_;
       if (elapsed >= idle && !writing_) {
-        if (owner_) TransportCounters::Inc(owner_->counters().connections_idle_closed);
+        if (owner_) TransportCounters::Inc(owner_->io_counters().connections_idle_closed);
         Close(absl::DeadlineExceededError(absl::StrCat(Describe(*this), ": idle timeout")));
         return;
       }
@@ -258,7 +258,7 @@ void StreamConnection::OnRead(const boost::system::error_code& ec, size_t n) {
     }
     return;
   }
-  if (owner_) TransportCounters::Inc(owner_->counters().bytes_received, n);
+  if (owner_) TransportCounters::Inc(owner_->io_counters().bytes_received, n);
   last_activity_ = Clock::now();
   end_ += n;
   if (state_ == State::kOpen && !ProcessBuffer()) return;
@@ -274,14 +274,14 @@ bool StreamConnection::ProcessBuffer() {
     FrameResult frame = FrameStream(view, limits);
     if (frame.need_more()) {
       if (view.size() >= buffer_cap_) {
-        if (owner_) TransportCounters::Inc(owner_->counters().parse_errors);
+        if (owner_) TransportCounters::Inc(owner_->io_counters().parse_errors);
         Reject(view, SipError(513, "message exceeds the connection buffer"));
         return false;
       }
       break;
     }
     if (frame.is_error() || frame.length == 0 || frame.length > view.size()) {
-      if (owner_) TransportCounters::Inc(owner_->counters().parse_errors);
+      if (owner_) TransportCounters::Inc(owner_->io_counters().parse_errors);
       Reject(view, frame.is_error() ? frame.status : SipError(400, "framing error"));
       return false;
     }
@@ -289,7 +289,7 @@ bool StreamConnection::ProcessBuffer() {
     if (frame.is_keepalive()) {
       begin_ += frame.length;
       if (raw.size() == 4) {  // "\r\n\r\n" ping -> "\r\n" pong (RFC 5626 §3.5.1)
-        if (owner_) TransportCounters::Inc(owner_->counters().keepalive_pings);
+        if (owner_) TransportCounters::Inc(owner_->io_counters().keepalive_pings);
         queue_.push_back({"\r\n", 0});
         queued_bytes_ += 2;
         Flush();
@@ -298,13 +298,13 @@ bool StreamConnection::ProcessBuffer() {
     }
     absl::StatusOr<SipMessage> parsed = SipMessage::Parse(std::string(raw), limits);
     if (!parsed.ok()) {
-      if (owner_) TransportCounters::Inc(owner_->counters().parse_errors);
+      if (owner_) TransportCounters::Inc(owner_->io_counters().parse_errors);
       Reject(raw, parsed.status());
       return false;
     }
     begin_ += frame.length;
     if (owner_) {
-      TransportCounters::Inc(owner_->counters().messages_received);
+      TransportCounters::Inc(owner_->io_counters().messages_received);
       owner_->OnConnectionMessage(*this, *std::move(parsed));
     }
   }
@@ -321,8 +321,8 @@ void StreamConnection::Reject(std::string_view raw, const absl::Status& error) {
   int code = SipCodeOf(error).value_or(400);
   std::optional<std::string> answer = BuildRejectResponse(raw, code, FromAbsl(error.message()));
   if (owner_) {
-    TransportCounters::Inc(answer ? owner_->counters().error_responses_sent
-                                  : owner_->counters().unanswerable_dropped);
+    TransportCounters::Inc(answer ? owner_->io_counters().error_responses_sent
+                                  : owner_->io_counters().unanswerable_dropped);
   }
   CloseAfter(answer ? std::move(*answer) : std::string());
 }
@@ -392,10 +392,10 @@ void StreamConnection::OnWritten(const boost::system::error_code& ec, size_t n) 
     return;
   }
   if (owner_) {
-    TransportCounters::Inc(owner_->counters().bytes_sent, n);
+    TransportCounters::Inc(owner_->io_counters().bytes_sent, n);
     uint64_t messages = 0;
     for (const Pending& p : inflight_) messages += p.token != 0 || p.bytes.size() > 2 ? 1 : 0;
-    TransportCounters::Inc(owner_->counters().messages_sent, messages);
+    TransportCounters::Inc(owner_->io_counters().messages_sent, messages);
   }
   for (const Pending& p : inflight_) queued_bytes_ -= p.bytes.size();
   inflight_.clear();
@@ -408,7 +408,7 @@ void StreamConnection::FailAll(std::deque<Pending>& pending, const absl::Status&
     if (p.token == 0) continue;
     uint64_t token = std::exchange(p.token, 0);
     if (owner_) {
-      TransportCounters::Inc(owner_->counters().send_failures);
+      TransportCounters::Inc(owner_->io_counters().send_failures);
       owner_->OnConnectionSendFailed(*this, token, error);
     }
   }
@@ -435,7 +435,7 @@ void StreamConnection::Close(const absl::Status& error) {
   if (!reading_) std::vector<char>().swap(buffer_);
   begin_ = end_ = 0;
   if (owner_) {
-    TransportCounters::Inc(owner_->counters().connections_closed);
+    TransportCounters::Inc(owner_->io_counters().connections_closed);
     ConnectionOwner* owner = owner_;
     owner_ = nullptr;
     owner->OnConnectionClosed(*this, error);

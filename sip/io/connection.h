@@ -39,7 +39,7 @@ class ConnectionOwner {
   // A queued message with this token was not (completely) written.
   virtual void OnConnectionSendFailed(StreamConnection& conn, uint64_t token,
                                       const absl::Status& error) = 0;
-  virtual TransportCounters& counters() = 0;
+  virtual TransportCounters& io_counters() = 0;
 };
 
 class StreamConnection : public std::enable_shared_from_this<StreamConnection> {
@@ -54,7 +54,7 @@ class StreamConnection : public std::enable_shared_from_this<StreamConnection> {
     std::shared_ptr<const SipTransportOptions> options;
     runtime::TlsContextPtr tls;  // required for kTls
     std::string tls_server_name;                   // outbound TLS: SNI + name check
-    NetAddress remote;                             // outbound: where Connect() goes
+    NetAddress remote;  // outbound: where Connect() goes; inbound: the accepted peer
   };
 
   // Inbound: `socket` is the accepted one. Outbound: an unopened socket and params.remote, then

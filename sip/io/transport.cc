@@ -230,6 +230,7 @@ void SipTransport::OnAccepted(StreamAcceptor& acceptor, tcp::socket socket) {
   params.id = next_connection_id.fetch_add(1, std::memory_order_relaxed);
   params.options = options_;
   params.tls = options_->tls_server;
+  params.remote = remote;  // the by-peer index is keyed on it from the start
   auto conn = std::make_shared<StreamConnection>(static_cast<ConnectionOwner*>(this), std::move(socket), std::move(params));
   Register(conn);
   conn->StartInbound();

@@ -89,7 +89,7 @@ class SipTransport final : public Transport, private ConnectionOwner, private Ud
   void OnConnectionClosed(StreamConnection& conn, const absl::Status& error) override;
   void OnConnectionSendFailed(StreamConnection& conn, uint64_t token,
                               const absl::Status& error) override;
-  TransportCounters& counters() override { return counters_; }
+  TransportCounters& io_counters() override { return counters_; }
   // UdpListener::Owner.
   void OnDatagram(UdpListener& listener, std::string_view data,
                   const NetAddress& source) override;
