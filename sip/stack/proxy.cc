@@ -305,6 +305,13 @@ void Proxy::OnRequest(ProxyServerTxId server, SipMessage&& request, const Receiv
     // With no configured domains, "ours" means "someone registered it" (see registrar.h).
     ours = domains_.accepts_any() ? !bindings.empty() : domains_.Serves(ruri.host());
   }
+  if (!routed && !ours && !ruri.has_user() &&
+      (IsLocalUri(ruri) || (!domains_.accepts_any() && domains_.Serves(ruri.host())))) {
+    // Addressed to this server or one of its domains but to no user: nothing to forward to (and
+    // forwarding would only come back to us). REGISTER and OPTIONS never get here (SipServer).
+    Reply(server, request, 404);
+    return;
+  }
   if (ours) {
     if (bindings.empty()) {
       const bool exists = directory_ == nullptr || directory_->Exists(*aor);
@@ -398,7 +405,12 @@ void Proxy::ResolveBranch(uint64_t context_id, size_t index) {
     Branch& b = c->branches[index];
     if (b.state != BranchState::kResolving) return;  // cancelled or finished meanwhile
     if (!result.ok() || result->empty()) {
-      int code = result.ok() ? 503 : SipCodeOf(result.status()).value_or(503);
+      // NXDOMAIN / no usable records -> 404 (RFC 3263 gives no code; this is what callers can
+      // act on); anything else (timeouts, SERVFAIL) -> 503, sent upstream as 500.
+      int code = 503;
+      if (!result.ok()) {
+        code = SipCodeOf(result.status()).value_or(absl::IsNotFound(result.status()) ? 404 : 503);
+      }
       FinishBranch(*c, index, code, nullptr);
       return;
     }
@@ -567,15 +579,23 @@ void Proxy::OnResponse(ProxyClientTxId client, SipMessage&& response, const Rece
     const bool completed_before = branch.state == BranchState::kCompleted;
     branch.state = BranchState::kCompleted;
     branch.final_code = code;
-    if (forward) {
-      ctx->final_sent = true;
-      absl::Status s = transactions_.SendResponse(ctx->server, std::move(response));
-      if (!s.ok()) log::Debug(kLog, "2xx not forwarded", {{"why", FromAbsl(s.message())}});
-    }
-    // §16.7 step 10 / MS-OCSPROT: the other endpoints stop ringing.
+    // §16.7 step 10 / MS-OCSPROT 2.5.11 (steps 4-5): the other endpoints are CANCELled, then
+    // the 200 goes to the caller.
     if (ctx->is_invite && !ctx->saw_2xx) {
       ctx->saw_2xx = true;
       CancelPending(*ctx);
+    }
+    if (forward && ctx->cancelled && ctx->final_sent) {
+      // The callee answered while our 487 was on its way (see OnCancel): the server transaction
+      // is done, so the 2xx goes statelessly; the caller's UA ACKs and BYEs it (§13.2.2.4).
+      if (std::optional<Destination> to = DestinationFromVia(response.vias().front())) {
+        ++stats_.stateless;
+        (void)transactions_.SendStateless(response, *to);
+      }
+    } else if (forward) {
+      ctx->final_sent = true;
+      absl::Status s = transactions_.SendResponse(ctx->server, std::move(response));
+      if (!s.ok()) log::Debug(kLog, "2xx not forwarded", {{"why", FromAbsl(s.message())}});
     }
     if (!completed_before) MaybeComplete(*ctx);
     return;

@@ -442,6 +442,27 @@ TEST_F(ProxyTest, TransportErrorTriesNextDestinationThenAnswers500) {
   EXPECT_EQ(Codes(), std::vector<int>{500});
 }
 
+TEST_F(ProxyTest, RequestToUsOrOurDomainWithoutUserIs404) {
+  Deliver(Request("SUBSCRIBE", "sip:127.0.0.1:5060"));
+  Deliver(Request("SUBSCRIBE", "sip:example.com"), 2);
+  EXPECT_EQ(Codes(), (std::vector<int>{404, 404}));
+  EXPECT_TRUE(tx_.sent.empty());
+}
+
+TEST_F(ProxyTest, ResolverNotFoundIs404AndOtherFailuresAre500) {
+  class Failing : public NextHopResolver {
+   public:
+    void Resolve(const Uri&, Callback done) override { done(next); }
+    absl::Status next;
+  } failing;
+  Proxy proxy(tx_, transport_, failing, store_, wheel_, clock_, ProxyOptions{});
+  failing.next = absl::NotFoundError("NXDOMAIN far.example");
+  proxy.OnRequest(1, Request("MESSAGE", "sip:bob@far.example"), info_);
+  failing.next = absl::UnavailableError("timeout");
+  proxy.OnRequest(2, Request("MESSAGE", "sip:bob@far.example"), info_);
+  EXPECT_EQ(Codes(), (std::vector<int>{404, 500}));
+}
+
 TEST_F(ProxyTest, UnresolvableDomainUsesTheResolverCode) {
   Deliver(Request("MESSAGE", "sip:bob@nowhere.invalid"));
   EXPECT_EQ(Codes(), std::vector<int>{404});
@@ -457,8 +478,14 @@ TEST_F(ProxyTest, CancelFromCallerCancelsBranchesAndAnswers487) {
   EXPECT_EQ(Codes(), (std::vector<int>{180, 487}));
   EXPECT_EQ(proxy_->stats().cancels, 1u);
   Answer(0, 487);
-  Answer(1, 487);
   EXPECT_EQ(Codes().size(), 2u);
+  // The other callee answered before its CANCEL arrived: the 2xx still reaches the caller,
+  // statelessly, since the INVITE server transaction already sent its 487.
+  Answer(1, 200);
+  EXPECT_EQ(Codes().size(), 2u);
+  ASSERT_EQ(tx_.stateless.size(), 1u);
+  EXPECT_EQ(tx_.stateless[0].request.status_code(), 200);
+  EXPECT_EQ(tx_.stateless[0].to.address.ToString(), "127.0.0.2:5062");
   EXPECT_EQ(proxy_->context_count(), 0u);
   proxy_->OnCancel(9);  // stale: harmless
 }
