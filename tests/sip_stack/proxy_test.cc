@@ -293,6 +293,24 @@ TEST_F(ProxyTest, RoutesToRegisteredContactOverItsFlow) {
   EXPECT_EQ(s.request.record_routes()[1].uri_text, "sip:127.0.0.1:5060;lr");
 }
 
+TEST_F(ProxyTest, V6InV4OutGetsARecordRoutePerFamily) {
+  info_.source = *NetAddress::Parse("[::1]:5062");
+  info_.local = *NetAddress::Parse("[::1]:5060");
+  Deliver(Request("INVITE", "sip:bob@127.0.0.9"));
+  ASSERT_EQ(tx_.sent.size(), 1u);
+  const SipMessage& out = tx_.sent[0].request;
+  ASSERT_EQ(out.record_routes().size(), 2u);
+  EXPECT_EQ(out.record_routes()[0].uri_text, "sip:127.0.0.1:5060;lr");
+  EXPECT_EQ(out.record_routes()[1].uri_text, "sip:[::1]:5060;lr");
+  EXPECT_EQ(out.vias()[0].host, "127.0.0.1");
+  // Both of them are recognised as ours when they come back as Route values.
+  SipMessage bye = Request("BYE", "sip:bob@127.0.0.9",
+                           "Route: <sip:[::1]:5060;lr>, <sip:127.0.0.1:5060;lr>\r\n");
+  Deliver(std::move(bye), 2);
+  ASSERT_EQ(tx_.sent.size(), 2u);
+  EXPECT_TRUE(tx_.sent[1].request.routes().empty());
+}
+
 TEST_F(ProxyTest, InDialogRequestThroughBothOwnRecordRoutes) {
   Deliver(Request("BYE", "sip:carol@127.0.0.2:5062",
                   "Route: <sip:127.0.0.1:5060;transport=tcp;lr>, <sip:127.0.0.1:5060;lr>\r\n"));

@@ -149,6 +149,34 @@ TEST_F(SipServerTest, OptionsWithUnsupportedRequireIs420) {
   EXPECT_EQ(r[0].HeaderValues(HeaderId::kUnsupported)[0], "100rel");
 }
 
+TEST_F(SipServerTest, RegisterRequiringAnUnknownExtensionIs420) {
+  Receive(absl::StrCat("REGISTER sip:example.com SIP/2.0\r\n",
+                       "Via: SIP/2.0/UDP 127.0.0.3:5070;branch=z9hG4bK-rq\r\n",
+                       "From: <sip:alice@example.com>;tag=r1\r\n",
+                       "To: <sip:alice@example.com>\r\nCall-ID: reg-q\r\nCSeq: 1 REGISTER\r\n",
+                       "Contact: <sip:alice@127.0.0.3:5070>\r\nRequire: gruu, path\r\n",
+                       "Max-Forwards: 70\r\nContent-Length: 0\r\n\r\n"),
+          "127.0.0.3:5070");
+  std::vector<SipMessage> r = SentTo("127.0.0.3:5070", "SIP/2.0 420");
+  ASSERT_EQ(r.size(), 1u);
+  EXPECT_EQ(r[0].HeaderValues(HeaderId::kUnsupported).size(), 1u);
+  EXPECT_EQ(store_.binding_count(), 0u);
+  EXPECT_EQ(server_->stats().bad_extension, 1u);
+}
+
+TEST_F(SipServerTest, RegisterForAnotherDomainIsProxied) {
+  Receive(absl::StrCat("REGISTER sip:127.0.0.9:5080 SIP/2.0\r\n",
+                       "Via: SIP/2.0/UDP 127.0.0.3:5070;branch=z9hG4bK-rf\r\n",
+                       "From: <sip:alice@other.example>;tag=r1\r\n",
+                       "To: <sip:alice@other.example>\r\nCall-ID: reg-f\r\nCSeq: 1 REGISTER\r\n",
+                       "Contact: <sip:alice@127.0.0.3:5070>\r\n",
+                       "Max-Forwards: 70\r\nContent-Length: 0\r\n\r\n"),
+          "127.0.0.3:5070");
+  EXPECT_EQ(SentTo("127.0.0.9:5080", "REGISTER").size(), 1u);
+  EXPECT_EQ(server_->stats().registers, 0u);
+  EXPECT_EQ(server_->stats().proxied, 1u);
+}
+
 TEST_F(SipServerTest, OptionsWithMaxForwardsZeroIsAnsweredHere) {
   Receive(absl::StrCat("OPTIONS sip:bob@elsewhere.example SIP/2.0\r\n",
                        "Via: SIP/2.0/UDP 127.0.0.2:5062;branch=z9hG4bK-o3\r\n",
