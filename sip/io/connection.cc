@@ -46,7 +46,10 @@ void WithStream(std::optional<tcp::socket>& tcp_socket,
 }
 
 StreamConnection::StreamConnection(ConnectionOwner* owner, tcp::socket socket, Params params)
-    : owner_(owner), params_(std::move(params)), timer_(socket.get_executor()) {
+    : owner_(owner),
+      params_(std::move(params)),
+      timer_(socket.get_executor()),
+      framer_(params_.options->limits) {
   if (params_.kind == TransportKind::kTls) tls_stream_.emplace(std::move(socket), *params_.tls);
   else tcp_.emplace(std::move(socket));
   buffer_cap_ = params_.options->limits.max_message_bytes + kBufferSlack;
@@ -271,7 +274,7 @@ bool StreamConnection::ProcessBuffer() {
   // Every iteration consumes bytes or returns, so this ends within buffer-size iterations.
   while (begin_ < end_ && state_ == State::kOpen) {
     std::string_view view(buffer_.data() + begin_, end_ - begin_);
-    FrameResult frame = FrameStream(view, limits);
+    FrameResult frame = framer_.Next(view);
     if (frame.need_more()) {
       if (view.size() >= buffer_cap_) {
         if (owner_) TransportCounters::Inc(owner_->io_counters().parse_errors);

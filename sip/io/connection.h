@@ -20,6 +20,7 @@
 
 #include "absl/status/status.h"
 #include "core/net_address.h"
+#include "sip/codec/stream_framer.h"
 #include "sip/io/transport_options.h"
 #include "sip/stack/transport.h"
 
@@ -132,6 +133,7 @@ class StreamConnection : public std::enable_shared_from_this<StreamConnection> {
   size_t end_ = 0;
   size_t buffer_cap_ = 0;
   bool reading_ = false;
+  StreamFramer framer_;  // remembers its scan position: trickled bytes cost O(n), not O(n^2)
 
   std::deque<Pending> queue_;
   std::deque<Pending> inflight_;  // the batch an async_write is sending

@@ -45,6 +45,24 @@ TEST_F(SipTransportTcp, FramesSplitAndCoalescedMessages) {
   EXPECT_EQ(h_.Counter(&TransportCounters::messages_received), 3u);
 }
 
+TEST_F(SipTransportTcp, TrickledBytesFrameOnce) {
+  Open();
+  Fd c = TcpConnect(server_);
+  int one = 1;
+  setsockopt(c.get(), IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+  std::string m = Options("trickle", "TCP", "0123456789");
+  for (size_t i = 0; i < m.size(); i += 7) {
+    ASSERT_TRUE(SendAll(c.get(), m.substr(i, 7)));
+    if (i % 70 == 0) std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
+  ASSERT_TRUE(SendAll(c.get(), "\r\n\r\n"));  // a ping right behind it
+  ReadResult r = ReadUntil(c.get(), [](const std::string& d) { return d.size() >= 2; });
+  EXPECT_EQ(r.data, "\r\n");
+  ASSERT_TRUE(h_.user().WaitMessages(1));
+  EXPECT_NE(h_.user().messages()[0].text.find("0123456789"), std::string::npos);
+  EXPECT_EQ(h_.user().messages().size(), 1u);
+}
+
 TEST_F(SipTransportTcp, PingGetsPongAndCountsAsActivity) {
   SipTransportOptions o = LoopbackOptions({TransportKind::kTcp});
   o.idle_timeout_inbound = std::chrono::milliseconds(400);
