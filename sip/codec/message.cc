@@ -274,8 +274,7 @@ absl::Status SipMessage::ParseInternal(const ParseLimits& limits) {
 absl::Status SipMessage::Reindex() {
   // A freshly parsed message has nothing to reset (the common, hot case).
   if (!vias_.empty() || !from_.raw.empty() || !to_.raw.empty() || !call_id_.empty() ||
-      !cseq_method_text_.empty() || max_forwards_ || !routes_.empty() ||
-      !record_routes_.empty()) {
+      !cseq_method_text_.empty() || max_forwards_ || !routes_.empty() || !record_routes_.empty()) {
     vias_.clear();
     from_ = NameAddr();
     to_ = NameAddr();
@@ -597,14 +596,14 @@ absl::Status SipMessage::SetHeader(HeaderId id, std::string_view value) {
   if (!ValidHeaderValueText(value)) return Bad("CR/LF in header value");
   std::vector<Header> previous = headers_;
   Header header{id, HeaderName(id), Own(Trim(value))};
-  auto first = std::find_if(headers_.begin(), headers_.end(),
-                            [id](const Header& h) { return h.id == id; });
+  auto first =
+      std::find_if(headers_.begin(), headers_.end(), [id](const Header& h) { return h.id == id; });
   if (first == headers_.end()) {
     headers_.push_back(header);
   } else {
     *first = header;
-    auto rest = std::remove_if(first + 1, headers_.end(),
-                               [id](const Header& h) { return h.id == id; });
+    auto rest =
+        std::remove_if(first + 1, headers_.end(), [id](const Header& h) { return h.id == id; });
     headers_.erase(rest, headers_.end());
   }
   return ValidateAndReindex(std::move(previous));
@@ -649,8 +648,8 @@ namespace {
 
 // Removes the first comma-list element of the first `id` line; erases the line if it was alone.
 bool RemoveFirstListValue(std::vector<Header>& headers, HeaderId id) {
-  auto it = std::find_if(headers.begin(), headers.end(),
-                         [id](const Header& h) { return h.id == id; });
+  auto it =
+      std::find_if(headers.begin(), headers.end(), [id](const Header& h) { return h.id == id; });
   if (it == headers.end()) return false;
   std::vector<std::string_view> items;
   if (!SplitCommaList(it->value, &items).ok() || items.size() <= 1) {
@@ -751,7 +750,8 @@ SipMessage SipMessage::Clone() const {
   // Points a view of this message at the same bytes in the copy's storage.
   auto rebase = [&](std::string_view v) -> std::string_view {
     if (v.empty()) return {};
-    if (old_begin != nullptr && v.data() >= old_begin && v.data() + v.size() <= old_begin + old_size) {
+    if (old_begin != nullptr && v.data() >= old_begin &&
+        v.data() + v.size() <= old_begin + old_size) {
       return std::string_view(copy.buffer_->data() + (v.data() - old_begin), v.size());
     }
     for (size_t i = 0; i < owned_.size(); ++i) {

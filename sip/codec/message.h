@@ -21,10 +21,10 @@
 #include <string_view>
 #include <vector>
 
-#include "sip/codec/small_vector.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "sip/codec/name_addr.h"
+#include "sip/codec/small_vector.h"
 #include "sip/codec/uri.h"
 
 namespace causeway::sip {
@@ -259,8 +259,7 @@ class SipMessage {
   absl::Status ValidateAndReindex(std::vector<Header> previous);
   std::string_view Own(std::string_view text);  // copies into stable storage
   std::string_view OwnedHeaderName(std::string_view name, HeaderId* id);
-  absl::Status InsertHeader(HeaderId id, std::string_view name, std::string_view value,
-                            bool front);
+  absl::Status InsertHeader(HeaderId id, std::string_view name, std::string_view value, bool front);
 
   std::unique_ptr<std::string> buffer_;  // the received bytes; never moves
   std::deque<std::string> owned_;        // text added by mutation; deque keeps elements in place

@@ -112,8 +112,8 @@ absl::StatusOr<std::vector<MultipartPart>> ParseMultipart(std::string_view body,
       split = crlf;
       body_start = crlf + 4;
     }
-    if (size_t lflf = content.find("\n\n"); lflf != std::string_view::npos &&
-                                             (split == std::string_view::npos || lflf < split)) {
+    if (size_t lflf = content.find("\n\n");
+        lflf != std::string_view::npos && (split == std::string_view::npos || lflf < split)) {
       split = lflf;
       body_start = lflf + 2;
     }

@@ -10,9 +10,9 @@
 #include <string_view>
 #include <vector>
 
-#include "sip/codec/small_vector.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "sip/codec/small_vector.h"
 #include "sip/codec/uri.h"
 
 namespace causeway::sip {

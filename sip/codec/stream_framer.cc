@@ -54,8 +54,8 @@ FrameResult Frame(std::string_view buffered, const ParseLimits& limits, bool awa
   auto finish_length = [&](size_t logical_end) -> std::optional<FrameResult> {
     if (!st.pending_length) return std::nullopt;
     st.pending_length = false;
-    std::string_view value = scan::Trim(
-        buffered.substr(st.length_value_start, logical_end - st.length_value_start));
+    std::string_view value =
+        scan::Trim(buffered.substr(st.length_value_start, logical_end - st.length_value_start));
     std::optional<uint64_t> n = scan::ParseDecimal(value, 0xffffffffULL);
     if (!n) return Error(400, "bad Content-Length");
     if (st.has_content_length) return Error(400, "multiple Content-Length headers");
@@ -77,8 +77,7 @@ FrameResult Frame(std::string_view buffered, const ParseLimits& limits, bool awa
     }
     size_t line_end = (nl > pos && buffered[nl - 1] == '\r') ? nl - 1 : nl;
     bool empty = line_end == pos;
-    bool continuation =
-        !empty && st.lines > 0 && (buffered[pos] == ' ' || buffered[pos] == '\t');
+    bool continuation = !empty && st.lines > 0 && (buffered[pos] == ' ' || buffered[pos] == '\t');
     // A line that could still be continued is only judged once its successor's first byte is in.
     if (!continuation) {
       if (std::optional<FrameResult> error = finish_length(pos)) return *error;

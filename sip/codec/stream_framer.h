@@ -18,7 +18,8 @@ struct FrameResult {
     kNeedMore,   // not enough bytes yet: read more and call again with the grown buffer
     kMessage,    // the first `length` bytes (headers + body) are one message: hand to Parse
     kKeepalive,  // the first `length` bytes are a keepalive: "\r\n\r\n" ping (length 4) or a
-                 // "\r\n" pong (length 2), RFC 5626 §3.5.1. Consume them; answer a ping with a pong.
+                 // "\r\n" pong (length 2), RFC 5626 §3.5.1. Consume them; answer a ping with a
+                 // pong.
     kError,      // unrecoverable framing error: answer with SipCodeOf(status) if possible, close
   };
   Kind kind = Kind::kNeedMore;

@@ -24,7 +24,15 @@ absl::Status Bad(std::string_view what) { return SipError(400, what); }
 bool IsUnreserved(char c) {
   if (IsAlnum(c)) return true;
   switch (c) {
-    case '-': case '_': case '.': case '!': case '~': case '*': case '\'': case '(': case ')':
+    case '-':
+    case '_':
+    case '.':
+    case '!':
+    case '~':
+    case '*':
+    case '\'':
+    case '(':
+    case ')':
       return true;
     default:
       return false;
@@ -255,10 +263,18 @@ std::string Uri::ToString() const {
   std::string out;
   out.reserve(text_.size());
   switch (scheme_) {
-    case UriScheme::kSip: out = "sip"; break;
-    case UriScheme::kSips: out = "sips"; break;
-    case UriScheme::kTel: out = "tel"; break;
-    case UriScheme::kOther: out = absl::AsciiStrToLower(ToAbsl(scheme_text_)); break;
+    case UriScheme::kSip:
+      out = "sip";
+      break;
+    case UriScheme::kSips:
+      out = "sips";
+      break;
+    case UriScheme::kTel:
+      out = "tel";
+      break;
+    case UriScheme::kOther:
+      out = absl::AsciiStrToLower(ToAbsl(scheme_text_));
+      break;
   }
   out.append(text_.substr(scheme_text_.size()));
   return out;
@@ -269,8 +285,8 @@ std::string UnescapeUri(std::string_view text) {
   out.reserve(text.size());
   for (size_t i = 0; i < text.size(); ++i) {
     if (text[i] == '%' && i + 2 < text.size() && IsHex(text[i + 1]) && IsHex(text[i + 2])) {
-      out.push_back(static_cast<char>(scan::HexValue(text[i + 1]) * 16 +
-                                      scan::HexValue(text[i + 2])));
+      out.push_back(
+          static_cast<char>(scan::HexValue(text[i + 1]) * 16 + scan::HexValue(text[i + 2])));
       i += 2;
     } else {
       out.push_back(text[i]);
@@ -330,7 +346,8 @@ bool SipEquivalent(const Uri& a, const Uri& b) {
   for (const UriHeader& h : a.headers()) {
     bool found = false;
     for (const UriHeader& g : b.headers()) {
-      if (EqualUnescapedIgnoreCase(h.name, g.name) && UnescapeUri(h.value) == UnescapeUri(g.value)) {
+      if (EqualUnescapedIgnoreCase(h.name, g.name) &&
+          UnescapeUri(h.value) == UnescapeUri(g.value)) {
         found = true;
         break;
       }

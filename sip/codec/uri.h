@@ -10,8 +10,8 @@
 #include <string>
 #include <string_view>
 
-#include "sip/codec/small_vector.h"
 #include "absl/status/statusor.h"
+#include "sip/codec/small_vector.h"
 
 namespace causeway::sip {
 
@@ -68,7 +68,9 @@ class Uri {
   const UriHeaders& headers() const { return headers_; }
 
   // tel: true for a global number ("+..."), false for a local one (which needs phone-context).
-  bool is_global_number() const { return scheme_ == UriScheme::kTel && !user_.empty() && user_[0] == '+'; }
+  bool is_global_number() const {
+    return scheme_ == UriScheme::kTel && !user_.empty() && user_[0] == '+';
+  }
   // kOther: everything after "scheme:".
   std::string_view opaque() const { return opaque_; }
   // The exact text this Uri was parsed from.

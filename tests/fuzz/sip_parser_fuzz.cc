@@ -125,7 +125,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (size < 2048) {
     if (absl::StatusOr<Uri> uri = Uri::Parse(input); uri.ok()) {
       (void)uri->ToString();
-      Check(UriEquivalent(*uri, *uri) || uri->scheme() == UriScheme::kTel, "URI not equal to itself");
+      Check(UriEquivalent(*uri, *uri) || uri->scheme() == UriScheme::kTel,
+            "URI not equal to itself");
     }
     (void)ParseNameAddr(input, true);
     (void)ParseVia(input);

@@ -1,11 +1,12 @@
 // SipMessage: parsing details, limits, round-trips, mutation consistency, Clone, MakeResponse.
 
+#include "sip/codec/message.h"
+
 #include <string>
 #include <vector>
 
 #include "core/status.h"
 #include "gtest/gtest.h"
-#include "sip/codec/message.h"
 
 namespace causeway::sip {
 namespace {
@@ -68,7 +69,8 @@ TEST(MessageTest, EagerFields) {
 
 TEST(MessageTest, ViaDetails) {
   absl::StatusOr<Via> via = ParseVia(
-      "SIP/2.0/TLS [2001:db8::1]:5061;branch=z9hG4bKx;received=192.0.2.1;rport=5062;maddr=224.2.0.1;ttl=16");
+      "SIP/2.0/TLS "
+      "[2001:db8::1]:5061;branch=z9hG4bKx;received=192.0.2.1;rport=5062;maddr=224.2.0.1;ttl=16");
   ASSERT_TRUE(via.ok()) << via.status();
   EXPECT_EQ(via->transport, "TLS");
   EXPECT_EQ(via->host, "[2001:db8::1]");
@@ -129,8 +131,10 @@ TEST(MessageTest, LyncMethodsAndHeadersRoundTripUntouched) {
       "Max-Forwards: 70\r\nFrom: <sip:bob@contoso.com>;tag=a;epid=01010101\r\n"
       "To: <sip:alice@contoso.com>;tag=b\r\nCall-ID: x1\r\nCSeq: 3 BENOTIFY\r\n"
       "ms-Proxy-2007fallback: \r\nMS-Sequence-Number: 5\r\nEvent: presence\r\n"
-      "Subscription-State: active;expires=3600\r\nContent-Type: application/msrtc-event-categories+xml\r\n"
-      "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
+      "Subscription-State: active;expires=3600\r\nContent-Type: "
+      "application/msrtc-event-categories+xml\r\n"
+      "Content-Length: " +
+      std::to_string(body.size()) + "\r\n\r\n" + body;
   SipMessage m = MustParse(text);
   EXPECT_EQ(m.method(), Method::kBenotify);
   EXPECT_EQ(m.Serialize(), text);  // already canonical: byte-identical
@@ -182,9 +186,10 @@ TEST(MessageTest, Limits) {
   EXPECT_EQ(ParseCode(base + "\r\n" + std::string(400, 'x'), small), 513);
   EXPECT_EQ(ParseCode(base + "X: " + std::string(80, 'y') + "\r\n\r\n", small), 513);
   // Folded lines count as one line, and count towards the line limit together.
-  EXPECT_EQ(ParseCode(base + "X: " + std::string(40, 'y') + "\r\n " + std::string(40, 'z') +
-                          "\r\n\r\n", small),
-            513);
+  EXPECT_EQ(
+      ParseCode(base + "X: " + std::string(40, 'y') + "\r\n " + std::string(40, 'z') + "\r\n\r\n",
+                small),
+      513);
   EXPECT_EQ(ParseCode(base + "A: 1\r\nB: 2\r\nC: 3\r\nD: 4\r\n\r\n", small), 513);
   EXPECT_EQ(ParseCode(base + "Content-Length: 301\r\n\r\n", small), 413);
   EXPECT_EQ(ParseCode(base + "Content-Length: 99999999999\r\n\r\n"), 400);
@@ -317,7 +322,9 @@ TEST(MutationTest, HeadersTagsAndBody) {
   ASSERT_TRUE(m.AppendHeader("Supported", "timer").ok());
   ASSERT_TRUE(m.AppendHeader(HeaderId::kSupported, "100rel").ok());
   EXPECT_EQ(m.GetTokens(HeaderId::kSupported)->size(), 2u);
-  ASSERT_TRUE(m.AppendHeader("ms-endpoint-location-data", "NetworkScope;ms-media-location-type=Intranet").ok());
+  ASSERT_TRUE(
+      m.AppendHeader("ms-endpoint-location-data", "NetworkScope;ms-media-location-type=Intranet")
+          .ok());
   EXPECT_EQ(m.FindHeader("MS-ENDPOINT-LOCATION-DATA")->name, "ms-endpoint-location-data");
   EXPECT_FALSE(m.AppendHeader("Bad Name", "x").ok());
   EXPECT_FALSE(m.AppendHeader("X-Inject", "a\r\nVia: evil").ok());
@@ -367,7 +374,7 @@ TEST(ResponseTest, MakeResponse) {
   EXPECT_TRUE(trying.is_response());
   EXPECT_EQ(trying.status_code(), 100);
   EXPECT_EQ(trying.reason(), "Trying");
-  EXPECT_EQ(trying.to_tag(), "");  // never on 100 (RFC 3261 §8.2.6.2)
+  EXPECT_EQ(trying.to_tag(), "");                               // never on 100 (RFC 3261 §8.2.6.2)
   EXPECT_NE(trying.FindHeader(HeaderId::kTimestamp), nullptr);  // §8.2.6.1
   SipMessage ok = MakeResponse(request, 200, "Fine\r\nX: y", "t0");
   EXPECT_EQ(ok.reason(), "FineX: y");

@@ -1,10 +1,11 @@
 // multipart/* bodies (RFC 2046 §5.1) as Lync sends them.
 
+#include "sip/codec/multipart.h"
+
 #include <string>
 
 #include "core/status.h"
 #include "gtest/gtest.h"
-#include "sip/codec/multipart.h"
 
 namespace causeway::sip {
 namespace {
@@ -26,8 +27,8 @@ TEST(MultipartTest, LyncAlternative) {
       "v=0\r\n"
       "------=_NextPart_000_0001--\r\n"
       "epilogue";
-  absl::StatusOr<std::vector<MultipartPart>> parts = ParseMultipartBody(
-      "multipart/alternative;boundary=\"----=_NextPart_000_0001\"", body);
+  absl::StatusOr<std::vector<MultipartPart>> parts =
+      ParseMultipartBody("multipart/alternative;boundary=\"----=_NextPart_000_0001\"", body);
   ASSERT_TRUE(parts.ok()) << parts.status();
   ASSERT_EQ(parts->size(), 2u);
   EXPECT_EQ((*parts)[0].content_type(), "application/sdp");

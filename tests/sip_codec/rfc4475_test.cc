@@ -269,8 +269,8 @@ TEST(Rfc4475Fields, SemanticCasesParseForTheStack) {
   absl::StatusOr<std::vector<std::string_view>> require =
       MustParse("bext01").GetTokens(HeaderId::kRequire);
   ASSERT_TRUE(require.ok());
-  EXPECT_EQ(*require, (std::vector<std::string_view>{"nothingSupportsThis",
-                                                     "nothingSupportsThisEither"}));
+  EXPECT_EQ(*require,
+            (std::vector<std::string_view>{"nothingSupportsThis", "nothingSupportsThisEither"}));
   absl::StatusOr<std::vector<AuthValue>> auth =
       MustParse("regaut01").GetAuth(HeaderId::kAuthorization);
   ASSERT_TRUE(auth.ok());

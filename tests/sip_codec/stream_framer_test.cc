@@ -1,19 +1,21 @@
 // FrameStream: message boundaries on TCP/TLS, keepalives (RFC 5626), limits before completion.
 
+#include "sip/codec/stream_framer.h"
+
 #include <string>
 #include <vector>
 
 #include "core/status.h"
 #include "gtest/gtest.h"
 #include "sip/codec/message.h"
-#include "sip/codec/stream_framer.h"
 
 namespace causeway::sip {
 namespace {
 
 std::string Message(std::string_view call_id, std::string_view body) {
-  std::string m = "MESSAGE sip:a@b SIP/2.0\r\nVia: SIP/2.0/TCP h;branch=z9hG4bK1\r\n"
-                  "From: <sip:x@y>;tag=1\r\nTo: <sip:a@b>\r\nCall-ID: ";
+  std::string m =
+      "MESSAGE sip:a@b SIP/2.0\r\nVia: SIP/2.0/TCP h;branch=z9hG4bK1\r\n"
+      "From: <sip:x@y>;tag=1\r\nTo: <sip:a@b>\r\nCall-ID: ";
   m.append(call_id).append("\r\nCSeq: 1 MESSAGE\r\nContent-Type: text/plain\r\nl: ");
   m.append(std::to_string(body.size())).append("\r\n\r\n").append(body);
   return m;
@@ -94,8 +96,8 @@ TEST(StreamFramerTest, IncrementalFramerMatchesStateless) {
   ParseLimits limits;
   limits.max_header_line = 50;
   StreamFramer framer(limits);
-  Collected got = Feed("INVITE sip:a@b SIP/2.0\r\nX: " + std::string(100, 'a') + "\r\n", 1,
-                       limits, &framer);
+  Collected got =
+      Feed("INVITE sip:a@b SIP/2.0\r\nX: " + std::string(100, 'a') + "\r\n", 1, limits, &framer);
   EXPECT_EQ(got.error, 513);
   EXPECT_TRUE(framer.Next("\r\n\r\n").is_keepalive());
 }
@@ -145,9 +147,9 @@ TEST(StreamFramerTest, LimitsFailBeforeTheMessageIsComplete) {
   FrameResult r = FrameStream("INVITE sip:a@b SIP/2.0\r\nContent-Length: 5000\r\n\r\n", limits);
   ASSERT_TRUE(r.is_error());
   EXPECT_EQ(SipCodeOf(r.status), 413);
-  r = FrameStream("INVITE sip:a@b SIP/2.0\r\nX: " + std::string(1990, 'a') +
-                      "\r\nContent-Length: 50\r\n\r\n",
-                  limits);
+  r = FrameStream(
+      "INVITE sip:a@b SIP/2.0\r\nX: " + std::string(1990, 'a') + "\r\nContent-Length: 50\r\n\r\n",
+      limits);
   ASSERT_TRUE(r.is_error());
   // An endless header line fails without its end ever arriving.
   r = FrameStream("INVITE sip:a@b SIP/2.0\r\nX: " + std::string(200, 'a'), limits);
@@ -167,8 +169,8 @@ TEST(StreamFramerTest, LimitsFailBeforeTheMessageIsComplete) {
   ASSERT_TRUE(r.is_error());
   EXPECT_EQ(SipCodeOf(r.status), 513);
   // Within limits but incomplete: need more, never an error.
-  EXPECT_TRUE(FrameStream("INVITE sip:a@b SIP/2.0\r\nContent-Length: 10\r\n\r\nabc", limits)
-                  .need_more());
+  EXPECT_TRUE(
+      FrameStream("INVITE sip:a@b SIP/2.0\r\nContent-Length: 10\r\n\r\nabc", limits).need_more());
 }
 
 }  // namespace

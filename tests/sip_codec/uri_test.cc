@@ -1,12 +1,13 @@
 // URIs (RFC 3261 §19.1, RFC 3966), equivalence (§19.1.4 examples), name-addr, params, lists.
 
+#include "sip/codec/uri.h"
+
 #include <string>
 #include <vector>
 
 #include "core/status.h"
 #include "gtest/gtest.h"
 #include "sip/codec/name_addr.h"
-#include "sip/codec/uri.h"
 
 namespace causeway::sip {
 namespace {
@@ -18,7 +19,8 @@ Uri MustUri(std::string_view text) {
 }
 
 TEST(UriTest, SipParts) {
-  Uri u = MustUri("sips:alice:secret@Example.COM:5061;transport=tcp;lr;maddr=10.0.0.1?subject=hi&x=");
+  Uri u =
+      MustUri("sips:alice:secret@Example.COM:5061;transport=tcp;lr;maddr=10.0.0.1?subject=hi&x=");
   EXPECT_EQ(u.scheme(), UriScheme::kSips);
   EXPECT_EQ(u.user(), "alice");
   EXPECT_EQ(u.password(), "secret");
@@ -48,11 +50,26 @@ TEST(UriTest, HostOnlyAndIpv6) {
 }
 
 TEST(UriTest, Rejects) {
-  for (std::string_view bad :
-       {"", "sip:", "sip:user@", "sip:host:99999", "sip:host:", "sip:[::1", "sip:[zz::1]",
-        "sip:user@host;", "sip:user@host;;lr", "sip:us er@host", "sip:%zzuser@host",
-        "sip:user@host?noequals", "<sip:user@host>", "1sip:host", "tel:", "tel:abc",
-        "tel:7042", "sip:host;a=", "sip:user@ho st", "x:"}) {
+  for (std::string_view bad : {"",
+                               "sip:",
+                               "sip:user@",
+                               "sip:host:99999",
+                               "sip:host:",
+                               "sip:[::1",
+                               "sip:[zz::1]",
+                               "sip:user@host;",
+                               "sip:user@host;;lr",
+                               "sip:us er@host",
+                               "sip:%zzuser@host",
+                               "sip:user@host?noequals",
+                               "<sip:user@host>",
+                               "1sip:host",
+                               "tel:",
+                               "tel:abc",
+                               "tel:7042",
+                               "sip:host;a=",
+                               "sip:user@ho st",
+                               "x:"}) {
     absl::StatusOr<Uri> uri = Uri::Parse(bad);
     EXPECT_FALSE(uri.ok()) << bad;
     if (!uri.ok()) {
@@ -140,14 +157,16 @@ TEST(UriEquivalenceTest, Rfc3261Examples) {
 }
 
 TEST(NameAddrTest, Forms) {
-  absl::StatusOr<NameAddr> a = ParseNameAddr("\"Alice \\\"A\\\"\" <sip:alice@atlanta.com>;tag=1928");
+  absl::StatusOr<NameAddr> a =
+      ParseNameAddr("\"Alice \\\"A\\\"\" <sip:alice@atlanta.com>;tag=1928");
   ASSERT_TRUE(a.ok()) << a.status();
   EXPECT_EQ(a->DisplayName(), "Alice \"A\"");
   EXPECT_TRUE(a->angle_brackets);
   EXPECT_EQ(a->tag(), "1928");
   EXPECT_EQ(a->uri.user(), "alice");
 
-  absl::StatusOr<NameAddr> b = ParseNameAddr("Bob Smith <sip:bob@biloxi.com;transport=tcp> ;expires = 60");
+  absl::StatusOr<NameAddr> b =
+      ParseNameAddr("Bob Smith <sip:bob@biloxi.com;transport=tcp> ;expires = 60");
   ASSERT_TRUE(b.ok()) << b.status();
   EXPECT_EQ(b->DisplayName(), "Bob Smith");
   EXPECT_EQ(b->uri.transport(), "tcp");
@@ -169,7 +188,8 @@ TEST(NameAddrTest, Forms) {
   ASSERT_TRUE(lync.ok()) << lync.status();
   EXPECT_TRUE(lync->uri.HasParam("gruu"));
   EXPECT_EQ(lync->Param("+sip.instance"), "\"<urn:uuid:1234>\"");
-  EXPECT_EQ(lync->ToString(), "<sip:user@contoso.com;opaque=user:epid:abc;gruu>;+sip.instance=\"<urn:uuid:1234>\"");
+  EXPECT_EQ(lync->ToString(),
+            "<sip:user@contoso.com;opaque=user:epid:abc;gruu>;+sip.instance=\"<urn:uuid:1234>\"");
 }
 
 TEST(NameAddrTest, Rejects) {
@@ -226,7 +246,8 @@ TEST(ParamsTest, QuotedStrings) {
 
 TEST(AuthTest, DigestAndLync) {
   absl::StatusOr<AuthValue> digest = ParseAuthValue(
-      "Digest username=\"bob\", realm=\"biloxi.com\", nonce=\"dcd98b\", uri=\"sip:bob@biloxi.com\", "
+      "Digest username=\"bob\", realm=\"biloxi.com\", nonce=\"dcd98b\", "
+      "uri=\"sip:bob@biloxi.com\", "
       "response=\"6629fae4\", algorithm=MD5, qop=auth, nc=00000001");
   ASSERT_TRUE(digest.ok()) << digest.status();
   EXPECT_EQ(digest->scheme, "Digest");
