@@ -17,6 +17,8 @@ namespace {
 
 constexpr std::string_view kLog = "sip.txn";
 constexpr char kKeySep = '\x1f';  // cannot appear in a token, host or method
+// Method part of the alias key of non-INVITE server transactions ("*" is no method in use).
+constexpr std::string_view kAnyMethod = "*";
 
 uint16_t DefaultPort(TransportKind kind) { return kind == TransportKind::kTls ? 5061 : 5060; }
 
@@ -214,6 +216,7 @@ struct TransactionLayer::ServerTxn {
   bool reliable = false;
   ServerState state = ServerState::kTrying;
   std::string key;
+  std::string any_method_key;  // non-INVITE: key with method "*", so a CANCEL can find it (§9.2)
   Destination reply_to;
   std::string last_response;   // most recent response bytes (provisional or final)
   std::string delayed_trying;  // INVITE with send_100_immediately off: the 100 to send later
@@ -645,6 +648,10 @@ void TransactionLayer::HandleRequest(SipMessage&& request, const ReceiveInfo& in
 
   ServerTxn* st = CreateServer(std::move(key), invite, reply_to);
   const ServerTransactionId id = st->id;
+  if (!invite) {
+    st->any_method_key = ServerKey(request, kAnyMethod);
+    server_keys_.emplace(st->any_method_key, id);  // first one wins if a peer reuses a branch
+  }
   if (invite) {
     if (config_.send_100_immediately) {
       st->last_response = MakeResponse(request, 100).Serialize();
@@ -686,8 +693,13 @@ void TransactionLayer::HandleCancel(SipMessage&& cancel, const ReceiveInfo& info
                                     const Destination& reply_to) {
   // §9.2: find the INVITE server transaction this CANCEL targets (same key, method INVITE).
   std::optional<ServerTransactionId> invite_id;
+  bool matched = false;
   if (auto it = server_keys_.find(ServerKey(cancel, "INVITE")); it != server_keys_.end()) {
     invite_id = it->second;
+    matched = true;
+  } else {
+    // A CANCEL for a non-INVITE request: answered 200, but it has no effect on that request.
+    matched = server_keys_.contains(ServerKey(cancel, kAnyMethod));
   }
   if (servers_.size() >= config_.max_server_transactions) {
     RespondStateless(cancel, 503, reply_to);
@@ -695,7 +707,7 @@ void TransactionLayer::HandleCancel(SipMessage&& cancel, const ReceiveInfo& info
   }
   // The CANCEL is its own non-INVITE server transaction, answered by the layer, so that CANCEL
   // retransmissions get the same answer.
-  AnswerInternally(cancel, ServerKey(cancel), false, invite_id ? 200 : 481, reply_to);
+  AnswerInternally(cancel, ServerKey(cancel), false, matched ? 200 : 481, reply_to);
   if (!invite_id) return;
   const ServerTxn& invite = *servers_.at(*invite_id);
   // Only a still-pending INVITE is the TU's business; after a final the CANCEL has no effect.
@@ -815,6 +827,10 @@ void TransactionLayer::TerminateServer(ServerTransactionId id) {
   std::unique_ptr<ServerTxn> st = std::move(it->second);
   servers_.erase(it);
   server_keys_.erase(st->key);
+  if (!st->any_method_key.empty()) {
+    auto alias = server_keys_.find(st->any_method_key);
+    if (alias != server_keys_.end() && alias->second == id) server_keys_.erase(alias);
+  }
   Disarm(st->retransmit);
   Disarm(st->timeout);
   Disarm(st->linger);

@@ -279,6 +279,23 @@ TEST_F(ServerTxnTest, CancelMatchingNothingGets481) {
   EXPECT_EQ(tu_.Count("cancel"), 0u);
 }
 
+TEST_F(ServerTxnTest, CancelOfNonInviteIsAnswered200WithoutEffect) {
+  const std::string message = RequestText("MESSAGE", kBranch);
+  ServerTransactionId id = Receive(*layer_, tu_, message, Udp());
+  layer_->OnMessage(ParseOrDie(RequestText("CANCEL", kBranch)), Udp());
+  ASSERT_EQ(transport_.Count("SIP/2.0 200 "), 1u);
+  EXPECT_EQ(transport_.sent.back().Parse().cseq_method(), Method::kCancel);
+  EXPECT_EQ(tu_.Count("cancel"), 0u);
+  EXPECT_EQ(layer_->server_state(id), ServerState::kTrying);
+  ASSERT_TRUE(layer_->SendResponse(id, Answer(tu_, 200)).ok());
+  Run(seconds(40));
+  EXPECT_EQ(layer_->server_count(), 0u);
+  // Once the MESSAGE transaction is gone, the same CANCEL matches nothing.
+  layer_->OnMessage(ParseOrDie(RequestText("CANCEL", kBranch, "UDP", "127.0.0.2:5070", "", 1)),
+                    Udp());
+  EXPECT_EQ(transport_.Count("SIP/2.0 481 "), 1u);
+}
+
 TEST_F(ServerTxnTest, CancelAfterTheFinalIsAnsweredButNotForwarded) {
   ServerTransactionId invite = Receive(*layer_, tu_, RequestText("INVITE", kBranch), Udp());
   ASSERT_TRUE(layer_->SendResponse(invite, Answer(tu_, 200)).ok());
