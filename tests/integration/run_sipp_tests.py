@@ -379,7 +379,7 @@ class Sipp:
                 "-max_socket", "64",
                 "-key", "domain", DOMAIN, "-key", "tp", ctx.transport.upper(),
                 "-key", "ctp", "" if ctx.transport == "udp" else ";transport=" + ctx.transport,
-                "-key", "cport", str(contact_port or port),
+                "-key", "cport", str(contact_port or port), "-key", "linger", "0",
                 "-trace_msg", "-message_file", self.logbase + "_msg.log",
                 "-trace_err", "-error_file", self.logbase + "_err.log",
                 "-trace_stat", "-stf", self.stat_path, "-fd", "1"]
