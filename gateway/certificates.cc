@@ -276,6 +276,17 @@ bool SetYearsFromNow(ASN1_TIME* t, int years) {
   return then != static_cast<std::time_t>(-1) && ASN1_TIME_set(t, then) != nullptr;
 }
 
+// A key others can read still works, but the operator should know.
+void WarnIfKeyIsShared(const std::string& key_path) {
+  struct stat st;
+  if (::stat(key_path.c_str(), &st) == 0 && (st.st_mode & 077) != 0) {
+    char mode[8];
+    std::snprintf(mode, sizeof mode, "%04o", static_cast<unsigned>(st.st_mode & 07777));
+    log::Warn("tls", "private key is readable by group or others",
+              {{"key", key_path}, {"mode", mode}});
+  }
+}
+
 }  // namespace
 
 absl::StatusOr<PemPair> GenerateSelfSigned(const SelfSignedOptions& options) {
@@ -437,7 +448,9 @@ absl::StatusOr<CertificateInfo> PrepareCertificate(const TlsConfig& tls,
     if (absl::Status st = CheckCaBundle(tls.ca); !st.ok()) return st;
   }
   if (!tls.certificate.empty() || !tls.key.empty()) {
-    return InspectCertificatePair(tls.certificate, tls.key);
+    absl::StatusOr<CertificateInfo> info = InspectCertificatePair(tls.certificate, tls.key);
+    if (info.ok()) WarnIfKeyIsShared(info->key_path);
+    return info;
   }
   std::string cert_path = Absolute(JoinPath(state_dir, kSelfSignedCertFile));
   std::string key_path = Absolute(JoinPath(state_dir, kSelfSignedKeyFile));
@@ -455,13 +468,7 @@ absl::StatusOr<CertificateInfo> PrepareCertificate(const TlsConfig& tls,
     }
     generated = true;
   } else {
-    struct stat st;
-    if (::stat(key_path.c_str(), &st) == 0 && (st.st_mode & 077) != 0) {
-      char mode[8];
-      std::snprintf(mode, sizeof mode, "%04o", static_cast<unsigned>(st.st_mode & 07777));
-      log::Warn("tls", "private key is readable by group or others",
-                {{"key", key_path}, {"mode", mode}});
-    }
+    WarnIfKeyIsShared(key_path);
   }
   absl::StatusOr<CertificateInfo> info = InspectCertificatePair(cert_path, key_path);
   if (!info.ok()) return info.status();

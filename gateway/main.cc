@@ -5,12 +5,17 @@
 #include <vector>
 
 #include "gateway/daemon.h"
+#include "gateway/sip_service.h"
 
 namespace {
 
 // No SIP services are wired yet: the daemon prepares its state and certificate, logs that nothing
 // is listening, and waits for a signal.
-std::vector<std::unique_ptr<causeway::gateway::Service>> MakeServices() { return {}; }
+std::vector<std::unique_ptr<causeway::gateway::Service>> MakeServices() {
+  std::vector<std::unique_ptr<causeway::gateway::Service>> services;
+  services.push_back(causeway::gateway::MakeSipService());
+  return services;
+}
 
 }  // namespace
 

@@ -10,6 +10,7 @@
 #include <ctime>
 #include <memory>
 
+#include "core/log.h"
 #include "gateway/state_dir.h"
 #include "gtest/gtest.h"
 #include "tests/gateway/test_util.h"
@@ -268,6 +269,24 @@ TEST_F(ConfiguredPair, IsUsedAsIs) {
   EXPECT_TRUE(Contains(info->subject_alt_names, "DNS:edge.example"));
   // Nothing was generated in the state directory.
   EXPECT_EQ(FileMode(dir_ / "self-signed-key.pem"), 0u);
+}
+
+std::string g_warnings;
+void CaptureWarnings(std::string_view line) { g_warnings.append(line); }
+
+TEST_F(ConfiguredPair, SharedKeyIsAcceptedWithAWarning) {
+  g_warnings.clear();
+  log::SetSinkForTesting(&CaptureWarnings);
+  EXPECT_EQ(ErrorOf(), "ok");  // 0600
+  EXPECT_EQ(g_warnings, "");
+  ::chmod(key_.c_str(), 0644);
+  EXPECT_EQ(ErrorOf(), "ok");
+  log::SetSinkForTesting(nullptr);
+  EXPECT_NE(g_warnings.find("level=warn component=tls msg=\"private key is readable by group or "
+                            "others\" key=" +
+                            key_ + " mode=0644"),
+            std::string::npos)
+      << g_warnings;
 }
 
 TEST_F(ConfiguredPair, ChainFileWithIntermediatesIsAccepted) {

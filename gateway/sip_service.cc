@@ -1,0 +1,257 @@
+#include "gateway/sip_service.h"
+
+#include <chrono>
+#include <future>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
+#include "core/log.h"
+#include "core/runtime/runtime.h"
+#include "core/runtime/tls_context.h"
+#include "core/strings.h"
+#include "gateway/wiring.h"
+#include "sip/codec/message.h"
+#include "sip/io/resolver.h"
+#include "sip/io/resolver_uri.h"
+#include "sip/io/transport.h"
+#include "sip/stack/location_store.h"
+#include "sip/stack/sip_server.h"
+#include "sip/stack/transaction_layer.h"
+
+namespace causeway::gateway {
+namespace {
+
+using sip::SipMessage;
+
+class SipService;
+
+// Everything one worker owns. It sits between the transport and the transaction layer so it can
+// route responses to the shard that owns their transaction and re-arm the worker's OS timer after
+// the stack scheduled timers on the wheel.
+class Shard final : public sip::TransportUser, public sip::NextHopResolver {
+ public:
+  Shard(SipService& service, runtime::Worker& worker) : service_(service), worker_(worker) {}
+
+  absl::Status Init(const GatewayConfig& config, sip::SipTransportOptions transport_options,
+                    sip::LocationStore& location, bool purge);
+
+  // sip::TransportUser.
+  void OnMessage(SipMessage&& message, const sip::ReceiveInfo& info) override;
+  void OnSendFailed(uint64_t token, const sip::Destination& to,
+                    const absl::Status& error) override {
+    server_->transport_user().OnSendFailed(token, to, error);
+    worker_.Rearm();
+  }
+
+  // sip::NextHopResolver.
+  void Resolve(const sip::Uri& uri, Callback done) override;
+
+  // Delivers a response another worker received for one of our transactions.
+  void DeliverFromOtherShard(SipMessage&& message, sip::ReceiveInfo info) {
+    server_->transport_user().OnMessage(std::move(message), info);
+    worker_.Rearm();
+  }
+
+  runtime::Worker& worker() { return worker_; }
+  sip::SipTransport& transport() { return *transport_; }
+  sip::SipServer& server() { return *server_; }
+
+  // Worker thread only.
+  void StopAccepting() {
+    transport_->StopAccepting();
+    server_->layer().StopAccepting();
+  }
+  size_t live_transactions() const {
+    return server_->layer().client_count() + server_->layer().server_count();
+  }
+  void Close() {
+    server_.reset();  // cancels its timers on the still-alive wheel
+    if (transport_) transport_->Close();
+  }
+
+ private:
+  SipService& service_;
+  runtime::Worker& worker_;
+  std::unique_ptr<sip::Resolver> resolver_;
+  std::unique_ptr<sip::SipTransport> transport_;
+  std::unique_ptr<sip::SipServer> server_;
+};
+
+class SipService final : public Service {
+ public:
+  std::string_view Name() const override { return "sip"; }
+  absl::Status Start(const StartContext& context) override;
+  std::vector<std::string> Listeners() const override { return listeners_; }
+  void StopAccepting() override {
+    OnEachWorker([](Shard& shard) { shard.StopAccepting(); });
+  }
+  bool Idle() override {
+    size_t live = 0;
+    OnEachWorker([&live](Shard& shard) { live += shard.live_transactions(); });
+    return live == 0;
+  }
+  void Stop() override;
+
+  Shard* shard(size_t index) { return index < shards_.size() ? shards_[index].get() : nullptr; }
+
+ private:
+  // Runs `fn` on every worker's thread, one after the other, and waits (bounded) for each.
+  template <typename F>
+  void OnEachWorker(F fn) {
+    if (!runtime_ || !running_) return;
+    for (auto& shard : shards_) {
+      std::promise<void> done;
+      std::future<void> finished = done.get_future();
+      Shard* s = shard.get();
+      s->worker().Post([s, &fn, &done] {
+        fn(*s);
+        done.set_value();
+      });
+      // A worker stuck for seconds is a bug; never hang shutdown on it.
+      if (finished.wait_for(std::chrono::seconds(5)) != std::future_status::ready) {
+        log::Error("sip", "worker did not answer", {{"worker", s->worker().index()}});
+        finished.wait();  // `fn` and `done` live on this stack: the task must finish first
+      }
+    }
+  }
+
+  std::unique_ptr<runtime::Runtime> runtime_;
+  std::unique_ptr<sip::LocationStore> location_;
+  std::vector<std::unique_ptr<Shard>> shards_;
+  std::vector<std::string> listeners_;
+  bool running_ = false;
+};
+
+absl::Status Shard::Init(const GatewayConfig& config, sip::SipTransportOptions transport_options,
+                         sip::LocationStore& location, bool purge) {
+  sip::ResolverOptions resolver_options;
+  std::string servers;
+  for (const NetAddress& server : config.dns.servers) {
+    if (!servers.empty()) servers += ",";
+    NetAddress with_port = server;
+    if (with_port.port() == 0) with_port.set_port(53);
+    servers += with_port.ToString();
+  }
+  resolver_options.dns.servers = servers;
+  resolver_options.dns.timeout = std::chrono::milliseconds(config.dns.timeout_ms);
+  resolver_options.dns.tries = static_cast<int>(config.dns.tries);
+  auto resolver = sip::Resolver::Create(worker_.io_context(), resolver_options);
+  if (!resolver.ok()) return resolver.status();
+  resolver_ = std::move(*resolver);
+
+  auto transport =
+      sip::SipTransport::Create(worker_.io_context(), std::move(transport_options), this);
+  if (!transport.ok()) return transport.status();
+  transport_ = std::move(*transport);
+
+  sip::SipServerOptions options = MakeSipServerOptions(config);
+  for (const sip::ListenConfig& listen : transport_->BoundListeners()) {
+    options.local_hosts.push_back(listen.address.HostString());
+    if (listen.advertised) options.local_hosts.push_back(listen.advertised->HostString());
+  }
+  options.shard = static_cast<uint32_t>(worker_.index());
+  if (!purge) options.purge_interval = Duration::zero();
+  server_ = std::make_unique<sip::SipServer>(*transport_, worker_.wheel(), worker_.clock(),
+                                             location, *this, std::move(options));
+  worker_.AddStopHook([this] { Close(); });
+  return absl::OkStatus();
+}
+
+void Shard::OnMessage(SipMessage&& message, const sip::ReceiveInfo& info) {
+  if (!message.is_request() && !message.vias().empty()) {
+    std::optional<uint32_t> owner =
+        sip::TransactionLayer::ShardOfBranch(message.vias().front().branch);
+    if (owner && *owner != worker_.index()) {
+      if (Shard* target = service_.shard(*owner)) {
+        sip::ReceiveInfo copy = info;
+        copy.tls_peer_identity = {};  // a view into this worker's connection; not needed for responses
+        target->worker().Post([target, m = std::move(message), copy]() mutable {
+          target->DeliverFromOtherShard(std::move(m), copy);
+        });
+        return;
+      }
+    }
+  }
+  server_->transport_user().OnMessage(std::move(message), info);
+  worker_.Rearm();
+}
+
+void Shard::Resolve(const sip::Uri& uri, Callback done) {
+  // Resolver callbacks are copyable std::functions; ours is move-only.
+  auto shared_done = std::make_shared<Callback>(std::move(done));
+  sip::ResolveUri(*resolver_, uri, [this, shared_done](sip::Resolver::Result result) {
+    if (!result.ok()) {
+      (*shared_done)(result.status());
+    } else {
+      std::vector<sip::Destination> destinations;
+      destinations.reserve(result->size());
+      for (const sip::ResolvedTarget& target : *result) {
+        sip::Destination d;
+        d.kind = target.kind;
+        d.address = target.address;
+        d.tls_server_name = target.server_name;
+        destinations.push_back(std::move(d));
+      }
+      (*shared_done)(std::move(destinations));
+    }
+    worker_.Rearm();
+  });
+}
+
+absl::Status SipService::Start(const StartContext& context) {
+  const GatewayConfig& config = *context.config;
+  runtime::RuntimeOptions runtime_options = MakeRuntimeOptions(config);
+  runtime_options.workers = static_cast<size_t>(context.workers);
+  runtime_ = std::make_unique<runtime::Runtime>(runtime_options);
+  location_ = std::make_unique<sip::LocationStore>();
+
+  sip::SipTransportOptions transport = MakeSipTransportOptions(config);
+  transport.limiter = std::make_shared<sip::ConnectionLimiter>(transport.max_connections_per_ip,
+                                                               transport.max_connections);
+  if (!config.sip.tls.empty()) {
+    auto server_tls = runtime::MakeTlsServerContext(MakeTlsServerOptions(config, context.certificate));
+    if (!server_tls.ok()) return server_tls.status();
+    transport.tls_server = *server_tls;
+  }
+  auto client_tls = runtime::MakeTlsClientContext(MakeTlsClientOptions(config, context.certificate));
+  if (!client_tls.ok()) return client_tls.status();
+  transport.tls_client = *client_tls;
+
+  for (size_t i = 0; i < runtime_->size(); ++i) {
+    auto shard = std::make_unique<Shard>(*this, runtime_->worker(i));
+    absl::Status status = shard->Init(config, transport, *location_, /*purge=*/i == 0);
+    if (!status.ok()) return status;
+    if (i == 0) {
+      // Later workers bind the ports the first one got (port 0 in tests means ephemeral).
+      transport.listen = shard->transport().BoundListeners();
+      for (const sip::ListenConfig& listen : transport.listen) {
+        listeners_.push_back(absl::StrCat(absl::AsciiStrToLower(ToAbsl(sip::TransportName(listen.kind))),
+                                          ":", listen.address.ToString()));
+      }
+    }
+    shards_.push_back(std::move(shard));
+  }
+  absl::Status started = runtime_->Start();
+  if (!started.ok()) return started;
+  running_ = true;
+  return absl::OkStatus();
+}
+
+void SipService::Stop() {
+  if (!runtime_) return;
+  running_ = false;
+  runtime_->Stop();  // stop hooks close each shard on its own thread
+  runtime_->Join();
+  shards_.clear();
+  runtime_.reset();
+}
+
+}  // namespace
+
+std::unique_ptr<Service> MakeSipService() { return std::make_unique<SipService>(); }
+
+}  // namespace causeway::gateway
