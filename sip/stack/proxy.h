@@ -79,7 +79,10 @@ struct ProxyOptions {
   std::vector<std::string> supported_proxy_options;  // Proxy-Require tokens we honour
   size_t max_branches = 10;        // targets forked in parallel per request
   size_t max_contexts = 20000;     // concurrent response contexts; more get 503
-  Duration timer_c = std::chrono::minutes(3);  // §16.6 step 11: INVITE branch lifetime
+  // §16.6 step 11 Timer C. One timer per INVITE context, reset by any provisional on any branch
+  // (the RFC keeps one per branch; one per context bounds timers per call and differs only when
+  // branches ring at very different times).
+  Duration timer_c = std::chrono::minutes(3);
 };
 
 struct ProxyStats {
