@@ -11,6 +11,7 @@ exist; SERVFAIL for any name under servfail.test.
 """
 
 import argparse
+import os
 import signal
 import sys
 import threading
@@ -107,7 +108,19 @@ class ZoneResolver(BaseResolver):
         return reply
 
 
+def die_with_parent():
+    """The test that started us may crash before it stops us: exit when the parent goes away."""
+    try:
+        import ctypes
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+        libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except OSError:
+        pass  # the ppid check in main() still catches it within a second
+
+
 def main():
+    parent = os.getppid()
+    die_with_parent()
     parser = argparse.ArgumentParser()
     parser.add_argument("port", type=int)
     parser.add_argument("--zone", help="zone file to serve instead of the built-in test zone")
@@ -132,7 +145,8 @@ def main():
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     while not stop.wait(1.0):
-        pass
+        if os.getppid() != parent:
+            break
     for s in servers:
         s.stop()
     return 0
