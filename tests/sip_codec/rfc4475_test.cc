@@ -266,37 +266,43 @@ TEST(Rfc4475Fields, SemanticCasesParseForTheStack) {
   SipMessage unksm2 = MustParse("unksm2");
   EXPECT_EQ(unksm2.to().uri.scheme(), UriScheme::kOther);
   EXPECT_EQ(unksm2.from().uri.scheme_text(), "http");
+  SipMessage require_message = MustParse("bext01");
   absl::StatusOr<std::vector<std::string_view>> require =
-      MustParse("bext01").GetTokens(HeaderId::kRequire);
+      require_message.GetTokens(HeaderId::kRequire);
   ASSERT_TRUE(require.ok());
   EXPECT_EQ(*require,
             (std::vector<std::string_view>{"nothingSupportsThis", "nothingSupportsThisEither"}));
-  absl::StatusOr<std::vector<AuthValue>> auth =
-      MustParse("regaut01").GetAuth(HeaderId::kAuthorization);
+  SipMessage auth_message = MustParse("regaut01");
+  absl::StatusOr<std::vector<AuthValue>> auth = auth_message.GetAuth(HeaderId::kAuthorization);
   ASSERT_TRUE(auth.ok());
   EXPECT_EQ((*auth)[0].scheme, "NoOneKnowsThisScheme");
   EXPECT_EQ((*auth)[0].Param("opaque-data"), "here");
   EXPECT_EQ(MustParse("zeromf").max_forwards(), 0);
   EXPECT_EQ(MustParse("bcast").vias()[1].host, "255.255.255.255");
-  absl::StatusOr<MediaType> invut = MustParse("invut").GetContentType();
+  SipMessage invut_message = MustParse("invut");
+  absl::StatusOr<MediaType> invut = invut_message.GetContentType();
   ASSERT_TRUE(invut.ok());
   EXPECT_EQ(invut->subtype, "unknownformat");
 }
 
 TEST(Rfc4475Fields, ContactParams) {
-  absl::StatusOr<std::vector<NameAddr>> c1 = MustParse("cparam01").GetContacts();
+  SipMessage c1_message = MustParse("cparam01");
+  absl::StatusOr<std::vector<NameAddr>> c1 = c1_message.GetContacts();
   ASSERT_TRUE(c1.ok());
   EXPECT_TRUE((*c1)[0].uri.params().empty());  // addr-spec: the param is the header's
   EXPECT_TRUE((*c1)[0].Param("unknownparam").has_value());
-  absl::StatusOr<std::vector<NameAddr>> c2 = MustParse("cparam02").GetContacts();
+  SipMessage c2_message = MustParse("cparam02");
+  absl::StatusOr<std::vector<NameAddr>> c2 = c2_message.GetContacts();
   ASSERT_TRUE(c2.ok());
   EXPECT_TRUE((*c2)[0].uri.HasParam("unknownparam"));
   EXPECT_TRUE((*c2)[0].params.empty());
-  absl::StatusOr<std::vector<NameAddr>> c3 = MustParse("regescrt").GetContacts();
+  SipMessage c3_message = MustParse("regescrt");
+  absl::StatusOr<std::vector<NameAddr>> c3 = c3_message.GetContacts();
   ASSERT_TRUE(c3.ok());
   ASSERT_EQ((*c3)[0].uri.headers().size(), 1u);
   EXPECT_EQ((*c3)[0].uri.headers()[0].name, "Route");
-  absl::StatusOr<std::vector<NameAddr>> bad = MustParse("regbadct").GetContacts();
+  SipMessage bad_message = MustParse("regbadct");
+  absl::StatusOr<std::vector<NameAddr>> bad = bad_message.GetContacts();
   ASSERT_FALSE(bad.ok());
   EXPECT_EQ(SipCodeOf(bad.status()), 400);
 }
