@@ -294,7 +294,7 @@ class Proxy:
     def stop(self):
         if self.proc is None:
             return None
-        rc = stop_process(self.proc)
+        rc = stop_process(self.proc, grace_s=15.0)  # causeway drains up to shutdown_timeout_s=10
         self.log.close()
         return rc
 
@@ -635,8 +635,8 @@ class Runner:
     def run(self, only, budget_s):
         passed = failed = 0
         deadline = time.monotonic() + budget_s
-        self.proxy.start()
         try:
+            self.proxy.start()
             for name, fn, transport_only in CASES:
                 if only and not any(o in name for o in only):
                     continue
