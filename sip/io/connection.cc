@@ -203,7 +203,9 @@ void StreamConnection::OnTimer() {
       std::chrono::milliseconds idle = params_.inbound ? params_.options->idle_timeout_inbound
                                                        : params_.options->idle_timeout_outbound;
       auto elapsed = Clock::now() - last_activity_;
-      if (elapsed >= idle && !writing_) {
+      // A write that has not completed for a whole idle period means a peer that stopped
+      // reading: that is dead too (completed writes stamp last_activity_).
+      if (elapsed >= idle) {
         if (owner_) TransportCounters::Inc(owner_->io_counters().connections_idle_closed);
         Close(absl::DeadlineExceededError(absl::StrCat(Describe(*this), ": idle timeout")));
         return;
