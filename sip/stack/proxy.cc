@@ -239,11 +239,36 @@ std::string Proxy::RecordRouteUri(TransportKind kind, bool v6) const {
 std::optional<Destination> Proxy::RegisteredFlow(const Uri& uri) const {
   if (!uri.is_sip()) return std::nullopt;
   std::optional<Binding> b = location_.FindByContact(ContactKey(uri), clock_.Now());
-  if (!b || b->flow.source.is_unspecified() || b->flow.source.port() == 0) return std::nullopt;
+  if (!b) return std::nullopt;
+  return FlowOf(*b);
+}
+
+// The registration's flow is the way to reach a contact when the client asked for it (RFC 5626
+// +sip.instance: outbound clients, and Lync, whose TLS clients never listen), when the Contact's
+// IP is not the one the REGISTER came from (the client is behind a NAT), or when the flow ends
+// where the Contact points anyway (reuse the connection). Otherwise (same host, another port)
+// RFC 3261 §16.5 holds: the request goes to the Contact URI, e.g. a UA that registers from an
+// ephemeral port but listens on its Contact port.
+std::optional<Destination> Proxy::FlowOf(const Binding& b) {
+  if (b.flow.source.is_unspecified() || b.flow.source.port() == 0) return std::nullopt;
   Destination d;
-  d.kind = b->flow.kind;
-  d.address = b->flow.source;
-  d.connection = b->flow.connection;
+  d.kind = b.flow.kind;
+  d.address = b.flow.source;
+  d.connection = b.flow.connection;
+  if (!b.instance_id.empty()) return d;
+  absl::StatusOr<Uri> contact = Uri::Parse(b.contact_uri);
+  if (!contact.ok() || !contact->is_sip()) return std::nullopt;
+  std::optional<NetAddress> host = NetAddress::Parse(contact->host());
+  if (!host) return std::nullopt;
+  TransportKind kind = TransportKind::kUdp;
+  if (contact->scheme() == UriScheme::kSips) kind = TransportKind::kTls;
+  if (!contact->transport().empty() && !ParseTransportName(contact->transport(), &kind)) {
+    return std::nullopt;
+  }
+  host->set_port(b.flow.source.port());
+  if (*host != b.flow.source) return d;  // NAT: the Contact's address is not reachable
+  host->set_port(contact->port().value_or(kind == TransportKind::kTls ? 5061 : 5060));
+  if (kind != b.flow.kind || *host != b.flow.source) return std::nullopt;
   return d;
 }
 
@@ -323,14 +348,7 @@ void Proxy::OnRequest(ProxyServerTxId server, SipMessage&& request, const Receiv
       Branch branch;
       branch.target = b.contact_uri;
       branch.preloaded_routes = b.path;
-      if (b.path.empty()) {
-        // The client's registered flow: the only way through its NAT or its own connection.
-        Destination d;
-        d.kind = b.flow.kind;
-        d.address = b.flow.source;
-        d.connection = b.flow.connection;
-        if (!d.address.is_unspecified() && d.address.port() != 0) branch.fixed = d;
-      }
+      if (b.path.empty()) branch.fixed = FlowOf(b);
       branches.push_back(std::move(branch));
     }
   } else if (!routed && !ruri.is_sip() && ruri.scheme() != UriScheme::kTel) {
@@ -706,11 +724,7 @@ void Proxy::ForwardStatelessly(SipMessage&& request) {
         const Binding& b = bindings.front();
         if (!request.SetRequestUri(b.contact_uri).ok()) return;
         next_hop = b.contact_uri;
-        Destination d;
-        d.kind = b.flow.kind;
-        d.address = b.flow.source;
-        d.connection = b.flow.connection;
-        if (!d.address.is_unspecified() && d.address.port() != 0) fixed = d;
+        fixed = FlowOf(b);
       }
     }
   }

@@ -164,6 +164,7 @@ class Proxy {
   bool IsOwnVia(const Via& via) const;
   // The registration flow of a binding whose contact is `uri`, if any.
   std::optional<Destination> RegisteredFlow(const Uri& uri) const;
+  static std::optional<Destination> FlowOf(const Binding& binding);
 
   void Reply(ProxyServerTxId server, const SipMessage& request, int code,
              std::string_view reason = {});

@@ -293,6 +293,38 @@ TEST_F(ProxyTest, RoutesToRegisteredContactOverItsFlow) {
   EXPECT_EQ(s.request.record_routes()[1].uri_text, "sip:127.0.0.1:5060;lr");
 }
 
+TEST_F(ProxyTest, ContactOnTheRegisteringHostButAnotherPortGetsTheRequest) {
+  // A UA that registers from an ephemeral port (or from a helper process) but listens on its
+  // Contact port: RFC 3261 §16.5 sends to the Contact, not to the REGISTER's source.
+  Bind("sip:alice@127.0.0.3:5080;transport=tcp", TransportKind::kTcp, 77, "127.0.0.3:40001");
+  Deliver(Request("MESSAGE", "sip:alice@example.com"));
+  ASSERT_EQ(tx_.sent.size(), 1u);
+  EXPECT_EQ(resolver_.calls, 1);
+  EXPECT_EQ(tx_.sent[0].to.address.ToString(), "127.0.0.3:5080");
+  EXPECT_EQ(tx_.sent[0].to.connection, 0u);
+}
+
+TEST_F(ProxyTest, OutboundInstanceAlwaysUsesTheRegistrationFlow) {
+  RegisterUpdate u;
+  u.call_id = "reg-outbound";
+  u.cseq = 1;
+  u.flow.kind = TransportKind::kTls;
+  u.flow.connection = 9;
+  u.flow.source = *NetAddress::Parse("127.0.0.3:40003");
+  ContactUpdate c;
+  c.contact_uri = "sip:alice@127.0.0.3:5081;transport=tls";
+  c.contact_key = c.contact_uri;
+  c.expires = std::chrono::seconds(3600);
+  c.instance_id = "<urn:uuid:00000000-0000-0000-0000-000000000001>";
+  u.contacts.push_back(c);
+  ASSERT_TRUE(store_.Apply("sip:alice@example.com", u, clock_.Now()).ok());
+  Deliver(Request("MESSAGE", "sip:alice@example.com"));
+  ASSERT_EQ(tx_.sent.size(), 1u);
+  EXPECT_EQ(resolver_.calls, 0);
+  EXPECT_EQ(tx_.sent[0].to.connection, 9u);
+  EXPECT_EQ(tx_.sent[0].to.address.ToString(), "127.0.0.3:40003");
+}
+
 TEST_F(ProxyTest, V6InV4OutGetsARecordRoutePerFamily) {
   info_.source = *NetAddress::Parse("[::1]:5062");
   info_.local = *NetAddress::Parse("[::1]:5060");
