@@ -335,7 +335,7 @@ def main():
     if not args.no_kamailio:
         targets.append(("kamailio", args.kamailio))
     if args.causeway:
-        targets.append(("causeway", args.causeway))
+        targets.append(("causeway", os.path.abspath(args.causeway)))
     if not targets:
         parser.error("nothing to benchmark")
 
