@@ -7,7 +7,7 @@
 // 404. An EMPTY domain list accepts every domain: convenient for a lab, wrong for a deployment
 // (any client could create bindings for any AOR) - the daemon's config should always set it.
 //
-// Authentication is NOT implemented here: the registrar asks a RegisterAuthorizer (NTLM/Kerberos
+// Authentication lives outside the registrar: it asks a RegisterAuthorizer (NTLM/Kerberos
 // per MS-SIPAE or Digest come later). Without one, every REGISTER that passes the checks below is
 // accepted; that is stated loudly in the constructor's log line.
 
