@@ -342,6 +342,10 @@ absl::StatusOr<ClientTransactionId> TransactionLayer::SendRequest(SipMessage req
   ct->to = to;
   ct->bytes = request.Serialize();
   if (ct->invite) ct->request.emplace(std::move(request));
+  return StartClient(std::move(ct), std::move(key));
+}
+
+ClientTransactionId TransactionLayer::StartClient(std::unique_ptr<ClientTxn> ct, std::string key) {
   const ClientTransactionId id = ct->id;
   ClientTxn& ref = *ct;
   client_keys_.emplace(std::move(key), id);
@@ -404,16 +408,7 @@ void TransactionLayer::SendCancelNow(ClientTxn& invite) {
   ct->to = invite.to;
   ct->bytes = cancel->Serialize();
   ct->cancel_for = invite.id;
-  const ClientTransactionId id = ct->id;
-  ClientTxn& ref = *ct;
-  client_keys_.emplace(std::move(key), id);
-  clients_.emplace(id, std::move(ct));
-  transport_.Send(ref.to, ref.bytes, id);
-  if (!ref.reliable) {
-    ref.interval = config_.t1;
-    ref.retransmit = Arm(ref.interval, id, TimerKind::kRetransmit, true);
-  }
-  ref.timeout = Arm(config_.Timer64T1(), id, TimerKind::kTimeout, true);
+  StartClient(std::move(ct), std::move(key));
 }
 
 void TransactionLayer::HandleResponse(SipMessage&& response, const ReceiveInfo& info) {

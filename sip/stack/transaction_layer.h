@@ -95,6 +95,8 @@ class TransactionLayer final : public TransportUser {
   // Client side.
   void HandleResponse(SipMessage&& response, const ReceiveInfo& info);
   void SendCancelNow(ClientTxn& invite);
+  // Registers a filled-in client transaction, sends it and arms its timers (A/E, B/F).
+  ClientTransactionId StartClient(std::unique_ptr<ClientTxn> ct, std::string key);
   void OnClientTimer(ClientTransactionId id, TimerKind kind);
   void TerminateClient(ClientTransactionId id);
 
