@@ -29,10 +29,11 @@ using sip::SipMessage;
 
 class SipService;
 
-// Everything one worker owns. It sits between the transport and the transaction layer so it can
-// route responses to the shard that owns their transaction and re-arm the worker's OS timer after
-// the stack scheduled timers on the wheel.
-class Shard final : public sip::TransportUser, public sip::NextHopResolver {
+// Everything one worker owns. It sits between the transport and the transaction layer on both
+// sides: inbound it routes responses to the shard that owns their transaction and re-arms the
+// worker's OS timer after the stack scheduled timers on the wheel; outbound it hands sends on a
+// stream connection another worker owns (a registered flow, RFC 5626) to that worker.
+class Shard final : public sip::TransportUser, public sip::Transport, public sip::NextHopResolver {
  public:
   Shard(SipService& service, runtime::Worker& worker) : service_(service), worker_(worker) {}
 
@@ -41,19 +42,31 @@ class Shard final : public sip::TransportUser, public sip::NextHopResolver {
 
   // sip::TransportUser.
   void OnMessage(SipMessage&& message, const sip::ReceiveInfo& info) override;
-  void OnSendFailed(uint64_t token, const sip::Destination& to,
-                    const absl::Status& error) override {
-    server_->transport_user().OnSendFailed(token, to, error);
-    worker_.Rearm();
+  void OnSendFailed(uint64_t token, const sip::Destination& to, const absl::Status& error) override;
+
+  // sip::Transport, for this worker's stack.
+  void Send(const sip::Destination& to, std::string bytes, uint64_t token) override;
+  NetAddress AdvertisedAddress(sip::TransportKind kind, bool v6) const override {
+    return transport_->AdvertisedAddress(kind, v6);
   }
+  bool Supports(sip::TransportKind kind) const override { return transport_->Supports(kind); }
 
   // sip::NextHopResolver.
   void Resolve(const sip::Uri& uri, Callback done) override;
 
   // Delivers a response another worker received for one of our transactions.
   void DeliverFromOtherShard(SipMessage&& message, sip::ReceiveInfo info) {
+    if (!server_) return;  // closed while the message was in flight
     server_->transport_user().OnMessage(std::move(message), info);
     worker_.Rearm();
+  }
+
+  // Sends for another worker's stack on a connection this worker owns. A failure goes back to
+  // `origin` with the stack's own token.
+  void SendForOtherShard(uint32_t origin, const sip::Destination& to, std::string bytes,
+                         uint64_t token) {
+    if (!server_) return;  // closed while the send was in flight
+    transport_->Send(to, std::move(bytes), token == 0 ? 0 : ForwardedToken(origin, token));
   }
 
   runtime::Worker& worker() { return worker_; }
@@ -74,6 +87,16 @@ class Shard final : public sip::TransportUser, public sip::NextHopResolver {
   }
 
  private:
+  // A forwarded send's token carries its origin: top bit set, origin worker in bits 48-62. The
+  // stack's own tokens are per-worker counters that never come near 2^48.
+  static constexpr uint64_t kForwardedBit = uint64_t{1} << 63;
+  static constexpr int kOriginShift = 48;
+  static constexpr uint64_t kTokenMask = (uint64_t{1} << kOriginShift) - 1;
+  static uint64_t ForwardedToken(uint32_t origin, uint64_t token) {
+    return kForwardedBit | (static_cast<uint64_t>(origin & 0x7fff) << kOriginShift) |
+           (token & kTokenMask);
+  }
+
   SipService& service_;
   runtime::Worker& worker_;
   std::unique_ptr<sip::Resolver> resolver_;
@@ -155,7 +178,7 @@ absl::Status Shard::Init(const GatewayConfig& config, sip::SipTransportOptions t
   }
   options.shard = static_cast<uint32_t>(worker_.index());
   if (!purge) options.purge_interval = Duration::zero();
-  server_ = std::make_unique<sip::SipServer>(*transport_, worker_.wheel(), worker_.clock(),
+  server_ = std::make_unique<sip::SipServer>(*this, worker_.wheel(), worker_.clock(),
                                              location, *this, std::move(options));
   worker_.AddStopHook([this] { Close(); });
   return absl::OkStatus();
@@ -177,6 +200,36 @@ void Shard::OnMessage(SipMessage&& message, const sip::ReceiveInfo& info) {
     }
   }
   server_->transport_user().OnMessage(std::move(message), info);
+  worker_.Rearm();
+}
+
+void Shard::Send(const sip::Destination& to, std::string bytes, uint64_t token) {
+  if (sip::IsReliable(to.kind) && to.connection != 0) {
+    const uint32_t owner = sip::OwnerOfConnection(to.connection);
+    if (owner != worker_.index()) {
+      if (Shard* target = service_.shard(owner)) {
+        const uint32_t origin = static_cast<uint32_t>(worker_.index());
+        target->worker().Post([target, origin, to, b = std::move(bytes), token]() mutable {
+          target->SendForOtherShard(origin, to, std::move(b), token);
+        });
+        return;
+      }
+    }
+  }
+  transport_->Send(to, std::move(bytes), token);
+}
+
+void Shard::OnSendFailed(uint64_t token, const sip::Destination& to, const absl::Status& error) {
+  if (token & kForwardedBit) {
+    const uint32_t origin = static_cast<uint32_t>((token & ~kForwardedBit) >> kOriginShift);
+    if (Shard* target = service_.shard(origin)) {
+      const uint64_t own = token & kTokenMask;
+      target->worker().Post([target, own, to, error] { target->OnSendFailed(own, to, error); });
+    }
+    return;
+  }
+  if (!server_) return;
+  server_->transport_user().OnSendFailed(token, to, error);
   worker_.Rearm();
 }
 
@@ -223,6 +276,7 @@ absl::Status SipService::Start(const StartContext& context) {
 
   for (size_t i = 0; i < runtime_->size(); ++i) {
     auto shard = std::make_unique<Shard>(*this, runtime_->worker(i));
+    transport.owner = static_cast<uint32_t>(i);
     absl::Status status = shard->Init(config, transport, *location_, /*purge=*/i == 0);
     if (!status.ok()) return status;
     if (i == 0) {

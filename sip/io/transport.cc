@@ -227,7 +227,7 @@ void SipTransport::OnAccepted(StreamAcceptor& acceptor, tcp::socket socket) {
   StreamConnection::Params params;
   params.kind = acceptor.kind();
   params.inbound = true;
-  params.id = next_connection_id.fetch_add(1, std::memory_order_relaxed);
+  params.id = MakeConnectionId(options_->owner, next_connection_id.fetch_add(1, std::memory_order_relaxed));
   params.options = options_;
   params.tls = options_->tls_server;
   params.remote = remote;  // the by-peer index is keyed on it from the start
@@ -341,7 +341,7 @@ void SipTransport::SendStream(const Destination& to, std::string bytes, uint64_t
   StreamConnection::Params params;
   params.kind = to.kind;
   params.inbound = false;
-  params.id = next_connection_id.fetch_add(1, std::memory_order_relaxed);
+  params.id = MakeConnectionId(options_->owner, next_connection_id.fetch_add(1, std::memory_order_relaxed));
   params.options = options_;
   params.tls = options_->tls_client;
   params.tls_server_name = to.tls_server_name;

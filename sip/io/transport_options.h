@@ -51,6 +51,8 @@ class ConnectionLimiter {
 
 struct SipTransportOptions {
   std::vector<ListenConfig> listen;
+  // This transport's worker: stamped into every ConnectionId it creates (OwnerOfConnection).
+  uint32_t owner = 0;
   ParseLimits limits;  // max_message_bytes bounds every connection's read buffer
 
   std::chrono::milliseconds idle_timeout_inbound = std::chrono::seconds(300);

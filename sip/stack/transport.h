@@ -20,7 +20,17 @@ bool ParseTransportName(std::string_view text, TransportKind* out);  // case-ins
 inline bool IsReliable(TransportKind kind) { return kind != TransportKind::kUdp; }
 
 // Identifies one stream connection for its lifetime; 0 means "none" (UDP, or not yet connected).
+// The top 16 bits name the worker that owns the connection, so a worker holding a flow from the
+// shared location store knows where a send on it must run.
 using ConnectionId = uint64_t;
+inline constexpr int kConnectionOwnerShift = 48;
+inline constexpr ConnectionId MakeConnectionId(uint32_t owner, uint64_t serial) {
+  return (static_cast<ConnectionId>(owner & 0xffff) << kConnectionOwnerShift) |
+         (serial & ((ConnectionId{1} << kConnectionOwnerShift) - 1));
+}
+inline constexpr uint32_t OwnerOfConnection(ConnectionId id) {
+  return static_cast<uint32_t>(id >> kConnectionOwnerShift);
+}
 
 // Where a message arrived from.
 struct ReceiveInfo {

@@ -45,6 +45,19 @@ TEST_F(SipTransportTcp, FramesSplitAndCoalescedMessages) {
   EXPECT_EQ(h_.Counter(&TransportCounters::messages_received), 3u);
 }
 
+TEST_F(SipTransportTcp, ConnectionIdsNameTheOwningWorker) {
+  SipTransportOptions o = LoopbackOptions({TransportKind::kTcp});
+  o.owner = 7;
+  Open(std::move(o));
+  Fd c = TcpConnect(server_);
+  ASSERT_TRUE(SendAll(c.get(), Options("owned")));
+  ASSERT_TRUE(h_.user().WaitMessages(1));
+  const ConnectionId id = h_.user().messages()[0].info.connection;
+  EXPECT_EQ(OwnerOfConnection(id), 7u);
+  EXPECT_NE(id & ((ConnectionId{1} << kConnectionOwnerShift) - 1), 0u);
+  EXPECT_EQ(MakeConnectionId(OwnerOfConnection(id), id), id);
+}
+
 TEST_F(SipTransportTcp, TrickledBytesFrameOnce) {
   Open();
   Fd c = TcpConnect(server_);

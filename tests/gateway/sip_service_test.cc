@@ -1,0 +1,205 @@
+// The SIP service with several workers: state shared across workers (registered flows) must work
+// whichever worker the kernel's SO_REUSEPORT hash gave each connection to.
+
+#include "gateway/sip_service.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "core/strings.h"
+#include "gateway/config.h"
+#include "gtest/gtest.h"
+#include "sip/codec/message.h"
+#include "sip/codec/stream_framer.h"
+#include "tests/gateway/test_util.h"
+
+namespace causeway::gateway {
+namespace {
+
+using sip::SipMessage;
+
+// A blocking TCP SIP peer with bounded reads.
+class TcpPeer {
+ public:
+  explicit TcpPeer(uint16_t port) {
+    fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(port);
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    connected_ = ::connect(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0;
+    sockaddr_in local{};
+    socklen_t len = sizeof(local);
+    ::getsockname(fd_, reinterpret_cast<sockaddr*>(&local), &len);
+    local_port_ = ntohs(local.sin_port);
+  }
+  ~TcpPeer() { ::close(fd_); }
+  TcpPeer(const TcpPeer&) = delete;
+  TcpPeer& operator=(const TcpPeer&) = delete;
+
+  bool connected() const { return connected_; }
+  uint16_t local_port() const { return local_port_; }
+
+  bool Send(const std::string& bytes) {
+    size_t sent = 0;
+    while (sent < bytes.size()) {
+      ssize_t n = ::send(fd_, bytes.data() + sent, bytes.size() - sent, MSG_NOSIGNAL);
+      if (n <= 0) return false;
+      sent += static_cast<size_t>(n);
+    }
+    return true;
+  }
+
+  // The next SIP message (keepalives skipped), or nullopt after `timeout`.
+  std::optional<SipMessage> Receive(std::chrono::milliseconds timeout = std::chrono::seconds(10)) {
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    for (;;) {
+      sip::FrameResult frame = sip::FrameStream(buffer_);
+      if (frame.is_keepalive()) {
+        buffer_.erase(0, frame.length);
+        continue;
+      }
+      if (frame.is_message()) {
+        std::string bytes = buffer_.substr(0, frame.length);
+        buffer_.erase(0, frame.length);
+        auto parsed = SipMessage::Parse(std::move(bytes));
+        if (!parsed.ok()) return std::nullopt;
+        return std::move(*parsed);
+      }
+      if (frame.is_error()) return std::nullopt;
+      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+          deadline - std::chrono::steady_clock::now());
+      if (left.count() <= 0) return std::nullopt;
+      pollfd p{fd_, POLLIN, 0};
+      if (::poll(&p, 1, static_cast<int>(left.count())) <= 0) return std::nullopt;
+      char chunk[4096];
+      ssize_t n = ::recv(fd_, chunk, sizeof(chunk), 0);
+      if (n <= 0) return std::nullopt;
+      buffer_.append(chunk, static_cast<size_t>(n));
+    }
+  }
+
+ private:
+  int fd_ = -1;
+  bool connected_ = false;
+  uint16_t local_port_ = 0;
+  std::string buffer_;
+};
+
+std::string Header(const SipMessage& m, std::string_view name) {
+  const sip::Header* h = m.FindHeader(name);
+  return h ? std::string(h->value) : std::string();
+}
+
+class SipServiceTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    GatewayConfig config = DefaultConfig();
+    config.general.state_dir = dir_ / "state";
+    config.sip.udp.clear();
+    config.sip.tls.clear();
+    config.sip.tcp = {*NetAddress::Parse("127.0.0.1:0")};
+    StartContext context;
+    context.config = std::make_shared<const GatewayConfig>(config);
+    context.state_dir = dir_ / "state";
+    context.workers = 2;
+    service_ = MakeSipService();
+    ASSERT_TRUE(service_->Start(context).ok());
+    for (const std::string& listener : service_->Listeners()) {
+      const std::string prefix = "tcp:127.0.0.1:";
+      if (listener.rfind(prefix, 0) == 0) {
+        uint32_t port = 0;
+        ASSERT_TRUE(absl::SimpleAtoi(ToAbsl(std::string_view(listener).substr(prefix.size())), &port));
+        port_ = static_cast<uint16_t>(port);
+      }
+    }
+    ASSERT_NE(port_, 0);
+  }
+  void TearDown() override {
+    if (service_) service_->Stop();
+  }
+
+  testing::ScratchDir dir_;
+  std::unique_ptr<Service> service_;
+  uint16_t port_ = 0;
+};
+
+// RFC 5626: a UA registered with +sip.instance is reached over the connection it registered on,
+// its Contact (here a port nobody listens on) is never dialled. Before connection ids named their
+// worker, a flow accepted by worker 1 was unknown to worker 0, which then dialled the Contact.
+TEST_F(SipServiceTest, RegisteredFlowsAreUsedFromEveryWorker) {
+  // Enough connections that both workers own some (the reuseport hash is per 4-tuple); every one
+  // must work wherever it landed.
+  constexpr int kUsers = 16;
+  std::vector<std::unique_ptr<TcpPeer>> users;
+  for (int i = 0; i < kUsers; ++i) {
+    auto peer = std::make_unique<TcpPeer>(port_);
+    ASSERT_TRUE(peer->connected());
+    const std::string aor = absl::StrCat("sip:user", i, "@example.com");
+    ASSERT_TRUE(peer->Send(absl::StrCat(
+        "REGISTER sip:example.com SIP/2.0\r\n"
+        "Via: SIP/2.0/TCP 127.0.0.1:", peer->local_port(), ";branch=z9hG4bKreg", i, "\r\n",
+        "Max-Forwards: 70\r\n"
+        "From: <", aor, ">;tag=r", i, "\r\n",
+        "To: <", aor, ">\r\n",
+        "Call-ID: reg-", i, "@test\r\n"
+        "CSeq: 1 REGISTER\r\n"
+        // Port 9 on loopback: nothing listens there, so dialling the Contact fails loudly.
+        "Contact: <sip:user", i, "@127.0.0.1:9;transport=tcp>;+sip.instance=\"<urn:uuid:00000000-0000-0000-0000-",
+        absl::Dec(i, absl::kZeroPad12), ">\";reg-id=1\r\n"
+        "Supported: outbound, path\r\n"
+        "Expires: 600\r\n"
+        "Content-Length: 0\r\n\r\n")));
+    std::optional<SipMessage> answer = peer->Receive();
+    ASSERT_TRUE(answer.has_value()) << "user " << i;
+    ASSERT_EQ(answer->status_code(), 200) << "user " << i;
+    users.push_back(std::move(peer));
+  }
+
+  TcpPeer sender(port_);
+  ASSERT_TRUE(sender.connected());
+  for (int i = 0; i < kUsers; ++i) {
+    const std::string target = absl::StrCat("sip:user", i, "@example.com");
+    ASSERT_TRUE(sender.Send(absl::StrCat(
+        "MESSAGE ", target, " SIP/2.0\r\n"
+        "Via: SIP/2.0/TCP 127.0.0.1:", sender.local_port(), ";branch=z9hG4bKmsg", i, "\r\n",
+        "Max-Forwards: 70\r\n"
+        "From: <sip:sender@example.com>;tag=s", i, "\r\n",
+        "To: <", target, ">\r\n",
+        "Call-ID: msg-", i, "@test\r\n"
+        "CSeq: 1 MESSAGE\r\n"
+        "Content-Type: text/plain\r\n"
+        "Content-Length: 5\r\n\r\nhello")));
+
+    std::optional<SipMessage> delivered = users[i]->Receive();
+    ASSERT_TRUE(delivered.has_value()) << "MESSAGE for user " << i << " never reached its flow";
+    EXPECT_EQ(delivered->method_text(), "MESSAGE");
+    EXPECT_EQ(Header(*delivered, "Call-ID"), absl::StrCat("msg-", i, "@test"));
+    SipMessage ok = sip::MakeResponse(*delivered, 200, "OK", absl::StrCat("u", i));
+    ASSERT_TRUE(users[i]->Send(ok.Serialize()));
+
+    std::optional<SipMessage> final_response;
+    for (int n = 0; n < 4 && !final_response; ++n) {  // a 100 Trying may come first
+      std::optional<SipMessage> r = sender.Receive();
+      ASSERT_TRUE(r.has_value()) << "no answer for the MESSAGE to user " << i;
+      if (r->status_code() >= 200) final_response = std::move(r);
+    }
+    ASSERT_TRUE(final_response.has_value());
+    EXPECT_EQ(final_response->status_code(), 200) << "user " << i;
+    EXPECT_EQ(Header(*final_response, "Call-ID"), absl::StrCat("msg-", i, "@test"));
+  }
+}
+
+}  // namespace
+}  // namespace causeway::gateway
