@@ -1,11 +1,17 @@
 #include "gateway/wiring.h"
 
+#include <openssl/ssl.h>
+
 #include <chrono>
 #include <optional>
 #include <string>
 
 namespace causeway::gateway {
 namespace {
+
+int MinTlsProtocol(const GatewayConfig& config) {
+  return config.tls.min_version == TlsVersion::k1_3 ? TLS1_3_VERSION : TLS1_2_VERSION;
+}
 
 // sip.advertised_host as an address, if it is an IP literal ("[v6]" form is accepted).
 std::optional<NetAddress> AdvertisedAddress(const SipConfig& sip, uint16_t port) {
@@ -43,6 +49,7 @@ runtime::TlsContextOptions MakeTlsServerOptions(const GatewayConfig& config,
   options.ca_file = config.tls.ca;
   options.verify_peer = config.tls.verify_clients;
   options.require_peer_certificate = config.tls.verify_clients;
+  options.min_version = MinTlsProtocol(config);
   return options;
 }
 
@@ -53,6 +60,7 @@ runtime::TlsContextOptions MakeTlsClientOptions(const GatewayConfig& config,
   options.private_key_file = certificate.key_path;
   options.ca_file = config.tls.ca;
   options.verify_peer = true;
+  options.min_version = MinTlsProtocol(config);
   return options;
 }
 

@@ -5,6 +5,7 @@
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -43,8 +44,10 @@ absl::Status Configure(ssl::context& ctx, const TlsContextOptions& options, bool
                   ec);
   if (ec) return absl::InternalError(absl::StrCat("TLS options: ", ec.message()));
   SSL_CTX* native = ctx.native_handle();
-  if (SSL_CTX_set_min_proto_version(native, TLS1_2_VERSION) != 1) {
-    return absl::InternalError("TLS: cannot set minimum version TLS 1.2");
+  const int min_version = std::max(options.min_version, TLS1_2_VERSION);
+  if (SSL_CTX_set_min_proto_version(native, min_version) != 1) {
+    return absl::InvalidArgumentError(absl::StrCat("TLS: cannot set minimum version 0x",
+                                                   absl::Hex(min_version)));
   }
   // Renegotiation is an old DoS vector and nothing in SIP needs it.
   SSL_CTX_set_options(native, SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE);

@@ -33,6 +33,8 @@ struct TlsContextOptions {
   // Server only (mutual TLS): fail the handshake when the client sends no certificate.
   bool require_peer_certificate = false;
   std::string ciphers = std::string(kDefaultTlsCiphers);
+  // Lowest protocol version accepted: TLS1_2_VERSION or TLS1_3_VERSION (never below 1.2).
+  int min_version = 0x0303;  // TLS1_2_VERSION; the value avoids pulling OpenSSL into this header
 };
 
 using TlsContextPtr = std::shared_ptr<boost::asio::ssl::context>;

@@ -3,6 +3,8 @@
 
 #include "gateway/wiring.h"
 
+#include <openssl/ssl.h>
+
 #include "gtest/gtest.h"
 
 namespace causeway::gateway {
@@ -102,6 +104,12 @@ TEST(Wiring, TlsAndRuntimeOptions) {
   EXPECT_FALSE(open.verify_peer);  // no client certificate requested without verify_clients
   EXPECT_FALSE(open.require_peer_certificate);
   EXPECT_EQ(MakeRuntimeOptions(plain).workers, 0u);  // 0 = one per core, resolved by the runtime
+  EXPECT_EQ(open.min_version, TLS1_2_VERSION);
+  EXPECT_EQ(MakeTlsClientOptions(plain, cert).min_version, TLS1_2_VERSION);
+
+  GatewayConfig strict = Parse("[tls]\nmin_version = \"1.3\"\n");
+  EXPECT_EQ(MakeTlsServerOptions(strict, cert).min_version, TLS1_3_VERSION);
+  EXPECT_EQ(MakeTlsClientOptions(strict, cert).min_version, TLS1_3_VERSION);
 }
 
 }  // namespace

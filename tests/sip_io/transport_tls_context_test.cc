@@ -29,6 +29,14 @@ TEST(TlsContext, ServerLoadsChainKeyAndCa) {
   auto plain = MakeTlsServerContext(o);
   ASSERT_TRUE(plain.ok());
   EXPECT_EQ(SSL_CTX_get_verify_mode((*plain)->native_handle()), SSL_VERIFY_NONE);
+  o.min_version = TLS1_3_VERSION;
+  auto strict = MakeTlsServerContext(o);
+  ASSERT_TRUE(strict.ok());
+  EXPECT_EQ(SSL_CTX_get_min_proto_version((*strict)->native_handle()), TLS1_3_VERSION);
+  o.min_version = TLS1_VERSION;  // below the floor: still 1.2
+  auto floor = MakeTlsServerContext(o);
+  ASSERT_TRUE(floor.ok());
+  EXPECT_EQ(SSL_CTX_get_min_proto_version((*floor)->native_handle()), TLS1_2_VERSION);
 }
 
 TEST(TlsContext, ErrorsNameTheFile) {
