@@ -2,6 +2,9 @@
 # .cc directly in DIR (new files need no CMake edits, so parallel work never collides here).
 function(causeway_library name dir)
   file(GLOB sources CONFIGURE_DEPENDS ${dir}/*.cc)
+  if(NOT sources)
+    return()  # a folder whose first files are still being written
+  endif()
   add_library(${name} STATIC ${sources})
   target_link_libraries(${name} PUBLIC causeway_base ${ARGN})
 endfunction()

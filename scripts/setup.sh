@@ -9,12 +9,14 @@ packages=(
   # declared libraries
   libboost-dev libssl-dev libexpat1-dev libabsl-dev libstrophe-dev
   libgtest-dev libgmock-dev libbenchmark-dev
-  # chosen libraries: DNS (RFC 3263 NAPTR/SRV), TOML config
-  libc-ares-dev libtomlplusplus-dev
+  # chosen libraries: DNS (RFC 3263 NAPTR/SRV), TOML config, embedded storage (user directory)
+  libc-ares-dev libtomlplusplus-dev libsqlite3-dev
   # fuzzing and sanitizers
   clang-14 libclang-rt-14-dev
   # real peers and tools used by tests and benchmarks
   sip-tester kamailio openssl procps python3 python3-dnslib
+  # the real Lync-protocol client (pidgin-sipe) and what its headless libpurple driver builds with
+  pidgin-sipe libpurple-dev libglib2.0-dev libxml2-dev
 )
 
 missing=()
