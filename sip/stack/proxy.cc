@@ -329,6 +329,10 @@ void Proxy::OnRequest(ProxyServerTxId server, SipMessage&& request, const Receiv
     bindings = location_.Lookup(*aor, clock_.Now());
     // With no configured domains, "ours" means "someone registered it" (see registrar.h).
     ours = domains_.accepts_any() ? !bindings.empty() : domains_.Serves(ruri.host());
+    // A GRUU reaches the one instance it names, never the AOR's other devices (RFC 5627 §7).
+    if (std::optional<GruuTarget> gruu = GruuOf(ruri)) {
+      std::erase_if(bindings, [&gruu](const Binding& b) { return !BindingMatches(b, *gruu); });
+    }
   }
   if (!routed && !ours && !ruri.has_user() &&
       (IsLocalUri(ruri) || (!domains_.accepts_any() && domains_.Serves(ruri.host())))) {
@@ -719,6 +723,9 @@ void Proxy::ForwardStatelessly(SipMessage&& request) {
       std::vector<Binding> bindings = location_.Lookup(*aor, clock_.Now());
       const bool ours =
           domains_.accepts_any() ? !bindings.empty() : domains_.Serves(ruri.host());
+      if (std::optional<GruuTarget> gruu = GruuOf(ruri)) {
+        std::erase_if(bindings, [&gruu](const Binding& b) { return !BindingMatches(b, *gruu); });
+      }
       if (ours) {
         if (bindings.empty()) return;  // an ACK to nobody: drop (§16.11, nothing to answer)
         const Binding& b = bindings.front();

@@ -95,6 +95,36 @@ std::string ContactKey(const Uri& uri) {
   return key;
 }
 
+std::string PublicGruu(std::string_view aor, std::string_view instance_id) {
+  if (instance_id.size() >= 2 && instance_id.front() == '<' && instance_id.back() == '>') {
+    instance_id = instance_id.substr(1, instance_id.size() - 2);
+  }
+  return absl::StrCat(ToAbsl(aor), ";gr=", ToAbsl(instance_id));
+}
+
+std::string LyncGruu(std::string_view aor, std::string_view epid) {
+  return absl::StrCat(ToAbsl(aor), ";opaque=user:epid:", ToAbsl(epid), ";gruu");
+}
+
+std::optional<GruuTarget> GruuOf(const Uri& uri) {
+  if (!uri.is_sip()) return std::nullopt;
+  if (std::optional<std::string_view> gr = uri.Param("gr"); gr && !gr->empty()) {
+    return GruuTarget{absl::StrCat("<", ToAbsl(UnescapeUri(*gr)), ">"), ""};
+  }
+  constexpr std::string_view kEpidPrefix = "user:epid:";
+  std::optional<std::string_view> opaque = uri.Param("opaque");
+  if (opaque && uri.HasParam("gruu") && opaque->substr(0, kEpidPrefix.size()) == kEpidPrefix &&
+      opaque->size() > kEpidPrefix.size()) {
+    return GruuTarget{"", std::string(opaque->substr(kEpidPrefix.size()))};
+  }
+  return std::nullopt;
+}
+
+bool BindingMatches(const Binding& binding, const GruuTarget& gruu) {
+  if (!gruu.instance_id.empty()) return binding.instance_id == gruu.instance_id;
+  return !gruu.epid.empty() && absl::EqualsIgnoreCase(ToAbsl(binding.epid), ToAbsl(gruu.epid));
+}
+
 std::string NewLocalTag() {
   thread_local std::mt19937_64 rng(std::random_device{}());
   char buf[17];
@@ -259,6 +289,12 @@ SipMessage Registrar::Handle(const SipMessage& request, const ReceiveInfo& info)
     }
     if (!b.instance_id.empty()) {
       absl::StrAppend(&value, ";+sip.instance=", QuoteString(b.instance_id));
+      // RFC 5627 §5.4 public GRUU; Lync clients (gruu-10, MS-SIPREGE) read the `gruu` form.
+      if (supports("gruu")) {
+        absl::StrAppend(&value, ";pub-gruu=", QuoteString(PublicGruu(*aor, b.instance_id)));
+      } else if (supports("gruu-10") && !b.epid.empty()) {
+        absl::StrAppend(&value, ";gruu=", QuoteString(LyncGruu(*aor, b.epid)));
+      }
     }
     if (b.reg_id) absl::StrAppend(&value, ";reg-id=", *b.reg_id);
     (void)response.AppendHeader(HeaderId::kContact, value);
@@ -271,7 +307,14 @@ SipMessage Registrar::Handle(const SipMessage& request, const ReceiveInfo& info)
   if (any_reg_id && supports("outbound") && request.vias().size() == 1) {
     (void)response.AppendHeader(HeaderId::kRequire, "outbound");
   }
+  // One contact registered: its granted lifetime as Expires too. Lync clients (MS-SIPREGE) take
+  // their refresh interval from this header and treat a missing one as a failed registration.
+  if (update.contacts.size() == 1) {
+    (void)response.AppendHeader(HeaderId::kExpires,
+                                absl::StrCat(update.contacts.front().expires.count()));
+  }
   (void)response.AppendHeader(HeaderId::kDate, HttpDate(options_.wall_clock()));
+  if (options_.decorate_accepted) options_.decorate_accepted(request, response);
   ++stats_.accepted;
   if (update.remove_all) ++stats_.removed_all;
   return response;

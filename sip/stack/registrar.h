@@ -77,6 +77,9 @@ struct RegistrarOptions {
   std::chrono::seconds default_expires{3600};
   std::chrono::seconds min_expires{60};     // shorter (non-zero) requests get 423 + Min-Expires
   std::chrono::seconds max_expires{86400};  // longer requests are shortened to this
+  // Called on every 200 before it is returned: a dialect adds its headers (the Lync front end:
+  // Supported, Allow-Events, ms-keep-alive per MS-SIPREGE).
+  std::function<void(const SipMessage& request, SipMessage& response)> decorate_accepted;
   // Wall clock for the Date header of 200 responses (tests pin it).
   std::function<absl::Time()> wall_clock = [] { return absl::Now(); };
 };
@@ -109,6 +112,20 @@ class Registrar {
   RegisterAuthorizer* authorizer_;
   RegistrarStats stats_;
 };
+
+// GRUUs name one instance (device) of an address-of-record. RFC 5627 §5.4 public GRUU:
+// "<aor>;gr=urn:uuid:..." (`instance_id` as stored, "<urn:uuid:...>"). Lync (MS-SIPREGE) form,
+// built from the endpoint id: "<aor>;opaque=user:epid:<epid>;gruu".
+std::string PublicGruu(std::string_view aor, std::string_view instance_id);
+std::string LyncGruu(std::string_view aor, std::string_view epid);
+
+// The instance a GRUU Request-URI names: exactly one of the two is set.
+struct GruuTarget {
+  std::string instance_id;  // "<urn:uuid:...>", from `gr=`
+  std::string epid;         // from `opaque=user:epid:...;gruu`
+};
+std::optional<GruuTarget> GruuOf(const Uri& uri);
+bool BindingMatches(const Binding& binding, const GruuTarget& gruu);
 
 // A fresh random token for To tags (and other local identifiers): 16 hex digits.
 std::string NewLocalTag();

@@ -325,6 +325,40 @@ TEST_F(ProxyTest, OutboundInstanceAlwaysUsesTheRegistrationFlow) {
   EXPECT_EQ(tx_.sent[0].to.address.ToString(), "127.0.0.3:40003");
 }
 
+TEST_F(ProxyTest, GruuReachesOnlyTheInstanceItNames) {
+  auto bind = [this](std::string_view instance, std::string_view epid, ConnectionId connection,
+                     std::string_view source) {
+    RegisterUpdate u;
+    u.call_id = absl::StrCat("reg-", ToAbsl(instance));
+    u.cseq = 1;
+    u.epid = std::string(epid);
+    u.flow.kind = TransportKind::kTls;
+    u.flow.connection = connection;
+    u.flow.source = *NetAddress::Parse(source);
+    ContactUpdate c;
+    c.contact_uri = absl::StrCat("sip:alice@", ToAbsl(source), ";transport=tls");
+    c.contact_key = c.contact_uri;
+    c.expires = std::chrono::seconds(3600);
+    c.instance_id = absl::StrCat("<urn:uuid:", ToAbsl(instance), ">");
+    u.contacts.push_back(c);
+    ASSERT_TRUE(store_.Apply("sip:alice@example.com", u, clock_.Now()).ok());
+  };
+  bind("0001", "epid1", 11, "127.0.0.3:40001");
+  bind("0002", "epid2", 12, "127.0.0.4:40002");
+  Deliver(Request("MESSAGE", "sip:alice@example.com;gr=urn:uuid:0002"));
+  ASSERT_EQ(tx_.sent.size(), 1u);
+  EXPECT_EQ(tx_.sent[0].to.connection, 12u);
+  Deliver(Request("MESSAGE", "sip:alice@example.com;opaque=user:epid:epid1;gruu"));
+  ASSERT_EQ(tx_.sent.size(), 2u);
+  EXPECT_EQ(tx_.sent[1].to.connection, 11u);
+  // The AOR itself forks to both; a GRUU of an instance that is gone is 480 (RFC 5627 §7).
+  Deliver(Request("MESSAGE", "sip:alice@example.com"));
+  EXPECT_EQ(tx_.sent.size(), 4u);
+  Deliver(Request("MESSAGE", "sip:alice@example.com;gr=urn:uuid:0003"));
+  EXPECT_EQ(tx_.sent.size(), 4u);
+  EXPECT_EQ(Codes().back(), 480);
+}
+
 TEST_F(ProxyTest, V6InV4OutGetsARecordRoutePerFamily) {
   info_.source = *NetAddress::Parse("[::1]:5062");
   info_.local = *NetAddress::Parse("[::1]:5060");

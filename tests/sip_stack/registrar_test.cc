@@ -195,6 +195,87 @@ TEST_F(RegistrarTest, QValuesAndInstanceAreEchoed) {
   EXPECT_EQ(Send(Register("Contact: <sip:a@h>;q=2\r\n", 2)).status_code(), 400);
 }
 
+TEST_F(RegistrarTest, GruusAreIssuedInTheFormTheClientAsksFor) {
+  // RFC 5627: Supported: gruu -> pub-gruu built from the instance id.
+  SipMessage standard = Send(Register(
+      "Contact: <sip:a@h;transport=tcp>;+sip.instance=\"<urn:uuid:0001>\"\r\n"
+      "Supported: gruu\r\n"));
+  ASSERT_EQ(standard.status_code(), 200);
+  ASSERT_EQ(Contacts(standard).size(), 1u);
+  EXPECT_EQ(Contacts(standard)[0],
+            "<sip:a@h;transport=tcp>;expires=3600;+sip.instance=\"<urn:uuid:0001>\""
+            ";pub-gruu=\"sip:alice@example.com;gr=urn:uuid:0001\"");
+  // Lync (MS-SIPREGE): Supported: gruu-10 -> gruu built from the From epid.
+  SipMessage lync = Send(Register(
+      "Contact: <sip:a@h;transport=tcp>;+sip.instance=\"<urn:uuid:0001>\"\r\n"
+      "Supported: gruu-10\r\n", 2));
+  ASSERT_EQ(lync.status_code(), 200);
+  EXPECT_EQ(Contacts(lync)[0],
+            "<sip:a@h;transport=tcp>;expires=3600;+sip.instance=\"<urn:uuid:0001>\""
+            ";gruu=\"sip:alice@example.com;opaque=user:epid:ep42;gruu\"");
+  // Neither asked for: no GRUU; no instance: nothing to name.
+  EXPECT_EQ(Contacts(Send(Register(
+                "Contact: <sip:a@h;transport=tcp>;+sip.instance=\"<urn:uuid:0001>\"\r\n", 3)))[0],
+            "<sip:a@h;transport=tcp>;expires=3600;+sip.instance=\"<urn:uuid:0001>\"");
+  EXPECT_EQ(Contacts(Send(Register("Contact: <sip:b@h>\r\nSupported: gruu\r\n", 4,
+                                   "reg-2", "bob")))[0],
+            "<sip:b@h>;expires=3600");
+}
+
+TEST_F(RegistrarTest, OneContactGetsAnExpiresHeaderAndTheDecoratorRuns) {
+  RegistrarOptions options;
+  int calls = 0;
+  options.decorate_accepted = [&calls](const SipMessage& request, SipMessage& response) {
+    ++calls;
+    EXPECT_EQ(request.method(), Method::kRegister);
+    (void)response.AppendHeader("Allow-Events", "presence");
+  };
+  Reset(std::move(options));
+  SipMessage r = Send(Register("Contact: <sip:a@h>;expires=600\r\n"));
+  ASSERT_EQ(r.status_code(), 200);
+  const Header* expires = r.FindHeader(HeaderId::kExpires);
+  ASSERT_NE(expires, nullptr);
+  EXPECT_EQ(expires->value, "600");
+  const Header* events = r.FindHeader("Allow-Events");
+  ASSERT_NE(events, nullptr);
+  EXPECT_EQ(events->value, "presence");
+  // Two contacts: no single lifetime to state. A rejected REGISTER is not decorated.
+  SipMessage two = Send(Register("Contact: <sip:a@h>, <sip:b@h>\r\n", 2));
+  EXPECT_EQ(two.FindHeader(HeaderId::kExpires), nullptr);
+  EXPECT_EQ(Send(Register("Contact: <sip:a@h>;expires=5\r\n", 3)).status_code(), 423);
+  EXPECT_EQ(calls, 2);
+}
+
+TEST(Gruu, ParsesBothFormsAndMatchesBindings) {
+  auto gr = Uri::Parse("sip:alice@example.com;gr=urn:uuid:0001");
+  ASSERT_TRUE(gr.ok());
+  std::optional<GruuTarget> t = GruuOf(*gr);
+  ASSERT_TRUE(t.has_value());
+  EXPECT_EQ(t->instance_id, "<urn:uuid:0001>");
+  Binding b;
+  b.instance_id = "<urn:uuid:0001>";
+  b.epid = "AbC123";
+  EXPECT_TRUE(BindingMatches(b, *t));
+  auto lync = Uri::Parse("sip:alice@example.com;opaque=user:epid:abc123;gruu");
+  ASSERT_TRUE(lync.ok());
+  t = GruuOf(*lync);
+  ASSERT_TRUE(t.has_value());
+  EXPECT_EQ(t->epid, "abc123");
+  EXPECT_TRUE(BindingMatches(b, *t));  // epids compare case-insensitively
+  b.epid = "other";
+  EXPECT_FALSE(BindingMatches(b, *t));
+  // Not GRUUs: a plain AOR, an opaque without the gruu flag, a bare gr (temporary GRUUs,
+  // which this registrar does not issue).
+  for (const char* text : {"sip:alice@example.com", "sip:alice@example.com;opaque=user:epid:x",
+                           "sip:alice@example.com;gr"}) {
+    auto u = Uri::Parse(text);
+    ASSERT_TRUE(u.ok());
+    EXPECT_FALSE(GruuOf(*u).has_value()) << text;
+  }
+  EXPECT_EQ(PublicGruu("sip:a@b", "<urn:uuid:9>"), "sip:a@b;gr=urn:uuid:9");
+  EXPECT_EQ(LyncGruu("sip:a@b", "e1"), "sip:a@b;opaque=user:epid:e1;gruu");
+}
+
 TEST_F(RegistrarTest, PathIsStoredAndEchoedOnlyWhenSupported) {
   SipMessage r = Send(Register("Contact: <sip:a@h>\r\nPath: <sip:edge.example.com;lr>\r\n"));
   ASSERT_EQ(r.status_code(), 200);
