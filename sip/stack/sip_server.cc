@@ -121,6 +121,10 @@ void SipServer::OnRequest(ServerTransactionId id, SipMessage&& request, const Re
     AnswerOptions(id, request);
     return;
   }
+  if (local_ != nullptr && local_->OnRequest(id, request, info)) {
+    ++stats_.local;
+    return;
+  }
   ++stats_.proxied;
   proxy_->OnRequest(id, std::move(request), info);
 }
@@ -138,12 +142,17 @@ void SipServer::OnCancel(ServerTransactionId invite, SipMessage&&, const Receive
 void SipServer::OnResponse(ClientTransactionId id, SipMessage&& response,
                            const ReceiveInfo& info) {
   ++stats_.responses;
+  if (local_ != nullptr && local_->OnResponse(id, response)) return;
   proxy_->OnResponse(id, std::move(response), info);
 }
 
-void SipServer::OnClientTimeout(ClientTransactionId id) { proxy_->OnClientTimeout(id); }
+void SipServer::OnClientTimeout(ClientTransactionId id) {
+  if (local_ != nullptr && local_->OnClientFailure(id, 408)) return;
+  proxy_->OnClientTimeout(id);
+}
 
 void SipServer::OnClientTransportError(ClientTransactionId id, const absl::Status& error) {
+  if (local_ != nullptr && local_->OnClientFailure(id, 503)) return;
   proxy_->OnClientTransportError(id, error);
 }
 

@@ -29,6 +29,22 @@
 
 namespace causeway::sip {
 
+// Requests this server answers itself on behalf of its users instead of proxying them (the Lync
+// front end: self-subscriptions, SERVICE, batched presence subscriptions), and the requests such a
+// service originates (NOTIFY, BENOTIFY). Everything runs on the server's worker thread.
+class LocalService {
+ public:
+  virtual ~LocalService() = default;
+  // Offered every new request that is not a REGISTER or an OPTIONS for us, before the proxy sees
+  // it. True = taken: the service answers it through SipServer::layer() (now or later).
+  virtual bool OnRequest(ServerTransactionId id, SipMessage& request, const ReceiveInfo& info) = 0;
+  // The outcome of a request the service sent through SipServer::layer().SendRequest. False =
+  // not one of the service's transactions (the proxy's, then).
+  virtual bool OnResponse(ClientTransactionId id, SipMessage& response) = 0;
+  // The same transaction ended without a final response: `code` 408 (timeout) or 503 (transport).
+  virtual bool OnClientFailure(ClientTransactionId id, int code) = 0;
+};
+
 struct SipServerOptions {
   std::vector<std::string> domains;      // served domains for registrar and proxy (empty = any)
   std::vector<std::string> local_hosts;  // names that mean this server (besides its addresses)
@@ -48,6 +64,7 @@ struct SipServerStats {
   uint64_t registers = 0;    // handled by the registrar
   uint64_t options = 0;      // OPTIONS answered locally
   uint64_t proxied = 0;      // handed to the proxy
+  uint64_t local = 0;        // taken by the local service
   uint64_t bad_extension = 0;  // 420 answers
   uint64_t acks = 0;
   uint64_t cancels = 0;
@@ -73,6 +90,8 @@ class SipServer final : public TransactionUser {
   Proxy& proxy() { return *proxy_; }
   Registrar& registrar() { return registrar_; }
   const SipServerStats& stats() const { return stats_; }
+  // At most one; null removes it. Must outlive the server or be removed first.
+  void SetLocalService(LocalService* service) { local_ = service; }
 
   // The methods in our Allow header.
   static constexpr std::string_view kAllow =
@@ -130,6 +149,7 @@ class SipServer final : public TransactionUser {
   std::unique_ptr<Proxy> proxy_;
   SipServerStats stats_;
   TimerId purge_timer_ = kInvalidTimerId;
+  LocalService* local_ = nullptr;
 };
 
 }  // namespace causeway::sip

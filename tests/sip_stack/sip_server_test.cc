@@ -282,6 +282,81 @@ TEST_F(SipServerTest, UnregisteredUserGets480) {
   EXPECT_EQ(SentTo("127.0.0.2:5062", "SIP/2.0 480").size(), 1u);
 }
 
+// Takes SUBSCRIBEs, answers them 200 and sends a NOTIFY back to the subscriber; records what it saw.
+class RecordingLocalService : public LocalService {
+ public:
+  explicit RecordingLocalService(SipServer& server) : server_(server) {}
+  bool OnRequest(ServerTransactionId id, SipMessage& request, const ReceiveInfo& info) override {
+    if (request.method_text() != "SUBSCRIBE") return false;
+    (void)server_.layer().SendResponse(id, MakeResponse(request, 200, {}, "svc"));
+    auto notify = SipMessage::Parse(absl::StrCat(
+        "NOTIFY sip:carol@127.0.0.2:5062 SIP/2.0\r\n",
+        "Via: SIP/2.0/UDP 127.0.0.1:5060;branch=", server_.layer().NewBranch(), "\r\n",
+        "From: <sip:alice@example.com>;tag=svc\r\nTo: <sip:carol@example.com>;tag=c1\r\n",
+        "Call-ID: sub-1\r\nCSeq: 1 NOTIFY\r\nEvent: presence\r\nMax-Forwards: 70\r\n",
+        "Content-Length: 0\r\n\r\n"));
+    EXPECT_TRUE(notify.ok());
+    Destination to;
+    to.address = info.source;
+    auto sent = server_.layer().SendRequest(std::move(*notify), to);
+    EXPECT_TRUE(sent.ok());
+    if (sent.ok()) notify_ = *sent;
+    return true;
+  }
+  bool OnResponse(ClientTransactionId id, SipMessage& response) override {
+    if (id != notify_) return false;
+    codes.push_back(response.status_code());
+    return true;
+  }
+  bool OnClientFailure(ClientTransactionId id, int code) override {
+    if (id != notify_) return false;
+    codes.push_back(code);
+    return true;
+  }
+  std::vector<int> codes;
+
+ private:
+  SipServer& server_;
+  ClientTransactionId notify_ = 0;
+};
+
+TEST_F(SipServerTest, LocalServiceTakesRequestsBeforeTheProxyAndGetsItsResponses) {
+  RecordingLocalService service(*server_);
+  server_->SetLocalService(&service);
+  Receive(absl::StrCat("SUBSCRIBE sip:alice@example.com SIP/2.0\r\n",
+                       "Via: SIP/2.0/UDP 127.0.0.2:5062;branch=z9hG4bK-s1\r\n",
+                       "From: <sip:carol@example.com>;tag=c1\r\nTo: <sip:alice@example.com>\r\n",
+                       "Call-ID: sub-1\r\nCSeq: 1 SUBSCRIBE\r\nEvent: presence\r\n",
+                       "Max-Forwards: 70\r\nContent-Length: 0\r\n\r\n"),
+          "127.0.0.2:5062");
+  EXPECT_EQ(SentTo("127.0.0.2:5062", "SIP/2.0 200").size(), 1u);
+  EXPECT_EQ(SentTo("127.0.0.2:5062", "SIP/2.0 480").size(), 0u);  // the proxy never saw it
+  std::vector<SipMessage> notifies = SentTo("127.0.0.2:5062", "NOTIFY");
+  ASSERT_EQ(notifies.size(), 1u);
+  server_->transport_user().OnMessage(MakeResponse(notifies[0], 200, {}, "c1"),
+                                      Udp("127.0.0.2:5062"));
+  EXPECT_EQ(service.codes, std::vector<int>{200});
+  EXPECT_EQ(server_->stats().local, 1u);
+  // What the service declines still reaches the proxy.
+  Receive(Invite("sip:alice@example.com"), "127.0.0.2:5062");
+  EXPECT_EQ(SentTo("127.0.0.2:5062", "SIP/2.0 480").size(), 1u);
+  server_->SetLocalService(nullptr);
+}
+
+TEST_F(SipServerTest, LocalServiceHearsTimeoutsOfItsRequests) {
+  RecordingLocalService service(*server_);
+  server_->SetLocalService(&service);
+  Receive(absl::StrCat("SUBSCRIBE sip:alice@example.com SIP/2.0\r\n",
+                       "Via: SIP/2.0/UDP 127.0.0.2:5062;branch=z9hG4bK-s2\r\n",
+                       "From: <sip:carol@example.com>;tag=c1\r\nTo: <sip:alice@example.com>\r\n",
+                       "Call-ID: sub-1\r\nCSeq: 1 SUBSCRIBE\r\nEvent: presence\r\n",
+                       "Max-Forwards: 70\r\nContent-Length: 0\r\n\r\n"),
+          "127.0.0.2:5062");
+  TimerWheel::AdvanceSimulated(clock_, wheel_, seconds(33));  // Timer F
+  EXPECT_EQ(service.codes, std::vector<int>{408});
+  server_->SetLocalService(nullptr);
+}
+
 TEST_F(SipServerTest, ExpiredBindingsArePurgedPeriodically) {
   Receive(absl::StrCat("REGISTER sip:example.com SIP/2.0\r\n",
                        "Via: SIP/2.0/UDP 127.0.0.3:5070;branch=z9hG4bK-rx\r\n",
