@@ -175,7 +175,10 @@ std::string BuildCategories(const CategoriesDocument& doc) {
 absl::StatusOr<CategoriesDocument> ParseCategories(std::string_view body) {
   absl::StatusOr<XmlDocument> doc = ParseXml(body);
   if (!doc.ok()) return doc.status();
-  const XmlElement& root = doc->root();
+  return CategoriesFromElement(doc->root());
+}
+
+absl::StatusOr<CategoriesDocument> CategoriesFromElement(const XmlElement& root) {
   if (root.name() != "categories") return BodyError("categories", "root is not categories");
   CategoriesDocument out;
   out.uri = std::string(root.AttrOr("uri", ""));

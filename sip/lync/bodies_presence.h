@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "sip/lync/xml.h"
 
 namespace causeway::sip::lync {
 
@@ -102,6 +103,8 @@ struct CategoriesDocument {
 // The single-resource body of NOTIFY/BENOTIFY with Content-Type msrtc-event-categories+xml.
 std::string BuildCategories(const CategoriesDocument& doc);
 absl::StatusOr<CategoriesDocument> ParseCategories(std::string_view body);
+// The same from an already parsed <categories> element (e.g. inside <roamingData>).
+absl::StatusOr<CategoriesDocument> CategoriesFromElement(const XmlElement& root);
 
 // "2026-11-25T12:00:00.000Z"
 std::string FormatPublishTime(std::chrono::system_clock::time_point t);
