@@ -405,7 +405,9 @@ void SipTransport::OnConnectionClosed(StreamConnection& conn, const absl::Status
     if (ids.empty()) by_peer_.erase(peers);
   }
   // The connection keeps itself alive (shared_from_this) for the rest of its Close().
-  connections_.erase(conn.id());
+  const ConnectionId id = conn.id();
+  connections_.erase(id);
+  if (!closed_) user_->OnConnectionClosed(id);
 }
 
 void SipTransport::OnConnectionSendFailed(StreamConnection& conn, uint64_t token,

@@ -40,6 +40,9 @@ struct ReceiveInfo {
   ConnectionId connection = 0;
   bool tls_peer_verified = false;      // mutual TLS: client certificate verified against the CA
   std::string_view tls_peer_identity;  // verified certificate subject (SAN/CN), empty otherwise
+  // The address-of-record this message was proven to come from (an MS-SIPAE signature of the
+  // connection's security association), empty otherwise. Valid while the message is handled.
+  std::string_view authenticated_user;
 };
 
 // Where to send a message. For streams, `connection` names a connection to reuse (responses go back
@@ -62,6 +65,9 @@ class TransportUser {
   // A send with `token` failed (connect refused, connection reset, TLS handshake failure...).
   // RFC 3261 §17.1.4: the client transaction treats this as a 503.
   virtual void OnSendFailed(uint64_t token, const Destination& to, const absl::Status& error) = 0;
+  // A stream connection is gone (closed by either side, failed, or timed out idle): state keyed
+  // by its id (security associations, flows) can go. Not called while the transport shuts down.
+  virtual void OnConnectionClosed(ConnectionId /*id*/) {}
 };
 
 // Implemented by sip/io (and by a fake in the stack's tests).

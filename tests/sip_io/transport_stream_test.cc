@@ -317,6 +317,22 @@ TEST_F(SipTransportTcp, CloseConnectionById) {
   EXPECT_TRUE(h_.OnWorker([&] { return h_.transport().CloseConnection(id); }));
   EXPECT_FALSE(h_.OnWorker([&] { return h_.transport().CloseConnection(id); }));
   EXPECT_TRUE(ReadUntil(c.get(), [](const std::string&) { return false; }).eof);
+  ASSERT_TRUE(h_.user().WaitClosed(1));
+  EXPECT_EQ(h_.user().closed(), std::vector<ConnectionId>{id});
+}
+
+TEST_F(SipTransportTcp, PeerCloseIsReportedOnceWithTheConnectionId) {
+  Open();
+  ConnectionId id = 0;
+  {
+    Fd c = TcpConnect(server_);
+    ASSERT_TRUE(SendAll(c.get(), Options("bye")));
+    ASSERT_TRUE(h_.user().WaitMessages(1));
+    id = h_.user().messages()[0].info.connection;
+  }  // the client closes
+  ASSERT_TRUE(h_.user().WaitClosed(1));
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  EXPECT_EQ(h_.user().closed(), std::vector<ConnectionId>{id});
 }
 
 }  // namespace

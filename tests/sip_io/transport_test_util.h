@@ -74,6 +74,19 @@ class RecordingUser : public TransportUser {
     failures_.push_back({token, to, error});
     cv_.notify_all();
   }
+  void OnConnectionClosed(ConnectionId id) override {
+    std::lock_guard lock(mu_);
+    closed_.push_back(id);
+    cv_.notify_all();
+  }
+  bool WaitClosed(size_t n, std::chrono::milliseconds timeout = kWait) {
+    std::unique_lock lock(mu_);
+    return cv_.wait_for(lock, timeout, [&] { return closed_.size() >= n; });
+  }
+  std::vector<ConnectionId> closed() {
+    std::lock_guard lock(mu_);
+    return closed_;
+  }
   bool WaitMessages(size_t n, std::chrono::milliseconds timeout = kWait) {
     std::unique_lock lock(mu_);
     return cv_.wait_for(lock, timeout, [&] { return messages_.size() >= n; });
@@ -96,6 +109,7 @@ class RecordingUser : public TransportUser {
   std::condition_variable cv_;
   std::vector<Received> messages_;
   std::vector<Failure> failures_;
+  std::vector<ConnectionId> closed_;
 };
 
 // One worker thread running one SipTransport. All transport calls go through OnWorker().
