@@ -121,7 +121,11 @@ class SipMessage:
 class FakeRegistrar:
     """Accepts TLS connections on 127.0.0.1 and answers REGISTERs from a script."""
 
-    def __init__(self, cert, key, timeout=30.0):
+    def __init__(self, cert, key, timeout=30.0, handler=None):
+        self.handler = handler      # handler(server, msg) -> bytes or None; default: NTLM script
+        self.tls = None             # the current client connection
+        self.send_lock = threading.Lock()
+        self.outbox = []
         self.ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         self.ctx.load_cert_chain(cert, key)
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -168,6 +172,7 @@ class FakeRegistrar:
                 self.tls_errors.append(repr(e))
                 conn.close()
                 continue
+            self.tls = tls
             try:
                 self._serve(tls)
             except (ssl.SSLError, OSError):
@@ -176,9 +181,10 @@ class FakeRegistrar:
                 tls.close()
 
     def _serve(self, tls):
-        tls.settimeout(0.5)
+        tls.settimeout(0.1)
         buf = b""
         while not self.stopped and time.monotonic() < self.deadline:
+            self._flush(tls)
             try:
                 data = tls.recv(65536)
             except socket.timeout:
@@ -200,10 +206,25 @@ class FakeRegistrar:
                 with self.lock:
                     self.received.append(msg)
                     self.lock.notify_all()
-                reply = self.answer(msg)
+                reply = (self.handler or FakeRegistrar.answer)(self, msg)
                 if reply:
-                    self.sent.append(reply)
-                    tls.sendall(reply)
+                    self.send(reply)
+                self._flush(tls)
+
+    def send(self, data):
+        """Queues raw bytes (a response or a request of our own) for the current connection.
+
+        Only the serving thread touches the TLS socket (OpenSSL objects are not thread-safe);
+        it flushes the queue after each message and at least every 100 ms."""
+        with self.send_lock:
+            self.outbox.append(data)
+
+    def _flush(self, tls):
+        with self.send_lock:
+            pending, self.outbox = self.outbox, []
+        for data in pending:
+            self.sent.append(data)
+            tls.sendall(data)
 
     def answer(self, msg):
         if msg.start.startswith("SIP/2.0"):
@@ -229,7 +250,7 @@ class FakeRegistrar:
         return self._response(msg, "403 Forbidden", [("ms-diagnostics",
                                                       '1000;reason="fake registrar stops here"')])
 
-    def _response(self, req, status, extra):
+    def _response(self, req, status, extra, body=b"", content_type=None):
         lines = ["SIP/2.0 " + status]
         for name in ("Via", "From", "To", "Call-ID", "CSeq"):
             for value in req.get_all(name):
@@ -239,8 +260,10 @@ class FakeRegistrar:
         for name, value in extra:
             lines.append("%s: %s" % (name, value))
         lines.append("Server: RTC/7.0")
-        lines.append("Content-Length: 0")
-        return ("\r\n".join(lines) + "\r\n\r\n").encode()
+        if content_type:
+            lines.append("Content-Type: " + content_type)
+        lines.append("Content-Length: %d" % len(body))
+        return ("\r\n".join(lines) + "\r\n\r\n").encode() + body
 
 
 # ---------------------------------------------------------------------------------------------
@@ -278,11 +301,12 @@ def test_xml_interposition(ctx):
           "without interposition the parse unexpectedly worked (test cannot fail?): %r" % ev)
 
 
-def new_client(ctx, port, trust_cert, name):
+def new_client(ctx, port, trust_cert, name, extra_args=()):
     return SipeClient(ctx.driver, user="sip:alice@example.test", login="alice@example.test",
                       password="Passw0rd!", server="127.0.0.1:%d" % port, transport="tls",
                       trust_cert=trust_cert, user_agent="UCCAPI/15.0.4481.1000 OC/15.0.4481.1000 (Skype for Business)",
-                      debug_file=os.path.join(ctx.tmp, name + ".debug.log"))
+                      debug_file=os.path.join(ctx.tmp, name + ".debug.log"),
+                      extra_args=extra_args)
 
 
 def header_names(msg):
@@ -370,6 +394,171 @@ def test_stdin_eof_and_sigterm(ctx):
     check(code == 0 and time.monotonic() - t0 < 9, "SIGTERM exit %r" % code, client)
 
 
+ALLOW_EVENTS = ("vnd-microsoft-provisioning,vnd-microsoft-roaming-contacts,"
+                "vnd-microsoft-roaming-ACL,presence,presence.wpending,vnd-microsoft-roaming-self,"
+                "vnd-microsoft-provisioning-v2")
+CONTACT_LIST = (b'<contactList deltaNum="1" '
+                b'xmlns="http://schemas.microsoft.com/2006/09/sip/contactlist">'
+                b'<group id="1" name="~" externalURI=""/>'
+                b'<group id="2" name="Friends" externalURI=""/>'
+                b'<contact uri="bob@example.test" name="Bob" groups="2" subscribed="true" '
+                b'externalURI=""/></contactList>')
+BOB_CATEGORIES = (
+    b'<categories xmlns="http://schemas.microsoft.com/2006/09/sip/categories" '
+    b'uri="sip:bob@example.test">'
+    b'<category name="state" instance="0" publishTime="2026-01-01T00:00:00Z" container="2" '
+    b'version="1" expireType="static"><state xmlns="http://schemas.microsoft.com/2006/09/sip/state" '
+    b'xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" manual="false" '
+    b'xsi:type="aggregateState"><availability>6500</availability></state></category>'
+    b'<category name="note" instance="0" publishTime="2026-01-01T00:00:00Z" container="2" '
+    b'version="1" expireType="static"><note xmlns="http://schemas.microsoft.com/2006/09/sip/note">'
+    b'<body type="personal" uri="">In a meeting</body></note></category></categories>')
+IM_SDP = (b"v=0\r\no=- 0 0 IN IP4 127.0.0.1\r\ns=session\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n"
+          b"m=message 5061 sip null\r\na=accept-types:text/plain text/html\r\n")
+
+
+def front_end_handler(server, msg):
+    """A front end that registers without a challenge (SIPE then signs nothing) and answers
+    what SIPE sends after sign-in: the roaming contact list piggy-backed on the SUBSCRIBE 200,
+    IM INVITEs, and 200 OK to everything else."""
+    if msg.start.startswith("SIP/2.0") or msg.method == "ACK":
+        return None
+    extra, body, ctype = [], b"", None
+    if msg.method == "REGISTER":
+        extra = [("Expires", "7200"), ("Supported", "msrtc-event-categories"),
+                 ("Allow-Events", ALLOW_EVENTS),
+                 ("Contact", (msg.get("Contact") or "") + ";expires=7200")]
+    elif msg.method == "SUBSCRIBE":
+        extra = [("Expires", "3600"), ("Contact", "<sip:fe.example.test:5061;transport=tls>")]
+        if msg.get("Event") == "vnd-microsoft-roaming-contacts":
+            body, ctype = CONTACT_LIST, "application/vnd-microsoft-roaming-contacts+xml"
+            extra += [("Event", "vnd-microsoft-roaming-contacts"), ("ms-piggyback-cseq", "1")]
+    elif msg.method == "INVITE":
+        extra = [("Contact", "<sip:bob@example.test;gruu;opaque=app:conf:focus>")]
+    return server._response(msg, "200 OK", extra, body, ctype)
+
+
+def sip_request(method, uri, from_, to, call_id, cseq, extra=(), body=b"", ctype=None):
+    lines = ["%s %s SIP/2.0" % (method, uri),
+             "Via: SIP/2.0/TLS 127.0.0.1:5061;branch=z9hG4bK%s%d" % (call_id, cseq),
+             "Max-Forwards: 70", "From: " + from_, "To: " + to, "Call-ID: " + call_id,
+             "CSeq: %d %s" % (cseq, method)]
+    lines += ["%s: %s" % kv for kv in extra]
+    if ctype:
+        lines.append("Content-Type: " + ctype)
+    lines.append("Content-Length: %d" % len(body))
+    return ("\r\n".join(lines) + "\r\n\r\n").encode() + body
+
+
+def wait_request(server, predicate, timeout, what, client):
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        with server.lock:
+            for m in server.received:
+                if not m.start.startswith("SIP/2.0") and predicate(m):
+                    return m
+            server.lock.wait(0.2)
+    raise Failure("server never received %s\n%s" % (what, client.output()))
+
+
+def test_signed_in_session(ctx):
+    """Every driver command and event against a front end that does not authenticate."""
+    server = FakeRegistrar(ctx.cert, ctx.key, timeout=90, handler=front_end_handler)
+    client = new_client(ctx, server.port, ctx.cert, "session")
+    bob = "sip:bob@example.test"
+    try:
+        client.start()
+        client.wait_for("signed_on", timeout=20)
+        # The contact list arrives as XML: SIPE only sees it through the SAX interposer.
+        ev = client.wait_for("buddy_added", lambda e: e["uri"] == bob, timeout=10)
+        check(ev["group"] == "Friends", "bob not in Friends: %r" % ev, client)
+        sub = wait_request(server, lambda m: m.method == "SUBSCRIBE" and
+                           m.get("Event") == "presence" and bob.encode() in m.body,
+                           10, "a presence SUBSCRIBE for bob", client)
+        server.send(sip_request("NOTIFY", "sip:alice@example.test",
+                                "<sip:alice@example.test>;tag=fe1",
+                                sub.get("From").split(";epid=")[0], sub.get("Call-ID"), 1,
+                                [("Event", "presence"),
+                                 ("Subscription-State", "active;expires=3600")],
+                                BOB_CATEGORIES, "application/msrtc-event-categories+xml"))
+        ev = client.wait_for("buddy_status", lambda e: e["uri"] == bob, timeout=10)
+        check(ev["status"] == "busy" and "In a meeting" in (ev["message"] or ""),
+              "presence NOTIFY not applied: %r" % ev, client)
+        listed = {b["uri"]: b for b in client.buddies()}
+        check(bob in listed and listed[bob]["status"] == "busy", "buddies: %r" % listed, client)
+
+        client.send("im %s hello bob" % bob)
+        wait_request(server, lambda m: m.method == "MESSAGE" and m.body == b"hello bob", 10,
+                     "MESSAGE 'hello bob'", client)
+        client.send("typing " + bob)
+        wait_request(server, lambda m: m.method == "INFO" and b'status="type"' in m.body, 10,
+                     "a typing INFO", client)
+        client.send("status away gone fishing")
+        wait_request(server, lambda m: m.method == "SERVICE" and b"<availability>15500<" in m.body
+                     and b"gone fishing" in m.body, 10, "a presence publication (away)", client)
+
+        # Inbound IM session from bob: INVITE, ACK, MESSAGE, typing INFO.
+        bob_from = "<sip:bob@example.test>;tag=bob1;epid=bobepid"
+        alice_to = "<sip:alice@example.test>"
+        server.send(sip_request("INVITE", "sip:alice@example.test", bob_from, alice_to, "im-in-1",
+                                1, [("Contact", "<sip:bob@example.test;gruu;opaque=bob>")],
+                                IM_SDP, "application/sdp"))
+        end = time.monotonic() + 10
+        while time.monotonic() < end and not any(
+                m.start.startswith("SIP/2.0 200") and m.get("Call-ID") == "im-in-1"
+                for m in list(server.received)):
+            time.sleep(0.1)
+        server.send(sip_request("ACK", "sip:alice@example.test", bob_from, alice_to, "im-in-1", 1))
+        server.send(sip_request("MESSAGE", "sip:alice@example.test", bob_from, alice_to,
+                                "im-in-1", 2, (), b"hi alice", "text/plain; charset=UTF-8"))
+        ev = client.wait_for("im_received", lambda e: e["from"] == bob, timeout=10)
+        check(ev["text"] == "hi alice", "im_received text: %r" % ev, client)
+        server.send(sip_request("INFO", "sip:alice@example.test", bob_from, alice_to, "im-in-1",
+                                3, (), b'<?xml version="1.0"?><KeyboardActivity>'
+                                b'<status status="type" /></KeyboardActivity>', "application/xml"))
+        ev = client.wait_for("typing", lambda e: e["from"] == bob, timeout=10)
+        check(ev["state"] == "typing", "typing event: %r" % ev, client)
+
+        client.send("remove " + bob)
+        client.wait_for("buddy_removed", lambda e: e["uri"] == bob, timeout=10)
+        wait_request(server, lambda m: m.method == "SERVICE" and b"deleteContact" in m.body, 10,
+                     "a deleteContact SERVICE", client)
+        client.send("add sip:carol@example.test Work")
+        ev = client.wait_for("buddy_added", lambda e: e["uri"] == "sip:carol@example.test", 10)
+        check(ev["group"] == "Work", "carol group: %r" % ev, client)
+        wait_request(server, lambda m: m.method == "SERVICE" and b"<m:name>Work</m:name>" in m.body,
+                     10, "an addGroup SERVICE", client)
+        client.send("bogus")
+        client.wait_for("command_error", lambda e: e["command"] == "bogus", timeout=5)
+        client.send("quit")
+        client.wait_for("signed_off", timeout=10)
+        try:
+            client.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            pass
+        check(client.proc.poll() == 0, "driver did not exit 0 after quit", client)
+    finally:
+        client.stop()
+        server.stop()
+
+
+def test_session_without_interposer_loses_contacts(ctx):
+    """Control for the interposer: unpatched, SIPE signs in but drops the XML contact list."""
+    server = FakeRegistrar(ctx.cert, ctx.key, timeout=60, handler=front_end_handler)
+    client = new_client(ctx, server.port, ctx.cert, "nointerpose", ["--no-interpose"])
+    try:
+        client.start()
+        client.wait_for("signed_on", timeout=20)
+        wait_request(server, lambda m: m.get("Event") == "vnd-microsoft-roaming-contacts", 10,
+                     "the roaming-contacts SUBSCRIBE", client)
+        client.expect_none("buddy_added", duration=2.0)
+        check(client.buddies() == [], "contacts parsed without the interposer?", client)
+    finally:
+        code = client.quit(timeout=10)
+        server.stop()
+    check(code == 0, "driver exit code %r" % code, client)
+
+
 def write_transcript(path, server, client):
     with open(path, "w") as f:
         for i, msg in enumerate(server.received):
@@ -406,6 +595,7 @@ def main():
         ctx.cert, ctx.key = make_cert(ctx.tmp, "server")
         ctx.other_cert, _ = make_cert(ctx.tmp, "other")
         for test in (test_xml_interposition, test_tls_register_ntlm, test_wrong_certificate,
+                     test_signed_in_session, test_session_without_interposer_loses_contacts,
                      test_stdin_eof_and_sigterm):
             t0 = time.monotonic()
             try:

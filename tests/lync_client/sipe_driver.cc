@@ -488,6 +488,10 @@ void OnBuddyStatusChanged(PurpleBuddy* buddy, PurpleStatus*, PurpleStatus*, gpoi
   EmitBuddyStatus("buddy_status", buddy);
 }
 
+// libpurple emits exactly one of buddy-signed-on, buddy-signed-off, buddy-status-changed per
+// update; all three become "buddy_status".
+void OnBuddySignedOnOff(PurpleBuddy* buddy, gpointer) { EmitBuddyStatus("buddy_status", buddy); }
+
 void OnBuddyAdded(PurpleBuddy* buddy, gpointer) {
   PurpleGroup* group = purple_buddy_get_group(buddy);
   JsonEvent("buddy_added")
@@ -531,6 +535,10 @@ void ConnectSignals() {
                         PURPLE_CALLBACK(OnConnectionError), nullptr);
   purple_signal_connect(purple_blist_get_handle(), "buddy-status-changed", h,
                         PURPLE_CALLBACK(OnBuddyStatusChanged), nullptr);
+  purple_signal_connect(purple_blist_get_handle(), "buddy-signed-on", h,
+                        PURPLE_CALLBACK(OnBuddySignedOnOff), nullptr);
+  purple_signal_connect(purple_blist_get_handle(), "buddy-signed-off", h,
+                        PURPLE_CALLBACK(OnBuddySignedOnOff), nullptr);
   purple_signal_connect(purple_blist_get_handle(), "buddy-added", h,
                         PURPLE_CALLBACK(OnBuddyAdded), nullptr);
   purple_signal_connect(purple_blist_get_handle(), "buddy-removed", h,
