@@ -365,4 +365,16 @@ TEST_F(NtlmRoundTripTest, NegotiateDrivesFlags) {
 }
 
 }  // namespace
+
+// Exposed to sipae_test.cc (same test binary): the client above, for the REGISTER handshake.
+namespace testclient {
+std::string NtlmAuthenticateForTest(std::string_view challenge, std::string_view user,
+                                    std::string_view domain, std::string_view password,
+                                    Bytes16* exported) {
+  ClientOut c = MakeAuthenticate(challenge, user, domain, password, 0);
+  *exported = c.exported;
+  return c.authenticate;
+}
+}  // namespace testclient
+
 }  // namespace causeway::sip::lync
