@@ -49,6 +49,7 @@ struct ContactList {
 // Makes the list what SIPE expects: a group named "~" exists (it is created with the smallest
 // unused id when missing, and put first), and every contact belongs to at least one existing
 // group (contacts without one go to "~"; ids of groups that do not exist are dropped).
+// Contacts whose URI is empty (or only "sip:") are removed; a zero deltaNum becomes 1.
 void NormalizeContactList(ContactList& list);
 
 // <contactList deltaNum=".."><group id name externalURI/>..<contact uri name groups subscribed

@@ -65,8 +65,11 @@ TEST(ContactListTest, NormalizeAddsDefaultGroupWithFreeId) {
   ContactList list;
   list.delta_num = 0;
   list.groups = {{1, "Work", ""}, {2, "Home", ""}};
-  list.contacts = {{"sip:a@x", "", {9}, true, ""}, {"sip:b@x", "", {2, 2}, true, ""}};
+  list.contacts = {{"sip:a@x", "", {9}, true, ""},
+                   {"sip:", "", {1}, true, ""},  // nothing left once "sip:" is stripped
+                   {"sip:b@x", "", {2, 2}, true, ""}};
   NormalizeContactList(list);
+  ASSERT_EQ(list.contacts.size(), 2u);
   EXPECT_EQ(list.delta_num, 1u);  // deltaNum MUST be non-zero
   ASSERT_EQ(list.groups.size(), 3u);
   EXPECT_EQ(list.groups[0].name, "~");
