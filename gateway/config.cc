@@ -10,6 +10,7 @@
 #include <type_traits>
 #include <utility>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "core/strings.h"
 #include "gateway/names.h"
@@ -52,6 +53,8 @@ constexpr Section kSections[] = {
     {"sip", "SIP listeners, served domains, parser limits and RFC 3261 timers."},
     {"tls", "TLS certificate and policy for the SIP TLS listeners (and outgoing TLS)."},
     {"dns", "DNS resolution for RFC 3263 (NAPTR/SRV/A/AAAA) lookups."},
+    {"lync", "The Lync front end: what Lync-dialect clients (Lync, Skype for Business, SIPE) are "
+             "told at sign-in."},
 };
 
 std::string_view TypeName(const Value& v) {
@@ -132,6 +135,13 @@ Value GetAddresses(const GatewayConfig& c) {
 
 // --- special fields ---
 
+std::string SetServerName(const Value& v, GatewayConfig& c) {
+  const std::string& s = std::get<std::string>(v);
+  if (!s.empty() && !IsValidHostname(s)) return absl::StrCat("\"", ToAbsl(s), "\" is not a host name");
+  c.lync.server_name = absl::AsciiStrToLower(ToAbsl(s));
+  return "";
+}
+
 std::string SetLogLevel(const Value& v, GatewayConfig& c) {
   const std::string& s = std::get<std::string>(v);
   if (!log::ParseLevel(s, &c.general.log_level)) {
@@ -194,10 +204,12 @@ using G = GeneralConfig;
 using P = SipConfig;
 using T = TlsConfig;
 using D = DnsConfig;
+using L = LyncConfig;
 constexpr auto kGeneral = &GatewayConfig::general;
 constexpr auto kSip = &GatewayConfig::sip;
 constexpr auto kTls = &GatewayConfig::tls;
 constexpr auto kDns = &GatewayConfig::dns;
+constexpr auto kLync = &GatewayConfig::lync;
 
 template <auto S, auto F>
 Option IntOption(std::string_view section, std::string_view key, int64_t def, int64_t min,
@@ -292,6 +304,15 @@ const std::vector<Option>& Options() {
                                       "Time to wait for one DNS answer, milliseconds."),
       IntOption<kDns, &D::tries>("dns", "tries", 3, 1, 10,
                                  "Attempts per DNS query (per server) before giving up."),
+      // [lync]
+      IntOption<kLync, &L::keep_alive_s>(
+          "lync", "keep_alive_s", 300, 30, 3600,
+          "Keep-alive interval clients are told to use on their connection (ms-keep-alive), "
+          "seconds."),
+      {"lync", "server_name",
+       "Name clients connect to (MS-SIPAE targetname and NTLM server name); empty = the first "
+       "DNS name of the TLS certificate.",
+       Value(std::string()), &SetServerName, &GetString<kLync, &L::server_name>},
   };
   return *options;
 }

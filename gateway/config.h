@@ -66,6 +66,12 @@ struct DnsConfig {
   uint32_t tries = 0;
 };
 
+// The Lync front end (MS-SIPREGE / MS-SIPAE behaviour towards Lync-dialect clients).
+struct LyncConfig {
+  uint32_t keep_alive_s = 0;  // ms-keep-alive timeout given to clients
+  std::string server_name;    // MS-SIPAE targetname; empty = the TLS certificate's first DNS name
+};
+
 // Always obtain one from DefaultConfig() or LoadConfig*(): the member initializers above are only
 // zero values, the real defaults live in the option table.
 struct GatewayConfig {
@@ -73,6 +79,7 @@ struct GatewayConfig {
   SipConfig sip;
   TlsConfig tls;
   DnsConfig dns;
+  LyncConfig lync;
 };
 
 // The embedded defaults (what `causeway` with no --config runs with).

@@ -1,24 +1,33 @@
 #include "gateway/sip_service.h"
 
 #include <chrono>
+#include <condition_variable>
 #include <future>
 #include <memory>
+#include <mutex>
 #include <string>
+#include <thread>
 #include <utility>
 #include <vector>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "core/directory.h"
 #include "core/log.h"
 #include "core/runtime/runtime.h"
 #include "core/runtime/tls_context.h"
+#include "core/status.h"
 #include "core/strings.h"
+#include "gateway/sqlite_directory.h"
 #include "gateway/wiring.h"
 #include "sip/codec/message.h"
 #include "sip/io/resolver.h"
 #include "sip/io/resolver_uri.h"
 #include "sip/io/transport.h"
+#include "sip/lync/registration.h"
+#include "sip/lync/security_layer.h"
 #include "sip/stack/location_store.h"
+#include "sip/stack/registrar.h"
 #include "sip/stack/sip_server.h"
 #include "sip/stack/transaction_layer.h"
 
@@ -28,6 +37,16 @@ namespace {
 using sip::SipMessage;
 
 class SipService;
+
+// The proxy's view of the directory: an AOR that is not a user is 404, not 480.
+class AorDirectory final : public sip::UserDirectory {
+ public:
+  explicit AorDirectory(const causeway::UserDirectory& users) : users_(users) {}
+  bool Exists(std::string_view aor) const override { return users_.FindByUri(aor) != nullptr; }
+
+ private:
+  const causeway::UserDirectory& users_;
+};
 
 // Everything one worker owns. It sits between the transport and the transaction layer on both
 // sides: inbound it routes responses to the shard that owns their transaction and re-arms the
@@ -39,6 +58,11 @@ class Shard final : public sip::TransportUser, public sip::Transport, public sip
 
   absl::Status Init(const GatewayConfig& config, sip::SipTransportOptions transport_options,
                     sip::LocationStore& location, bool purge);
+
+  // sip::TransportUser.
+  void OnConnectionClosed(sip::ConnectionId id) override {
+    if (security_) security_->OnConnectionClosed(id);
+  }
 
   // sip::TransportUser.
   void OnMessage(SipMessage&& message, const sip::ReceiveInfo& info) override;
@@ -66,6 +90,7 @@ class Shard final : public sip::TransportUser, public sip::Transport, public sip
   void SendForOtherShard(uint32_t origin, const sip::Destination& to, std::string bytes,
                          uint64_t token) {
     if (!server_) return;  // closed while the send was in flight
+    if (security_) security_->OnOutgoing(to, bytes);
     transport_->Send(to, std::move(bytes), token == 0 ? 0 : ForwardedToken(origin, token));
   }
 
@@ -101,6 +126,8 @@ class Shard final : public sip::TransportUser, public sip::Transport, public sip
   runtime::Worker& worker_;
   std::unique_ptr<sip::Resolver> resolver_;
   std::unique_ptr<sip::SipTransport> transport_;
+  // MS-SIPAE sign-in and signing; null when the directory has no users (lab mode: no auth).
+  std::unique_ptr<sip::lync::SecurityLayer> security_;
   std::unique_ptr<sip::SipServer> server_;
 };
 
@@ -120,6 +147,9 @@ class SipService final : public Service {
   void Stop() override;
 
   Shard* shard(size_t index) { return index < shards_.size() ? shards_[index].get() : nullptr; }
+  const UserDirectory* directory() const { return directory_.get(); }
+  const sip::UserDirectory* aor_directory() const { return aor_directory_.get(); }
+  const CertificateInfo& certificate() const { return certificate_; }
 
  private:
   // Runs `fn` on every worker's thread, one after the other, and waits (bounded) for each.
@@ -142,7 +172,17 @@ class SipService final : public Service {
     }
   }
 
+  // Re-reads the user directory when `causeway user ...` changed it, until Stop().
+  void WatchDirectory();
+
   std::unique_ptr<runtime::Runtime> runtime_;
+  std::unique_ptr<SqliteDirectory> directory_;
+  std::unique_ptr<sip::UserDirectory> aor_directory_;
+  CertificateInfo certificate_;
+  std::mutex watch_mu_;
+  std::condition_variable watch_cv_;
+  bool watch_stop_ = false;
+  std::thread watcher_;
   std::unique_ptr<sip::LocationStore> location_;
   std::vector<std::unique_ptr<Shard>> shards_;
   std::vector<std::string> listeners_;
@@ -171,7 +211,20 @@ absl::Status Shard::Init(const GatewayConfig& config, sip::SipTransportOptions t
   if (!transport.ok()) return transport.status();
   transport_ = std::move(*transport);
 
+  const UserDirectory* directory = service_.directory();
+  if (directory != nullptr && directory->Size() > 0) {
+    security_ = std::make_unique<sip::lync::SecurityLayer>(
+        MakeSecurityLayerOptions(config, service_.certificate(), directory->Domains()),
+        worker_.clock(), *directory);
+  }
+
   sip::SipServerOptions options = MakeSipServerOptions(config);
+  if (options.domains.empty() && directory != nullptr) options.domains = directory->Domains();
+  sip::lync::RegistrationOptions lync;
+  lync.keep_alive = std::chrono::seconds(config.lync.keep_alive_s);
+  options.registrar.decorate_accepted = [lync](const SipMessage& request, SipMessage& response) {
+    sip::lync::AddRegisterOkHeaders(request, response, lync);
+  };
   for (const sip::ListenConfig& listen : transport_->BoundListeners()) {
     options.local_hosts.push_back(listen.address.HostString());
     if (listen.advertised) options.local_hosts.push_back(listen.advertised->HostString());
@@ -179,19 +232,39 @@ absl::Status Shard::Init(const GatewayConfig& config, sip::SipTransportOptions t
   options.shard = static_cast<uint32_t>(worker_.index());
   if (!purge) options.purge_interval = Duration::zero();
   server_ = std::make_unique<sip::SipServer>(*this, worker_.wheel(), worker_.clock(),
-                                             location, *this, std::move(options));
+                                             location, *this, std::move(options),
+                                             security_.get(), service_.aor_directory());
   worker_.AddStopHook([this] { Close(); });
   return absl::OkStatus();
 }
 
-void Shard::OnMessage(SipMessage&& message, const sip::ReceiveInfo& info) {
+void Shard::OnMessage(SipMessage&& message, const sip::ReceiveInfo& received) {
+  sip::ReceiveInfo info = received;
+  if (security_) {
+    absl::Status verified = security_->OnIncoming(message, &info);
+    if (!verified.ok()) {
+      // A request with a bad or missing signature gets its answer; a response is dropped.
+      if (message.is_request() && message.method() != sip::Method::kAck) {
+        SipMessage answer = sip::MakeResponse(message, SipCodeOf(verified).value_or(403), {},
+                                              sip::NewLocalTag());
+        sip::Destination back;
+        back.kind = info.kind;
+        back.address = info.source;
+        back.connection = info.connection;
+        transport_->Send(back, answer.Serialize(), 0);
+      }
+      return;
+    }
+  }
   if (!message.is_request() && !message.vias().empty()) {
     std::optional<uint32_t> owner =
         sip::TransactionLayer::ShardOfBranch(message.vias().front().branch);
     if (owner && *owner != worker_.index()) {
       if (Shard* target = service_.shard(*owner)) {
         sip::ReceiveInfo copy = info;
-        copy.tls_peer_identity = {};  // a view into this worker's connection; not needed for responses
+        // Views into this worker's connection state; responses do not need them.
+        copy.tls_peer_identity = {};
+        copy.authenticated_user = {};
         target->worker().Post([target, m = std::move(message), copy]() mutable {
           target->DeliverFromOtherShard(std::move(m), copy);
         });
@@ -216,6 +289,7 @@ void Shard::Send(const sip::Destination& to, std::string bytes, uint64_t token) 
       }
     }
   }
+  if (security_) security_->OnOutgoing(to, bytes);
   transport_->Send(to, std::move(bytes), token);
 }
 
@@ -261,6 +335,21 @@ absl::Status SipService::Start(const StartContext& context) {
   runtime_options.workers = static_cast<size_t>(context.workers);
   runtime_ = std::make_unique<runtime::Runtime>(runtime_options);
   location_ = std::make_unique<sip::LocationStore>();
+  certificate_ = context.certificate;
+
+  auto directory = SqliteDirectory::Open(context.state_dir);
+  if (!directory.ok()) {
+    return absl::Status(directory.status().code(),
+                        absl::StrCat("user directory: ", directory.status().message()));
+  }
+  directory_ = std::move(*directory);
+  if (directory_->Size() > 0) {
+    aor_directory_ = std::make_unique<AorDirectory>(*directory_);
+    log::Info("sip", "user directory loaded", {{"users", static_cast<int64_t>(directory_->Size())}});
+  } else {
+    log::Warn("sip", "user directory is empty: sign-in is not authenticated (add users with "
+                     "`causeway user add`)");
+  }
 
   sip::SipTransportOptions transport = MakeSipTransportOptions(config);
   transport.limiter = std::make_shared<sip::ConnectionLimiter>(transport.max_connections_per_ip,
@@ -292,10 +381,33 @@ absl::Status SipService::Start(const StartContext& context) {
   absl::Status started = runtime_->Start();
   if (!started.ok()) return started;
   running_ = true;
+  watcher_ = std::thread([this] { WatchDirectory(); });
   return absl::OkStatus();
 }
 
+void SipService::WatchDirectory() {
+  std::unique_lock<std::mutex> lock(watch_mu_);
+  while (!watch_cv_.wait_for(lock, std::chrono::seconds(2), [this] { return watch_stop_; })) {
+    absl::StatusOr<bool> reloaded = directory_->Refresh();
+    if (!reloaded.ok()) {
+      log::Warn("sip", "user directory refresh failed",
+                {{"why", FromAbsl(reloaded.status().message())}});
+    } else if (*reloaded) {
+      log::Info("sip", "user directory reloaded",
+                {{"users", static_cast<int64_t>(directory_->Size())}});
+    }
+  }
+}
+
 void SipService::Stop() {
+  if (watcher_.joinable()) {
+    {
+      std::lock_guard<std::mutex> lock(watch_mu_);
+      watch_stop_ = true;
+    }
+    watch_cv_.notify_all();
+    watcher_.join();
+  }
   if (!runtime_) return;
   running_ = false;
   runtime_->Stop();  // stop hooks close each shard on its own thread

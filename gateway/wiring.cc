@@ -6,6 +6,9 @@
 #include <optional>
 #include <string>
 
+#include "absl/strings/ascii.h"
+#include "core/strings.h"
+
 namespace causeway::gateway {
 namespace {
 
@@ -97,6 +100,39 @@ sip::SipServerOptions MakeSipServerOptions(const GatewayConfig& config) {
   options.timers.t1 = std::chrono::milliseconds(sip.t1_ms);
   options.timers.t2 = std::chrono::milliseconds(sip.t2_ms);
   options.timers.t4 = std::chrono::milliseconds(sip.t4_ms);
+  return options;
+}
+
+std::string LyncServerName(const GatewayConfig& config, const CertificateInfo& certificate) {
+  if (!config.lync.server_name.empty()) return config.lync.server_name;
+  for (const std::string& san : certificate.subject_alt_names) {
+    if (san.rfind("DNS:", 0) == 0 && san.size() > 4) return san.substr(4);
+  }
+  return "localhost";
+}
+
+sip::lync::SecurityLayerOptions MakeSecurityLayerOptions(const GatewayConfig& config,
+                                                         const CertificateInfo& certificate,
+                                                         const std::vector<std::string>& domains) {
+  sip::lync::SecurityLayerOptions options;
+  const std::string server = LyncServerName(config, certificate);
+  options.sipae.targetname = server;
+  auto first_label = [](std::string_view name) {
+    return absl::AsciiStrToUpper(ToAbsl(name.substr(0, name.find('.'))));
+  };
+  std::string domain = config.sip.domains.empty()
+                           ? (domains.empty() ? std::string() : domains.front())
+                           : config.sip.domains.front();
+  if (domain.empty() && server.find('.') != std::string::npos) {
+    domain = server.substr(server.find('.') + 1);
+  }
+  options.sipae.names.netbios_computer = first_label(server);
+  options.sipae.names.dns_computer = server;
+  if (!domain.empty()) {
+    options.sipae.names.netbios_domain = first_label(domain);
+    options.sipae.names.dns_domain = domain;
+    options.sipae.names.dns_tree = domain;
+  }
   return options;
 }
 

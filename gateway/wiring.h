@@ -8,6 +8,7 @@
 #include "gateway/certificates.h"
 #include "gateway/config.h"
 #include "sip/io/transport_options.h"
+#include "sip/lync/security_layer.h"
 #include "sip/stack/sip_server.h"
 
 namespace causeway::gateway {
@@ -33,5 +34,12 @@ sip::SipTransportOptions MakeSipTransportOptions(const GatewayConfig& config);
 // Served domains, registrar expiries, Max-Forwards and RFC 3261 timers. sip.advertised_host (name
 // or address) is added to local_hosts so requests addressed to it are ours.
 sip::SipServerOptions MakeSipServerOptions(const GatewayConfig& config);
+
+// MS-SIPAE: the targetname clients sign in to (lync.server_name, else the certificate's first DNS
+// name, else "localhost") and the NTLM server names derived from it and the first served domain.
+std::string LyncServerName(const GatewayConfig& config, const CertificateInfo& certificate);
+sip::lync::SecurityLayerOptions MakeSecurityLayerOptions(const GatewayConfig& config,
+                                                         const CertificateInfo& certificate,
+                                                         const std::vector<std::string>& domains);
 
 }  // namespace causeway::gateway

@@ -52,6 +52,20 @@ TEST(Config, DefaultsMatchTheDocumentedValues) {
   EXPECT_TRUE(c.dns.servers.empty());
   EXPECT_EQ(c.dns.timeout_ms, 2000u);
   EXPECT_EQ(c.dns.tries, 3u);
+  EXPECT_EQ(c.lync.keep_alive_s, 300u);
+  EXPECT_EQ(c.lync.server_name, "");
+}
+
+TEST(Config, LyncServerNameIsAHostName) {
+  absl::StatusOr<GatewayConfig> ok =
+      ParseConfig("[lync]\nserver_name = \"FE01.Example.Test\"\nkeep_alive_s = 60\n", "c.toml");
+  ASSERT_TRUE(ok.ok()) << ok.status();
+  EXPECT_EQ(ok->lync.server_name, "fe01.example.test");
+  EXPECT_EQ(ok->lync.keep_alive_s, 60u);
+  absl::StatusOr<GatewayConfig> bad = ParseConfig("[lync]\nserver_name = \"not a host\"\n", "c.toml");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_EQ(bad.status().message(), "c.toml: lync.server_name: \"not a host\" is not a host name");
+  EXPECT_FALSE(ParseConfig("[lync]\nkeep_alive_s = 5\n", "c.toml").ok());
 }
 
 TEST(Config, EmptyDocumentIsTheDefaults) {
