@@ -24,9 +24,7 @@ std::pair<std::string_view, std::string_view> SplitUri(std::string_view uri) {
   return {rest.substr(0, at), rest.substr(at + 1)};
 }
 
-std::string_view FirstLabel(std::string_view domain) {
-  return domain.substr(0, domain.find('.'));
-}
+std::string_view FirstLabel(std::string_view domain) { return domain.substr(0, domain.find('.')); }
 
 std::string NetbiosKey(std::string_view label, std::string_view user) {
   return absl::StrCat(ToAbsl(label), "\\", ToAbsl(user));
@@ -111,9 +109,8 @@ absl::StatusOr<const UserRecord*> DirectorySnapshot::FindByLogin(std::string_vie
   auto it = by_netbios_.find(key);
   if (it == by_netbios_.end()) return LoginResult(nullptr, key);
   if (it->second == kAmbiguous) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("login '", key,
-                     "' is ambiguous: several domains start with this label; use user@domain"));
+    return absl::FailedPreconditionError(absl::StrCat(
+        "login '", key, "' is ambiguous: several domains start with this label; use user@domain"));
   }
   return &users_[it->second];
 }

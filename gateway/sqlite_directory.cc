@@ -46,8 +46,7 @@ absl::Status InTransaction(StateDb& db, Body body) {
 absl::StatusOr<std::string> NormalizeUserUri(std::string_view uri) {
   std::string lower = absl::AsciiStrToLower(ToAbsl(uri));
   auto invalid = [&](std::string_view why) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("user URI '", ToAbsl(uri), "': ", ToAbsl(why)));
+    return absl::InvalidArgumentError(absl::StrCat("user URI '", ToAbsl(uri), "': ", ToAbsl(why)));
   };
   if (!std::string_view(lower).starts_with(kSipScheme)) {
     return invalid("expected sip:user@domain");
@@ -67,12 +66,12 @@ absl::StatusOr<std::string> NormalizeUserUri(std::string_view uri) {
 }
 
 absl::Status ValidatePhoneNumber(std::string_view number) {
-  bool ok = number.size() >= 3 && number.size() <= 16 && number[0] == '+' && number[1] != '0' &&
-            std::all_of(number.begin() + 1, number.end(),
-                        [](char c) { return c >= '0' && c <= '9'; });
+  bool ok =
+      number.size() >= 3 && number.size() <= 16 && number[0] == '+' && number[1] != '0' &&
+      std::all_of(number.begin() + 1, number.end(), [](char c) { return c >= '0' && c <= '9'; });
   if (ok) return absl::OkStatus();
-  return absl::InvalidArgumentError(absl::StrCat(
-      "phone number '", ToAbsl(number), "': expected E.164, '+' and up to 15 digits"));
+  return absl::InvalidArgumentError(
+      absl::StrCat("phone number '", ToAbsl(number), "': expected E.164, '+' and up to 15 digits"));
 }
 
 absl::Status ValidateDisplayName(std::string_view name) {

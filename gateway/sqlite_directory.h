@@ -65,9 +65,7 @@ class SqliteDirectory : public UserDirectory {
 
   // UserDirectory: answered from the snapshot.
   UserRef FindByUri(std::string_view uri) const override { return snapshot_.FindByUri(uri); }
-  UserRef FindByPhone(std::string_view e164) const override {
-    return snapshot_.FindByPhone(e164);
-  }
+  UserRef FindByPhone(std::string_view e164) const override { return snapshot_.FindByPhone(e164); }
   absl::StatusOr<UserRef> FindByLogin(std::string_view user,
                                       std::string_view domain = {}) const override {
     return snapshot_.FindByLogin(user, domain);

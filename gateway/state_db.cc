@@ -154,8 +154,8 @@ absl::StatusOr<std::unique_ptr<StateDb>> StateDb::OpenFile(
   }
   ::close(fd);
   sqlite3* raw = nullptr;
-  int rc = sqlite3_open_v2(path.c_str(), &raw, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX,
-                           nullptr);
+  int rc =
+      sqlite3_open_v2(path.c_str(), &raw, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, nullptr);
   if (rc != SQLITE_OK) {
     std::string message = raw != nullptr ? sqlite3_errmsg(raw) : sqlite3_errstr(rc);
     sqlite3_close(raw);
@@ -188,8 +188,7 @@ StateDb::~StateDb() {
 }
 
 absl::Status StateDb::Error(std::string_view what) const {
-  return absl::InternalError(
-      absl::StrCat(path_, ": ", ToAbsl(what), ": ", sqlite3_errmsg(db_)));
+  return absl::InternalError(absl::StrCat(path_, ": ", ToAbsl(what), ": ", sqlite3_errmsg(db_)));
 }
 
 absl::Status StateDb::Exec(std::string_view sql) {
@@ -241,8 +240,8 @@ absl::Status StateDb::Migrate(const std::vector<Migration>& migrations) {
   int latest = 0;
   for (const Migration& m : migrations) {
     if (m.version != latest + 1) {
-      return absl::InternalError(absl::StrCat("migration list out of order at version ",
-                                              m.version));
+      return absl::InternalError(
+          absl::StrCat("migration list out of order at version ", m.version));
     }
     latest = m.version;
   }
@@ -259,10 +258,9 @@ absl::Status StateDb::Migrate(const std::vector<Migration>& migrations) {
   }
   if (*version > latest) {
     Rollback();
-    return absl::FailedPreconditionError(
-        absl::StrCat(path_, ": schema version ", *version,
-                     " is newer than this causeway understands (", latest,
-                     "): use a newer causeway or another state_dir"));
+    return absl::FailedPreconditionError(absl::StrCat(
+        path_, ": schema version ", *version, " is newer than this causeway understands (", latest,
+        "): use a newer causeway or another state_dir"));
   }
   for (const Migration& m : migrations) {
     if (m.version <= *version) continue;
@@ -270,8 +268,8 @@ absl::Status StateDb::Migrate(const std::vector<Migration>& migrations) {
     if (st.ok()) st = Exec(absl::StrCat("PRAGMA user_version = ", m.version));
     if (!st.ok()) {
       Rollback();
-      return absl::InternalError(absl::StrCat("migration ", m.version, " (", ToAbsl(m.what),
-                                              ") failed: ", st.message()));
+      return absl::InternalError(
+          absl::StrCat("migration ", m.version, " (", ToAbsl(m.what), ") failed: ", st.message()));
     }
     log::Debug("gateway", "state database migrated",
                {{"db", path_}, {"version", m.version}, {"what", m.what}});

@@ -28,9 +28,9 @@ namespace causeway::gateway {
 inline constexpr std::string_view kStateDbFileName = "causeway.db";
 
 struct Migration {
-  int version;              // 1, 2, 3, ... in order; the database's user_version after it runs
-  std::string_view what;    // one line for the log
-  std::string_view sql;     // one or more statements
+  int version;            // 1, 2, 3, ... in order; the database's user_version after it runs
+  std::string_view what;  // one line for the log
+  std::string_view sql;   // one or more statements
 };
 
 // The gateway's migrations, oldest first.

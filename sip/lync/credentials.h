@@ -1,9 +1,9 @@
 #pragma once
 // Password material for MS-SIPAE NTLM and RFC 7616 Digest, derived once when a password is set so
 // the password itself is never stored:
-//   NT hash     = MD4(UTF-16LE(password))                    (MS-NLMP 3.3.1 NTOWFv1; v2 builds on it)
-//   HA1 MD5     = hex MD5("user:realm:password")             (RFC 2617 / RFC 7616 3.4.2)
-//   HA1 SHA-256 = hex SHA-256("user:realm:password")         (RFC 7616)
+//   NT hash     = MD4(UTF-16LE(password))                    (MS-NLMP 3.3.1 NTOWFv1; v2 builds on
+//   it) HA1 MD5     = hex MD5("user:realm:password")             (RFC 2617 / RFC 7616 3.4.2) HA1
+//   SHA-256 = hex SHA-256("user:realm:password")         (RFC 7616)
 // with user = the SIP URI's user part and realm = its domain, as bytes of the UTF-8 strings.
 
 #include <array>

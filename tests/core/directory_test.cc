@@ -31,7 +31,7 @@ class DirectoryTest : public ::testing::Test {
     directory_.Publish(std::vector<UserRecord>{
         User("sip:alice@example.test", {"+15551230001"}),
         User("sip:Bob@Example.TEST", {"+15551230002", "+445550000"}),
-        User("sip:bob@example.com"),       // makes "bob" and EXAMPLE\bob ambiguous
+        User("sip:bob@example.com"),  // makes "bob" and EXAMPLE\bob ambiguous
         User("sip:carol@other.org"),
         User("sip:dave@example.test", {"+15551230009"}, /*enabled=*/false),
         User("sip:carol@disabled.net", {}, /*enabled=*/false),  // does not make carol ambiguous

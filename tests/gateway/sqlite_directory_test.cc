@@ -135,10 +135,10 @@ TEST(StateDb, FailedMigrationRollsBackEntirely) {
 TEST(UserValidation, UrisPhonesDisplayNames) {
   EXPECT_EQ(*NormalizeUserUri("SIP:Alice.Smith@Example.TEST"), "sip:alice.smith@example.test");
   EXPECT_EQ(*NormalizeUserUri("sip:a+b_c-d@x.y"), "sip:a+b_c-d@x.y");
-  for (const char* bad : {"alice@example.test", "sips:alice@example.test", "sip:@example.test",
-                          "sip:alice@", "sip:alice", "sip:al ice@example.test",
-                          "sip:alice@exa_mple.test", "sip:a@b@example.test",
-                          "sip:alice@example.test;transport=tls", "sip:a:pw@example.test"}) {
+  for (const char* bad :
+       {"alice@example.test", "sips:alice@example.test", "sip:@example.test", "sip:alice@",
+        "sip:alice", "sip:al ice@example.test", "sip:alice@exa_mple.test", "sip:a@b@example.test",
+        "sip:alice@example.test;transport=tls", "sip:a:pw@example.test"}) {
     absl::StatusOr<std::string> uri = NormalizeUserUri(bad);
     EXPECT_TRUE(absl::IsInvalidArgument(uri.status())) << bad;
   }

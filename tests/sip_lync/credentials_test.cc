@@ -30,14 +30,13 @@ TEST(Credentials, Utf16Conversion) {
   EXPECT_EQ(*Utf8ToUtf16Le("\xf0\x9f\x98\x80"), std::string("\x3d\xd8\x00\xde", 4));
   EXPECT_EQ(*Utf8ToUtf16Le(""), "");
   for (std::string_view bad : {
-           std::string_view("\x80"),              // continuation byte first
-           std::string_view("\xc3"),              // truncated
-           std::string_view("\xe2\x82"),          // truncated
-           std::string_view("\xc0\xaf"),          // overlong '/'
-           std::string_view("\xed\xa0\x80"),      // surrogate U+D800
-           std::string_view("\xf4\x90\x80\x80"),  // above U+10FFFF
-           std::string_view("\xff"),
-           std::string_view("a\xc3(", 3),  // bad continuation
+           std::string_view("\x80"),                                 // continuation byte first
+           std::string_view("\xc3"),                                 // truncated
+           std::string_view("\xe2\x82"),                             // truncated
+           std::string_view("\xc0\xaf"),                             // overlong '/'
+           std::string_view("\xed\xa0\x80"),                         // surrogate U+D800
+           std::string_view("\xf4\x90\x80\x80"),                     // above U+10FFFF
+           std::string_view("\xff"), std::string_view("a\xc3(", 3),  // bad continuation
        }) {
     EXPECT_FALSE(Utf8ToUtf16Le(bad).ok()) << HexLower(bad);
   }
@@ -49,8 +48,7 @@ TEST(Credentials, DeriveAll) {
   EXPECT_EQ(Hex(creds->nt_hash), "a4f49c406510bdcab6824ee7c30fd852");
   // python3 -c "import hashlib; print(hashlib.md5(b'alice:example.test:Password').hexdigest())"
   EXPECT_EQ(creds->ha1_md5, "0fc847d19e7a8f14073d14232c3013e0");
-  EXPECT_EQ(creds->ha1_sha256,
-            "cd6a89971ccadf112ec436f3e2f5393fd8a77b3b66745b385ec334b2757ab527");
+  EXPECT_EQ(creds->ha1_sha256, "cd6a89971ccadf112ec436f3e2f5393fd8a77b3b66745b385ec334b2757ab527");
   // The realm and user are part of HA1, not of the NT hash.
   absl::StatusOr<Credentials> other = DeriveCredentials("alice", "example.com", "Password");
   ASSERT_TRUE(other.ok());
