@@ -1,5 +1,6 @@
 #include "gateway/cli.h"
 
+#include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "core/strings.h"
 
@@ -11,6 +12,126 @@ constexpr size_t kMaxArgs = 64;
 
 absl::Status UsageError(std::string_view message) {
   return absl::InvalidArgumentError(ToAbsl(message));
+}
+
+// "--name VALUE" or "--name=VALUE" at args[*i] (already known to start with `name`); advances *i
+// past a separate value. Empty values are errors.
+absl::StatusOr<std::string_view> OptionValue(const std::vector<std::string_view>& args, size_t* i,
+                                             std::string_view name) {
+  std::string_view arg = args[*i];
+  std::string_view value;
+  if (arg.size() > name.size() && arg[name.size()] == '=') {
+    value = arg.substr(name.size() + 1);
+  } else if (*i + 1 < args.size()) {
+    value = args[++*i];
+  } else {
+    return UsageError(absl::StrCat(ToAbsl(arg), " needs a value"));
+  }
+  if (value.empty()) return UsageError(absl::StrCat(ToAbsl(name), ": empty value"));
+  return value;
+}
+
+// Matches "--name" and "--name=..." but not "--name-other".
+bool IsOption(std::string_view arg, std::string_view name) {
+  return arg.starts_with(name) && (arg.size() == name.size() || arg[name.size()] == '=');
+}
+
+struct VerbInfo {
+  std::string_view name;
+  UserVerb verb;
+};
+constexpr VerbInfo kVerbs[] = {
+    {"add", UserVerb::kAdd},       {"del", UserVerb::kDel},       {"list", UserVerb::kList},
+    {"passwd", UserVerb::kPasswd}, {"enable", UserVerb::kEnable}, {"disable", UserVerb::kDisable},
+};
+
+// Parses args[start..] after "user" into options->user; --config and --help are shared with the
+// top level (`have_config` tracks --config across both).
+absl::Status ParseUserArgs(const std::vector<std::string_view>& args, size_t start,
+                           bool* have_config, bool* help, CliOptions* options) {
+  UserCommand& cmd = options->user;
+  std::string_view verb_name;
+  bool have_uri = false;
+  bool have_password = false;
+  bool have_display_name = false;
+  for (size_t i = start; i < args.size(); ++i) {
+    std::string_view arg = args[i];
+    if (arg == "--help" || arg == "-h") {
+      *help = true;
+    } else if (arg == "--config" || arg == "-c" || arg.starts_with("--config=")) {
+      std::string_view value;
+      if (arg.starts_with("--config=")) {
+        value = arg.substr(9);
+      } else if (i + 1 < args.size()) {
+        value = args[++i];
+      } else {
+        return UsageError(absl::StrCat(ToAbsl(arg), " needs a FILE argument"));
+      }
+      if (value.empty()) return UsageError("--config: empty file name");
+      if (*have_config) return UsageError("--config given more than once");
+      *have_config = true;
+      options->config_path = std::string(value);
+    } else if (IsOption(arg, "--password")) {
+      absl::StatusOr<std::string_view> value = OptionValue(args, &i, "--password");
+      if (!value.ok()) return value.status();
+      if (have_password) return UsageError("--password given more than once");
+      have_password = true;
+      cmd.password = std::string(*value);
+    } else if (arg == "--password-stdin") {
+      cmd.password_stdin = true;
+    } else if (IsOption(arg, "--display-name")) {
+      absl::StatusOr<std::string_view> value = OptionValue(args, &i, "--display-name");
+      if (!value.ok()) return value.status();
+      if (have_display_name) return UsageError("--display-name given more than once");
+      have_display_name = true;
+      cmd.display_name = std::string(*value);
+    } else if (IsOption(arg, "--phone")) {
+      absl::StatusOr<std::string_view> value = OptionValue(args, &i, "--phone");
+      if (!value.ok()) return value.status();
+      cmd.phones.emplace_back(*value);
+    } else if (arg.starts_with("-") && arg != "-") {
+      return UsageError(absl::StrCat("unknown option '", ToAbsl(arg), "'"));
+    } else if (verb_name.empty()) {
+      verb_name = arg;
+      const VerbInfo* found = nullptr;
+      for (const VerbInfo& v : kVerbs) {
+        if (v.name == arg) found = &v;
+      }
+      if (found == nullptr) {
+        return UsageError(absl::StrCat("user: unknown command '", ToAbsl(arg),
+                                       "' (add, del, list, passwd, enable, disable)"));
+      }
+      cmd.verb = found->verb;
+    } else if (!have_uri && cmd.verb != UserVerb::kList) {
+      have_uri = true;
+      cmd.uri = std::string(arg);
+    } else {
+      return UsageError(absl::StrCat("unexpected argument '", ToAbsl(arg), "'"));
+    }
+  }
+  if (*help) return absl::OkStatus();
+  if (verb_name.empty()) {
+    return UsageError("user: expected a command (add, del, list, passwd, enable, disable)");
+  }
+  std::string prefix = absl::StrCat("user ", ToAbsl(verb_name), ": ");
+  if (cmd.verb != UserVerb::kList && !have_uri) {
+    return UsageError(absl::StrCat(prefix, "expected a user URI (sip:user@domain)"));
+  }
+  bool takes_password = cmd.verb == UserVerb::kAdd || cmd.verb == UserVerb::kPasswd;
+  if (takes_password) {
+    if (have_password && cmd.password_stdin) {
+      return UsageError(absl::StrCat(prefix, "--password and --password-stdin cannot be combined"));
+    }
+    if (!have_password && !cmd.password_stdin) {
+      return UsageError(absl::StrCat(prefix, "--password or --password-stdin is required"));
+    }
+  } else if (have_password || cmd.password_stdin) {
+    return UsageError(absl::StrCat(prefix, "takes no password"));
+  }
+  if (cmd.verb != UserVerb::kAdd && (have_display_name || !cmd.phones.empty())) {
+    return UsageError(absl::StrCat(prefix, "--display-name and --phone are only for user add"));
+  }
+  return absl::OkStatus();
 }
 
 }  // namespace
@@ -52,6 +173,15 @@ absl::StatusOr<CliOptions> ParseArgs(const std::vector<std::string_view>& args) 
       options.config_path = std::string(value);
     } else if (arg.starts_with("-")) {
       return UsageError(absl::StrCat("unknown option '", ToAbsl(arg), "'"));
+    } else if (arg == "user") {
+      if (have_action) {
+        return UsageError(absl::StrCat(ToAbsl(action_flag), " and user cannot be combined"));
+      }
+      options.action = CliAction::kUser;
+      if (absl::Status st = ParseUserArgs(args, i + 1, &have_config, &help, &options); !st.ok()) {
+        return st;
+      }
+      break;
     } else {
       return UsageError(absl::StrCat("unexpected argument '", ToAbsl(arg), "'"));
     }
@@ -66,6 +196,7 @@ absl::StatusOr<CliOptions> ParseArgs(const std::vector<std::string_view>& args) 
 std::string UsageText() {
   return absl::StrCat(
       "Usage: causeway [--config FILE] [--print-config | --check-config]\n"
+      "       causeway [--config FILE] user COMMAND ...\n"
       "       causeway --help | --version\n"
       "\n"
       "Causeway ",
@@ -79,6 +210,16 @@ std::string UsageText() {
       "  --check-config     validate the configuration and certificate files and exit\n"
       "  -h, --help         show this help and exit\n"
       "  -V, --version      show the version and exit\n"
+      "\n"
+      "User directory (SQLite, STATE_DIR/causeway.db; works while the daemon runs):\n"
+      "  user add SIP-URI (--password P | --password-stdin) [--display-name NAME]\n"
+      "           [--phone +E164]...   add a user, e.g. user add sip:alice@example.test\n"
+      "  user del SIP-URI             remove a user\n"
+      "  user list                    one line per user: URI, display name, phones, state\n"
+      "  user passwd SIP-URI (--password P | --password-stdin)   set a new password\n"
+      "  user enable|disable SIP-URI  allow or refuse sign-in and calls to the user\n"
+      "  --password-stdin reads the first line of standard input (keeps the password out of\n"
+      "  the process list); only password hashes are stored.\n"
       "\n"
       "Signals: SIGTERM/SIGINT stop accepting, drain for general.shutdown_timeout_s, exit 0;\n"
       "a second one stops at once. SIGHUP is logged (reload is not supported yet).\n"

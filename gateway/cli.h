@@ -23,15 +23,32 @@ enum class CliAction {
   kVersion,      // --version
   kPrintConfig,  // --print-config: the default (or, with --config, the effective) configuration
   kCheckConfig,  // --check-config: validate config and configured certificate files, then exit
+  kUser,         // `causeway user ...`: manage the embedded user directory (CliOptions::user)
+};
+
+enum class UserVerb { kAdd, kDel, kList, kPasswd, kEnable, kDisable };
+
+// `causeway user add|del|list|passwd|enable|disable ...`.
+struct UserCommand {
+  UserVerb verb = UserVerb::kList;
+  std::string uri;                  // as typed; validated and lower-cased by the directory
+  std::string password;             // --password P (add, passwd)
+  bool password_stdin = false;      // --password-stdin: first line of standard input
+  std::string display_name;         // --display-name NAME (add)
+  std::vector<std::string> phones;  // --phone +E164, repeatable (add)
 };
 
 struct CliOptions {
   CliAction action = CliAction::kRun;
   std::string config_path;  // empty = embedded defaults
+  UserCommand user;         // action == kUser
 };
 
 // `args` excludes argv[0]. Accepts "--config FILE", "--config=FILE" and "-c FILE". --help and
 // --version win over everything else; errors are one line without the program name.
+// The first argument that is not an option or an option's value may be "user", which starts a
+// user command: "causeway [--config FILE] user VERB [ARGS] [--config FILE]"; the user command's
+// own options may come in any order after the verb.
 absl::StatusOr<CliOptions> ParseArgs(const std::vector<std::string_view>& args);
 
 std::string UsageText();

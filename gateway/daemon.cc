@@ -15,6 +15,7 @@
 #include "core/log.h"
 #include "core/strings.h"
 #include "gateway/state_dir.h"
+#include "gateway/user_cli.h"
 
 namespace causeway::gateway {
 namespace {
@@ -236,6 +237,7 @@ int RunMain(int argc, char** argv, ServicesFactory make_services) {
     PrintError(FromAbsl(config.status().message()));
     return kExitUsage;
   }
+  if (options->action == CliAction::kUser) return UserMain(options->user, *config);
   if (options->action == CliAction::kPrintConfig) {
     WriteStdout(options->config_path.empty() ? DefaultConfigToml() : ConfigToToml(*config));
     return kExitOk;

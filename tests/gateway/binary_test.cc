@@ -13,6 +13,8 @@
 #include <vector>
 
 #include "gateway/config.h"
+#include "gateway/sqlite_directory.h"
+#include "gateway/state_dir.h"
 #include "gtest/gtest.h"
 #include "tests/gateway/test_util.h"
 
@@ -27,10 +29,14 @@ constexpr auto kDeadline = std::chrono::seconds(20);
 
 class Child {
  public:
-  explicit Child(const std::vector<std::string>& args, const std::string& cwd = "") {
+  // With `stdin_data`, the child's standard input is a pipe holding those bytes, then EOF.
+  explicit Child(const std::vector<std::string>& args, const std::string& cwd = "",
+                 const std::string* stdin_data = nullptr) {
     int out[2];
     int err[2];
+    int in[2] = {-1, -1};
     if (::pipe2(out, O_CLOEXEC) != 0 || ::pipe2(err, O_CLOEXEC) != 0) return;
+    if (stdin_data != nullptr && ::pipe2(in, O_CLOEXEC) != 0) return;
     // Everything the child needs is built before fork(): only async-signal-safe calls after it.
     std::string binary = CAUSEWAY_BINARY;
     std::vector<std::string> copy = args;
@@ -42,12 +48,20 @@ class Child {
     if (pid_ == 0) {
       ::dup2(out[1], STDOUT_FILENO);
       ::dup2(err[1], STDERR_FILENO);
+      if (in[0] >= 0) ::dup2(in[0], STDIN_FILENO);
       if (!cwd.empty() && ::chdir(cwd.c_str()) != 0) ::_exit(127);
       ::execv(binary.c_str(), argv.data());
       ::_exit(127);
     }
     ::close(out[1]);
     ::close(err[1]);
+    if (in[0] >= 0) {
+      // Small inputs only: they must fit in the pipe buffer (64 KiB) as nothing reads yet.
+      ::close(in[0]);
+      ssize_t n = ::write(in[1], stdin_data->data(), stdin_data->size());
+      (void)n;
+      ::close(in[1]);
+    }
     out_fd_ = out[0];
     err_fd_ = err[0];
   }
@@ -227,6 +241,104 @@ TEST(Binary, StartsPreparesStateAndStopsOnSigterm) {
   EXPECT_EQ(again.err().find("generating self-signed certificate"), std::string::npos);
   again.Signal(SIGINT);
   EXPECT_EQ(again.Wait(), 0) << again.err();
+}
+
+// `causeway user ...` against a scratch state directory: the real binary, the real database.
+TEST(Binary, UserCommandsManageTheDirectory) {
+  ScratchDir dir;
+  std::string config = dir / "causeway.toml";
+  WriteFile(config, "[general]\nstate_dir = \"" + (dir / "state") + "\"\n");
+  const std::string password = "Corr3ct-horse-battery";
+  const std::string stdin_password = "St@pler-from-stdin";
+
+  Child add({"user", "add", "sip:Alice@Example.Test", "--password", password, "--display-name",
+             "Alice Liddell", "--phone", "+15551230001", "--config", config});
+  EXPECT_EQ(add.Wait(), 0) << add.err();
+  EXPECT_EQ(add.out(), "added sip:alice@example.test\n");
+  EXPECT_EQ(FileMode(dir / "state"), 0700u);
+  EXPECT_EQ(FileMode(dir / "state/causeway.db"), 0600u);
+
+  std::string input = stdin_password + "\n";
+  Child add_stdin({"-c", config, "user", "add", "sip:bob@other.org", "--password-stdin"}, "",
+                  &input);
+  EXPECT_EQ(add_stdin.Wait(), 0) << add_stdin.err();
+
+  Child list({"user", "list", "--config", config});
+  EXPECT_EQ(list.Wait(), 0) << list.err();
+  EXPECT_EQ(list.out(),
+            "sip:alice@example.test\tAlice Liddell\t+15551230001\tenabled\n"
+            "sip:bob@other.org\t-\t-\tenabled\n");
+
+  // Errors: one line, exit 1 for a state problem, 2 for bad input.
+  Child again({"user", "add", "sip:alice@example.test", "--password", "x", "-c", config});
+  EXPECT_EQ(again.Wait(), 1);
+  EXPECT_EQ(again.err(), "causeway: user sip:alice@example.test exists\n");
+  Child missing({"user", "del", "sip:nobody@example.test", "-c", config});
+  EXPECT_EQ(missing.Wait(), 1);
+  EXPECT_EQ(missing.err(), "causeway: no user sip:nobody@example.test\n");
+  Child bad_uri({"user", "add", "alice", "--password", "x", "-c", config});
+  EXPECT_EQ(bad_uri.Wait(), 2);
+  EXPECT_EQ(Lines(bad_uri.err()), 1u);
+  EXPECT_NE(bad_uri.err().find("expected sip:user@domain"), std::string::npos) << bad_uri.err();
+  Child no_password({"user", "add", "sip:carol@example.test", "-c", config});
+  EXPECT_EQ(no_password.Wait(), 2);
+  EXPECT_EQ(no_password.err(),
+            "causeway: user add: --password or --password-stdin is required (see causeway "
+            "--help)\n");
+  std::string empty;
+  Child empty_stdin({"user", "passwd", "sip:bob@other.org", "--password-stdin", "-c", config}, "",
+                    &empty);
+  EXPECT_EQ(empty_stdin.Wait(), 2);
+  EXPECT_NE(empty_stdin.err().find("password: empty"), std::string::npos) << empty_stdin.err();
+
+  Child passwd(
+      {"user", "passwd", "sip:alice@example.test", "--password", "N3w-secret-value", "-c", config});
+  EXPECT_EQ(passwd.Wait(), 0) << passwd.err();
+  EXPECT_EQ(passwd.out(), "password changed for sip:alice@example.test\n");
+
+  Child del({"user", "del", "sip:bob@other.org", "-c", config});
+  EXPECT_EQ(del.Wait(), 0) << del.err();
+  Child after({"user", "list", "-c", config});
+  EXPECT_EQ(after.Wait(), 0);
+  EXPECT_EQ(after.out(), "sip:alice@example.test\tAlice Liddell\t+15551230001\tenabled\n");
+
+  // No file in the state directory holds any password (WAL included), nor does any output.
+  for (const char* name : {"causeway.db", "causeway.db-wal", "causeway.db-shm"}) {
+    std::string bytes = testing::ReadFile(dir / "state" + "/" + std::string(name));
+    for (const std::string& secret : {password, stdin_password, std::string("N3w-secret-value")}) {
+      EXPECT_EQ(bytes.find(secret), std::string::npos) << name;
+    }
+  }
+  for (const Child* c : {&add, &add_stdin, &list, &passwd, &del, &after}) {
+    EXPECT_EQ(c->out().find(password), std::string::npos);
+    EXPECT_EQ(c->err().find(password), std::string::npos);
+  }
+}
+
+// The CLI works while a daemon holds the state directory lock and has the database open; the
+// daemon's directory sees the change at its next refresh.
+TEST(Binary, UserCommandsWorkWhileTheDaemonRuns) {
+  ScratchDir dir;
+  std::string config = dir / "causeway.toml";
+  WriteFile(config, "[general]\nstate_dir = \"" + (dir / "state") + "\"\n");
+  absl::StatusOr<std::string> state = PrepareStateDir(dir / "state");
+  ASSERT_TRUE(state.ok()) << state.status();
+  absl::StatusOr<StateDirLock> lock = StateDirLock::Acquire(*state);
+  ASSERT_TRUE(lock.ok()) << lock.status();
+  absl::StatusOr<std::unique_ptr<SqliteDirectory>> daemon = SqliteDirectory::Open(*state);
+  ASSERT_TRUE(daemon.ok()) << daemon.status();
+
+  Child add({"user", "add", "sip:alice@example.test", "--password", "pw", "-c", config});
+  EXPECT_EQ(add.Wait(), 0) << add.err();
+  Child list({"user", "list", "-c", config});
+  EXPECT_EQ(list.Wait(), 0) << list.err();
+  EXPECT_EQ(list.out(), "sip:alice@example.test\t-\t-\tenabled\n");
+
+  absl::StatusOr<bool> reloaded = (*daemon)->Refresh();
+  ASSERT_TRUE(reloaded.ok()) << reloaded.status();
+  EXPECT_TRUE(*reloaded);
+  EXPECT_NE((*daemon)->FindByLogin("alice").value_or(nullptr), nullptr);
+  EXPECT_EQ((*daemon)->Domains(), std::vector<std::string>{"example.test"});
 }
 
 }  // namespace
