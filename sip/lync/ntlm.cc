@@ -393,8 +393,8 @@ absl::StatusOr<NtlmAuthResult> VerifyNtlmAuthenticate(const NtlmChallengeState& 
     return absl::PermissionDeniedError("NTLM: authentication failed");
   }
   Bytes16 key_nt = NtowfV2(*nt_hash, result.user, result.domain);
-  std::string challenge_and_blob(
-      reinterpret_cast<const char*>(challenge.server_challenge.data()), 8);
+  std::string challenge_and_blob(reinterpret_cast<const char*>(challenge.server_challenge.data()),
+                                 8);
   challenge_and_blob.append(blob);
   Bytes16 expected = HmacMd5(key_nt, Span(challenge_and_blob));
   if (!ConstantTimeEquals(expected, AsBytes(proof))) {

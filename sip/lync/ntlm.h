@@ -109,10 +109,9 @@ std::string NtlmUtf8FromUtf16Le(std::string_view utf16le);
 // kNtlmConnectionlessServerFlags). Otherwise the NEGOTIATE is parsed and the offered flags follow
 // the client's request (Unicode, NTLM, extended session security and target info always set).
 // `now_filetime` != 0 adds an MsvAvTimestamp AV pair. `server_challenge` must be random.
-absl::StatusOr<NtlmChallengeState> BuildNtlmChallenge(const NtlmServerNames& names,
-                                                      std::string_view negotiate_message,
-                                                      uint64_t now_filetime,
-                                                      const std::array<uint8_t, 8>& server_challenge);
+absl::StatusOr<NtlmChallengeState> BuildNtlmChallenge(
+    const NtlmServerNames& names, std::string_view negotiate_message, uint64_t now_filetime,
+    const std::array<uint8_t, 8>& server_challenge);
 
 struct NtlmVerifyOptions {
   uint64_t now_filetime = 0;  // 0: do not check the NTLMv2 timestamp

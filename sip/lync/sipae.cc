@@ -22,10 +22,8 @@ void AppendPiece(std::string* out, std::string_view s) { out->append(s); }
 void AppendPiece(std::string* out, const std::string& s) { out->append(s); }
 void AppendPiece(std::string* out, const char* s) { out->append(s); }
 template <typename N>
-  requires std::is_integral_v<N>
-void AppendPiece(std::string* out, N n) {
-  out->append(std::to_string(n));
-}
+requires std::is_integral_v<N>
+void AppendPiece(std::string* out, N n) { out->append(std::to_string(n)); }
 template <typename... Args>
 std::string Cat(const Args&... args) {
   std::string out;
@@ -160,16 +158,13 @@ absl::StatusOr<SipaeAuthParams> ParseSipaeAuth(std::string_view header_value) {
 }
 
 std::string FormatSipaeOffer(std::string_view realm, std::string_view targetname, int version) {
-  return Cat("NTLM realm=\"", realm, "\", targetname=\"", targetname,
-                      "\", version=", version);
+  return Cat("NTLM realm=\"", realm, "\", targetname=\"", targetname, "\", version=", version);
 }
 
 std::string FormatSipaeChallenge(std::string_view opaque, std::string_view gssapi_data_base64,
-                                 std::string_view realm, std::string_view targetname,
-                                 int version) {
+                                 std::string_view realm, std::string_view targetname, int version) {
   return Cat("NTLM opaque=\"", opaque, "\", gssapi-data=\"", gssapi_data_base64,
-                      "\", targetname=\"", targetname, "\", realm=\"", realm,
-                      "\", version=", version);
+             "\", targetname=\"", targetname, "\", realm=\"", realm, "\", version=", version);
 }
 
 std::string BuildSipaeSignatureBuffer(const SipMessage& msg, const SipaeSignatureContext& ctx,
@@ -198,9 +193,8 @@ std::string BuildSipaeSignatureBuffer(const SipMessage& msg, const SipaeSignatur
   std::string code = msg.is_response() ? Cat("<", msg.status_code(), ">") : "";
 
   auto b = [](std::string_view s) { return Cat("<", s, ">"); };
-  std::string out = Cat(b(ctx.protocol), b(ctx.rand), b(ctx.num), b(ctx.realm),
-                                 b(ctx.targetname), b(call_id), b(cseq_num), b(method),
-                                 b(from_url), b(from_tag));
+  std::string out = Cat(b(ctx.protocol), b(ctx.rand), b(ctx.num), b(ctx.realm), b(ctx.targetname),
+                        b(call_id), b(cseq_num), b(method), b(from_url), b(from_tag));
   if (version < 3) {
     out += Cat(b(to_tag), b(expires), code);
   } else {
@@ -209,9 +203,9 @@ std::string BuildSipaeSignatureBuffer(const SipMessage& msg, const SipaeSignatur
   return out;
 }
 
-SecurityAssociation::SecurityAssociation(NtlmSessionKeys keys, std::string user,
-                                         std::string domain, std::string opaque,
-                                         std::string realm, std::string targetname, int version,
+SecurityAssociation::SecurityAssociation(NtlmSessionKeys keys, std::string user, std::string domain,
+                                         std::string opaque, std::string realm,
+                                         std::string targetname, int version,
                                          std::function<uint32_t()> random32)
     : keys_(keys),
       user_(std::move(user)),
@@ -237,11 +231,10 @@ absl::Status SecurityAssociation::VerifyIncoming(const SipMessage& msg) {
   if (!HexDecode(cred->response, &sig) || sig.size() != 16) {
     return SipError(403, "MS-SIPAE: malformed response signature");
   }
-  SipaeSignatureContext ctx{cred->scheme, cred->crand, cred->cnum, cred->realm,
-                            cred->targetname};
+  SipaeSignatureContext ctx{cred->scheme, cred->crand, cred->cnum, cred->realm, cred->targetname};
   std::string buffer = BuildSipaeSignatureBuffer(msg, ctx, version_);
-  std::array<uint8_t, 16> mac = NtlmMac(keys_.flags, keys_.client_sign_key,
-                                        keys_.client_seal_key, kSipaeNtlmSequence, buffer);
+  std::array<uint8_t, 16> mac = NtlmMac(keys_.flags, keys_.client_sign_key, keys_.client_seal_key,
+                                        kSipaeNtlmSequence, buffer);
   if (!ConstantTimeEquals(mac, AsBytes(sig))) {
     log::Info(kComponent, "bad client signature",
               {log::Field("user", user_), log::Field("cnum", cnum)});
@@ -277,12 +270,11 @@ std::string SecurityAssociation::SignatureHeader(const SipMessage& msg) {
   SipaeSignatureContext ctx{"NTLM", absl::StrFormat("%08X", random32_ ? random32_() : 0u),
                             Cat(snum_), realm_, targetname_};
   std::string buffer = BuildSipaeSignatureBuffer(msg, ctx, version_);
-  std::array<uint8_t, 16> mac = NtlmMac(keys_.flags, keys_.server_sign_key,
-                                        keys_.server_seal_key, kSipaeNtlmSequence, buffer);
-  return Cat("NTLM rspauth=\"", HexEncode(mac), "\", srand=\"", ctx.rand,
-                      "\", snum=\"", ctx.num, "\", opaque=\"", opaque_,
-                      "\", qop=\"auth\", targetname=\"", targetname_, "\", realm=\"", realm_,
-                      "\"");
+  std::array<uint8_t, 16> mac = NtlmMac(keys_.flags, keys_.server_sign_key, keys_.server_seal_key,
+                                        kSipaeNtlmSequence, buffer);
+  return Cat("NTLM rspauth=\"", HexEncode(mac), "\", srand=\"", ctx.rand, "\", snum=\"", ctx.num,
+             "\", opaque=\"", opaque_, "\", qop=\"auth\", targetname=\"", targetname_,
+             "\", realm=\"", realm_, "\"");
 }
 
 absl::Status SecurityAssociation::Sign(SipMessage* msg) {
@@ -299,8 +291,7 @@ bool IsSipaeHandshake(const SipMessage& request) {
   return cred && cred->has_gssapi_data;
 }
 
-SipaeAuthenticator::SipaeAuthenticator(SipaeConfig config, const Clock& clock,
-                                       NtHashLookup lookup,
+SipaeAuthenticator::SipaeAuthenticator(SipaeConfig config, const Clock& clock, NtHashLookup lookup,
                                        std::function<void(std::span<uint8_t>)> random,
                                        std::function<uint64_t()> now_filetime)
     : config_(std::move(config)),
@@ -339,7 +330,8 @@ void SipaeAuthenticator::Expire() {
     auto& [opaque, created] = order_.front();
     auto it = pending_.find(opaque);
     bool stale = it == pending_.end() || it->second.created != created;
-    if (!stale && now - created < config_.pending_timeout && pending_.size() < config_.max_pending) {
+    if (!stale && now - created < config_.pending_timeout &&
+        pending_.size() < config_.max_pending) {
       break;
     }
     if (!stale) pending_.erase(it);
@@ -368,7 +360,8 @@ SipaeRegisterResult SipaeAuthenticator::HandleRegister(const SipMessage& request
   if (!absl::Base64Unescape(ToAbsl(cred->gssapi_data), &token)) {
     return Offer(400, "gssapi-data is not base64");
   }
-  bool is_authenticate = token.size() >= 12 && token.compare(0, 8, std::string("NTLMSSP\0", 8)) == 0 &&
+  bool is_authenticate = token.size() >= 12 &&
+                         token.compare(0, 8, std::string("NTLMSSP\0", 8)) == 0 &&
                          static_cast<uint8_t>(token[8]) == 3;
   if (!is_authenticate) {
     // Step 2: empty gssapi-data (connectionless) or a NEGOTIATE: answer a CHALLENGE.

@@ -24,8 +24,7 @@ TEST(NtlmCryptoTest, Md4Rfc1320Vectors) {
   EXPECT_EQ(Hex(Md4(AsBytes("abc"))), "A448017AAF21D8525FC10AE87AA6729D");
   EXPECT_EQ(Hex(Md4(AsBytes("message digest"))), "D9130A8164549FE818874806E1C7014B");
   EXPECT_EQ(Hex(Md4(AsBytes("abcdefghijklmnopqrstuvwxyz"))), "D79E1C308AA5BBCDEEA8ED63DF412DA9");
-  EXPECT_EQ(Hex(Md4(AsBytes(
-                "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"))),
+  EXPECT_EQ(Hex(Md4(AsBytes("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"))),
             "043F8582F241DB351CE627E153E7F0E4");
   EXPECT_EQ(Hex(Md4(AsBytes("1234567890123456789012345678901234567890123456789012345678901234"
                             "5678901234567890"))),
@@ -53,7 +52,9 @@ TEST(NtlmTest, NtHashAndNtowfV2) {
 }
 
 TEST(NtlmTest, Utf16RoundTrip) {
-  std::string s = "Gr\xC3\xBC\xC3\x9F" "e \xF0\x9F\x98\x80";
+  std::string s =
+      "Gr\xC3\xBC\xC3\x9F"
+      "e \xF0\x9F\x98\x80";
   std::string u16 = NtlmUtf16Le(s);
   EXPECT_EQ(u16.size(), 2u * 8);
   EXPECT_EQ(NtlmUtf8FromUtf16Le(u16), s);
@@ -116,8 +117,7 @@ TEST(NtlmTest, MsNlmpNtlmV2Vector) {
       VerifyNtlmAuthenticate(state, auth, LookupFor("Other", "Domain", "Password")).status()));
   NtlmChallengeState other = state;
   other.server_challenge[0] ^= 1;
-  EXPECT_FALSE(
-      VerifyNtlmAuthenticate(other, auth, LookupFor("User", "Domain", "Password")).ok());
+  EXPECT_FALSE(VerifyNtlmAuthenticate(other, auth, LookupFor("User", "Domain", "Password")).ok());
   // A flipped bit in the NTLMv2 blob breaks the proof.
   std::string tampered = auth;
   tampered[0x84 + 16 + 8] ^= 1;
@@ -150,8 +150,8 @@ constexpr std::string_view kOcsAuthenticate =
 
 TEST(NtlmTest, Communicator2007R2ConnectionlessVector) {
   NtlmChallengeState state = StateFrom(kOcsChallenge);
-  absl::StatusOr<NtlmAuthResult> r = VerifyNtlmAuthenticate(
-      state, Unhex(kOcsAuthenticate), LookupFor("User", "COSMO", "Pa$$word"));
+  absl::StatusOr<NtlmAuthResult> r = VerifyNtlmAuthenticate(state, Unhex(kOcsAuthenticate),
+                                                            LookupFor("User", "COSMO", "Pa$$word"));
   ASSERT_TRUE(r.ok()) << r.status();
   EXPECT_EQ(r->workstation, "COSMO-OCS-R2");
   EXPECT_TRUE(r->keys.flags & kNtlmNegotiateDatagram);
@@ -200,8 +200,8 @@ uint32_t G32(std::string_view b, size_t at) {
 // Builds an NTLMv2 AUTHENTICATE for `challenge`. `nt_v1` sends a 24-byte (v1-shaped) response;
 // `av_extra` is appended to the target info before EOL; `mic` adds a correct MIC field.
 ClientOut MakeAuthenticate(std::string_view challenge, std::string_view user,
-                           std::string_view domain, std::string_view password,
-                           uint64_t timestamp, bool nt_v1 = false, bool mic = false) {
+                           std::string_view domain, std::string_view password, uint64_t timestamp,
+                           bool nt_v1 = false, bool mic = false) {
   uint32_t flags = G32(challenge, 20);
   flags = (flags & (kNtlmNegotiateUnicode | kNtlmNegotiateNtlm | kNtlmNegotiateAlwaysSign |
                     kNtlmNegotiateExtendedSessionSecurity | kNtlmNegotiateTargetInfo |
@@ -240,8 +240,8 @@ ClientOut MakeAuthenticate(std::string_view challenge, std::string_view user,
   lm += client_challenge;
   ClientOut out;
   for (int i = 0; i < 16; ++i) out.exported[i] = static_cast<uint8_t>(0xA0 + i);
-  std::string enc = Rc4(base, std::string_view(reinterpret_cast<const char*>(out.exported.data()),
-                                               16));
+  std::string enc =
+      Rc4(base, std::string_view(reinterpret_cast<const char*>(out.exported.data()), 16));
   std::string d16 = NtlmUtf16Le(domain), u16 = NtlmUtf16Le(user), h16 = NtlmUtf16Le("WS");
   uint32_t off = mic ? 88 : 72;
   std::string& m = out.authenticate;
@@ -314,8 +314,8 @@ TEST_F(NtlmRoundTripTest, ClientAndServerAgreeOnKeys) {
   EXPECT_NE(r->keys.client_sign_key, r->keys.server_sign_key);
   // Wrong password.
   ClientOut bad = MakeAuthenticate(s.challenge_message, "alice", "CONTOSO", "s3cret!", 1234);
-  EXPECT_TRUE(absl::IsPermissionDenied(
-      VerifyNtlmAuthenticate(s, bad.authenticate, lookup_).status()));
+  EXPECT_TRUE(
+      absl::IsPermissionDenied(VerifyNtlmAuthenticate(s, bad.authenticate, lookup_).status()));
 }
 
 TEST_F(NtlmRoundTripTest, RejectsNtlmV1) {

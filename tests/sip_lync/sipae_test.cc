@@ -77,21 +77,21 @@ std::string SipeBreakdown(const std::string& text, const std::string& auth_hdr) 
   std::string first = text.substr(0, text.find("\r\n"));
   bool response = first.rfind("SIP/2.0 ", 0) == 0;
   std::string cseq = RawHeader(text, "CSeq");
-  std::string method = response ? cseq.substr(cseq.find(' ') + 1) : first.substr(0, first.find(' '));
+  std::string method =
+      response ? cseq.substr(cseq.find(' ') + 1) : first.substr(0, first.find(' '));
   std::string from = RawHeader(text, "From"), to = RawHeader(text, "To");
   std::string pai = RawHeader(text, "P-Asserted-Identity");
   std::string pai_uri = Part(pai, "<", ">");
   std::string pai_sip = pai_uri.rfind("sip:", 0) == 0 ? pai_uri : "";
-  std::string out = "<" + auth_hdr.substr(0, auth_hdr.find(' ')) + "><" +
-                    Part(auth_hdr, "rand=\"", "\"") + "><" + Part(auth_hdr, "num=\"", "\"") +
-                    "><" + Part(auth_hdr, "realm=\"", "\"") + "><" +
-                    Part(auth_hdr, "targetname=\"", "\"") + "><" + RawHeader(text, "Call-ID") +
-                    "><" + cseq.substr(0, cseq.find(' ')) + "><" + method + "><" +
-                    Part(from, "<", ">") + "><" +
-                    (from.find(";tag=") == std::string::npos ? "" : Part(from, ";tag=", ";")) +
-                    "><" + Part(to, "<", ">") + "><" +
-                    (to.find(";tag=") == std::string::npos ? "" : Part(to, ";tag=", ";")) + "><" +
-                    pai_sip + "><><" + RawHeader(text, "Expires") + ">";
+  std::string out =
+      "<" + auth_hdr.substr(0, auth_hdr.find(' ')) + "><" + Part(auth_hdr, "rand=\"", "\"") + "><" +
+      Part(auth_hdr, "num=\"", "\"") + "><" + Part(auth_hdr, "realm=\"", "\"") + "><" +
+      Part(auth_hdr, "targetname=\"", "\"") + "><" + RawHeader(text, "Call-ID") + "><" +
+      cseq.substr(0, cseq.find(' ')) + "><" + method + "><" + Part(from, "<", ">") + "><" +
+      (from.find(";tag=") == std::string::npos ? "" : Part(from, ";tag=", ";")) + "><" +
+      Part(to, "<", ">") + "><" +
+      (to.find(";tag=") == std::string::npos ? "" : Part(to, ";tag=", ";")) + "><" + pai_sip +
+      "><><" + RawHeader(text, "Expires") + ">";
   if (response) out += "<" + first.substr(8, 3) + ">";
   return out;
 }
@@ -282,9 +282,8 @@ std::unique_ptr<SecurityAssociation> OcsAssociation() {
       });
   EXPECT_TRUE(auth.ok()) << auth.status();
   return std::make_unique<SecurityAssociation>(auth->keys, auth->user, auth->domain, "2BDBAC9D",
-                                               std::string(kSipaeRealm),
-                                               "cosmo-ocs-r2.cosmo.local", 4,
-                                               [] { return 0x9616454Fu; });
+                                               std::string(kSipaeRealm), "cosmo-ocs-r2.cosmo.local",
+                                               4, [] { return 0x9616454Fu; });
 }
 
 TEST(SecurityAssociationTest, VerifiesClientAndSignsLikeOcs) {
@@ -344,18 +343,19 @@ class SipaeHandshakeTest : public ::testing::Test {
   }
 
   std::string Register(int cseq, std::string_view authorization) {
-    std::string text = "REGISTER sip:contoso.com SIP/2.0\r\n"
-                       "Via: SIP/2.0/TLS 10.0.0.5:50000;branch=z9hG4bK" +
-                       std::to_string(cseq) +
-                       "\r\n"
-                       "From: <sip:alice@contoso.com>;tag=abc123;epid=e1\r\n"
-                       "To: <sip:alice@contoso.com>\r\n"
-                       "Max-Forwards: 70\r\n"
-                       "CSeq: " +
-                       std::to_string(cseq) +
-                       " REGISTER\r\n"
-                       "User-Agent: Pidgin Sipe/1.25.0\r\n"
-                       "Call-ID: reg-call-1\r\n";
+    std::string text =
+        "REGISTER sip:contoso.com SIP/2.0\r\n"
+        "Via: SIP/2.0/TLS 10.0.0.5:50000;branch=z9hG4bK" +
+        std::to_string(cseq) +
+        "\r\n"
+        "From: <sip:alice@contoso.com>;tag=abc123;epid=e1\r\n"
+        "To: <sip:alice@contoso.com>\r\n"
+        "Max-Forwards: 70\r\n"
+        "CSeq: " +
+        std::to_string(cseq) +
+        " REGISTER\r\n"
+        "User-Agent: Pidgin Sipe/1.25.0\r\n"
+        "Call-ID: reg-call-1\r\n";
     if (!authorization.empty()) text += "Authorization: " + std::string(authorization) + "\r\n";
     text += "Content-Length: 0\r\n\r\n";
     return text;
@@ -385,19 +385,18 @@ class SipaeHandshakeTest : public ::testing::Test {
     EXPECT_EQ(opaque->size(), 8u);
     EXPECT_EQ(FillAuth(second.www_authenticate, "version"), "4");
     std::string challenge;
-    EXPECT_TRUE(
-        absl::Base64Unescape(FillAuth(second.www_authenticate, "gssapi-data"), &challenge));
+    EXPECT_TRUE(absl::Base64Unescape(FillAuth(second.www_authenticate, "gssapi-data"), &challenge));
     Bytes16 esk{};
-    std::string authenticate = testclient::NtlmAuthenticateForTest(challenge, "alice", "CONTOSO",
-                                                                   password, &esk);
+    std::string authenticate =
+        testclient::NtlmAuthenticateForTest(challenge, "alice", "CONTOSO", password, &esk);
     *keys = KeysFrom(esk);
     // SIPE signs the final REGISTER (version 4) before adding its Authorization header.
     std::string unsigned_text = Register(3, "");
     std::string sign_hdr = "NTLM qop=\"auth\", opaque=\"" + *opaque +
                            "\", realm=\"SIP Communications Service\", "
                            "targetname=\"fe01.contoso.com\", crand=\"0badcafe\", cnum=\"1\"";
-    std::string mac = SipeMac(keys->client_sign, keys->client_seal,
-                              SipeBreakdown(unsigned_text, sign_hdr));
+    std::string mac =
+        SipeMac(keys->client_sign, keys->client_seal, SipeBreakdown(unsigned_text, sign_hdr));
     std::string step3 = "NTLM qop=\"auth\", opaque=\"" + *opaque +
                         "\", realm=\"SIP Communications Service\", targetname=\"fe01.contoso.com\""
                         ", gssapi-data=\"" +
@@ -527,9 +526,10 @@ TEST_F(SipaeHandshakeTest, HandshakeDetection) {
   EXPECT_FALSE(IsSipaeHandshake(Parse(Register(1, ""))));
   EXPECT_TRUE(IsSipaeHandshake(Parse(Register(
       2, "NTLM qop=\"auth\", realm=\"x\", targetname=\"y\", gssapi-data=\"\", version=4"))));
-  EXPECT_FALSE(IsSipaeHandshake(Parse(Register(
-      2, "NTLM qop=\"auth\", opaque=\"A\", realm=\"x\", targetname=\"y\", crand=\"1\", "
-         "cnum=\"1\", response=\"00\""))));
+  EXPECT_FALSE(IsSipaeHandshake(
+      Parse(Register(2,
+                     "NTLM qop=\"auth\", opaque=\"A\", realm=\"x\", targetname=\"y\", crand=\"1\", "
+                     "cnum=\"1\", response=\"00\""))));
   EXPECT_EQ(auth_->HandleRegister(Parse(Register(2, "NTLM gssapi-data=\"%%%\""))).sip_code, 400);
 }
 
