@@ -32,9 +32,10 @@ std::string_view StripSipScheme(std::string_view uri) {
 void NormalizeContactList(ContactList& list) {
   if (list.delta_num == 0) list.delta_num = 1;
   // A contact needs a URI once "sip:" is stripped.
-  list.contacts.erase(std::remove_if(list.contacts.begin(), list.contacts.end(),
-                                     [](const Contact& c) { return StripSipScheme(c.uri).empty(); }),
-                      list.contacts.end());
+  list.contacts.erase(
+      std::remove_if(list.contacts.begin(), list.contacts.end(),
+                     [](const Contact& c) { return StripSipScheme(c.uri).empty(); }),
+      list.contacts.end());
   auto is_default = [](const ContactGroup& g) { return g.name == kDefaultGroupName; };
   auto it = std::find_if(list.groups.begin(), list.groups.end(), is_default);
   if (it == list.groups.end()) {

@@ -34,7 +34,7 @@ struct Contact {
   // Contact URI. The list carries it without "sip:" (SIPE prepends "sip:" unconditionally); the
   // builder strips the scheme, the parser keeps what was sent.
   std::string uri;
-  std::string name;                // display name ("" when none)
+  std::string name;                 // display name ("" when none)
   std::vector<uint32_t> group_ids;  // "groups" attribute: space-separated ids
   bool subscribed = true;
   std::string external_uri;
@@ -62,7 +62,8 @@ std::string_view StripSipScheme(std::string_view uri);
 
 // ---- SOAP SERVICE requests (MS-SIP, as sip-soap.c sends them) ----
 //
-//   <s:Envelope xmlns:s=".../soap/envelope/" xmlns:m="http://schemas.microsoft.com/winrtc/2002/11/sip">
+//   <s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/"
+//               xmlns:m="http://schemas.microsoft.com/winrtc/2002/11/sip">
 //     <s:Body><m:setContact><m:displayName>..</m:displayName><m:groups>1 2</m:groups>
 //       <m:subscribed>true</m:subscribed><m:URI>sip:bob@x</m:URI><m:externalURI/>
 //       <m:deltaNum>7</m:deltaNum></m:setContact></s:Body></s:Envelope>
@@ -79,7 +80,7 @@ enum class SoapMethod {
 
 struct SoapRequest {
   SoapMethod method = SoapMethod::kOther;
-  std::string method_name;           // local name of the element under Body ("setContact")
+  std::string method_name;            // local name of the element under Body ("setContact")
   std::optional<uint32_t> delta_num;  // absent for requests sent without one (directorySearch)
   // setContact / deleteContact
   std::string uri;  // as sent (normally with "sip:")

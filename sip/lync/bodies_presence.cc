@@ -17,7 +17,8 @@ using internal::RequiredUint;
 
 namespace {
 
-constexpr std::string_view kRichPresenceNs = "http://schemas.microsoft.com/2006/09/sip/rich-presence";
+constexpr std::string_view kRichPresenceNs =
+    "http://schemas.microsoft.com/2006/09/sip/rich-presence";
 constexpr std::string_view kCategoriesNs = "http://schemas.microsoft.com/2006/09/sip/categories";
 constexpr std::string_view kStateNs = "http://schemas.microsoft.com/2006/09/sip/state";
 constexpr std::string_view kNoteNs = "http://schemas.microsoft.com/2006/09/sip/note";
@@ -252,10 +253,9 @@ MultipartBody BuildRlmiNotify(const RlmiNotification& n, std::string_view bounda
 
   auto part = [&](std::string& out, std::string_view cid, std::string_view type,
                   std::string_view content) {
-    absl::StrAppend(&out, "--", ToAbsl(boundary), "\r\n",
-                    "Content-Transfer-Encoding: binary\r\n",
-                    "Content-ID: <", ToAbsl(cid), ">\r\n",
-                    "Content-Type: ", ToAbsl(type), "\r\n\r\n", ToAbsl(content), "\r\n");
+    absl::StrAppend(&out, "--", ToAbsl(boundary), "\r\n", "Content-Transfer-Encoding: binary\r\n",
+                    "Content-ID: <", ToAbsl(cid), ">\r\n", "Content-Type: ", ToAbsl(type),
+                    "\r\n\r\n", ToAbsl(content), "\r\n");
   };
   MultipartBody out;
   part(out.body, rlmi_cid, kRlmiContentType, list_xml);

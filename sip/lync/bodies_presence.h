@@ -34,8 +34,8 @@ struct Publication {
   std::string category_name;  // "state", "note", "device", "calendarData", ...
   uint32_t instance = 0;
   uint32_t container = 0;
-  uint32_t version = 0;          // the version the client believes is current
-  std::string expire_type;       // "static" | "user" | "endpoint" | "time"; "" when absent
+  uint32_t version = 0;             // the version the client believes is current
+  std::string expire_type;          // "static" | "user" | "endpoint" | "time"; "" when absent
   std::optional<uint32_t> expires;  // seconds; 0 removes the publication
   // The publication's content exactly as received (the bytes between <publication ...> and
   // </publication>; "" for a removal). Checked to be well-formed on its own, so it can be
@@ -61,8 +61,8 @@ std::string BuildPublish(const PublishRequest& request);
 // does not match the server's. SIPE reads Faultcode "Client.BadCall.WrongDelta" and, for each
 // details/operation, index (1-based position in the request) and curVersion, then republishes.
 struct VersionConflict {
-  uint32_t index = 0;  // 1-based position of the publication in the request
-  uint32_t version = 0;  // the version the request carried
+  uint32_t index = 0;        // 1-based position of the publication in the request
+  uint32_t version = 0;      // the version the request carried
   uint32_t cur_version = 0;  // the version the server holds
 };
 std::string BuildPublishVersionFault(const std::vector<VersionConflict>& conflicts);
@@ -153,9 +153,9 @@ enum class Availability : uint32_t {
 
 struct AggregateState {
   uint32_t availability = 3500;
-  std::string activity_token;  // "" omits <activity>; e.g. "in-a-meeting", "on-the-phone"
+  std::string activity_token;   // "" omits <activity>; e.g. "in-a-meeting", "on-the-phone"
   std::string custom_activity;  // "" omits <custom>; free text shown by clients
-  std::string device;          // "" omits; "Computer" | "Mobile" | ...
+  std::string device;           // "" omits; "Computer" | "Mobile" | ...
   std::string meeting_subject;
   std::string meeting_location;
 };

@@ -37,7 +37,7 @@ inline constexpr std::string_view kProvisioningV2ContentType =
 
 // Well-known container ids (access levels) and what clients call them.
 inline constexpr uint32_t kContainerBlocked = 32000;
-inline constexpr uint32_t kContainerPersonal = 400;   // "Personal" / team
+inline constexpr uint32_t kContainerPersonal = 400;  // "Personal" / team
 inline constexpr uint32_t kContainerWorkgroup = 300;
 inline constexpr uint32_t kContainerColleagues = 200;  // company
 inline constexpr uint32_t kContainerPublic = 100;      // external contacts

@@ -44,7 +44,7 @@ size_t Utf8SequenceLength(std::string_view s, size_t i) {
   }
   if (c >= 0xF0 && c <= 0xF4) {
     if (n < 4 || !cont(i + 1) || !cont(i + 2) || !cont(i + 3)) return 0;
-    if (c == 0xF0 && b(i + 1) < 0x90) return 0;  // overlong
+    if (c == 0xF0 && b(i + 1) < 0x90) return 0;   // overlong
     if (c == 0xF4 && b(i + 1) >= 0x90) return 0;  // > U+10FFFF
     return 4;
   }
@@ -79,9 +79,15 @@ std::string Escape(std::string_view s, bool attribute) {
     }
     char c = s[i++];
     switch (c) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
+      case '&':
+        out += "&amp;";
+        break;
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
       case '"':
         if (attribute) {
           out += "&quot;";
@@ -214,7 +220,7 @@ class XmlParser {
  private:
   struct Open {
     XmlElement element;
-    size_t begin = 0;        // '<' of the start tag
+    size_t begin = 0;          // '<' of the start tag
     size_t content_begin = 0;  // first byte after the start tag
   };
 
@@ -291,8 +297,8 @@ class XmlParser {
     static_cast<XmlParser*>(user)->Fail("DOCTYPE not allowed");
   }
 
-  static void OnEntityDecl(void* user, const XML_Char*, int, const XML_Char*, int,
-                           const XML_Char*, const XML_Char*, const XML_Char*, const XML_Char*) {
+  static void OnEntityDecl(void* user, const XML_Char*, int, const XML_Char*, int, const XML_Char*,
+                           const XML_Char*, const XML_Char*, const XML_Char*) {
     static_cast<XmlParser*>(user)->Fail("entity declarations not allowed");
   }
 

@@ -33,9 +33,9 @@ void Check(bool condition, const char* what) {
 void CheckRanges(const XmlElement& e, std::string_view source, size_t depth) {
   Check(depth <= 64, "tree deeper than the limit");
   std::string_view outer = e.outer_xml();
-  Check(outer.data() >= source.data() &&
-            outer.data() + outer.size() <= source.data() + source.size(),
-        "outer_xml outside the source");
+  Check(
+      outer.data() >= source.data() && outer.data() + outer.size() <= source.data() + source.size(),
+      "outer_xml outside the source");
   Check(outer.size() >= 3 && outer.front() == '<' && outer.back() == '>', "outer_xml shape");
   std::string_view inner = e.inner_xml();
   Check(inner.data() >= outer.data() && inner.data() + inner.size() <= outer.data() + outer.size(),

@@ -16,9 +16,9 @@ namespace {
 std::string SipeSoap(std::string_view method, std::string_view fields, int delta) {
   return "<s:Envelope xmlns:s=\"http://schemas.xmlsoap.org/soap/envelope/\""
          " xmlns:m=\"http://schemas.microsoft.com/winrtc/2002/11/sip\">"
-         "<s:Body><m:" + std::string(method) + ">" + std::string(fields) +
-         "<m:deltaNum>" + std::to_string(delta) + "</m:deltaNum></m:" + std::string(method) +
-         "></s:Body></s:Envelope>";
+         "<s:Body><m:" +
+         std::string(method) + ">" + std::string(fields) + "<m:deltaNum>" + std::to_string(delta) +
+         "</m:deltaNum></m:" + std::string(method) + "></s:Body></s:Envelope>";
 }
 
 TEST(ContactListTest, BuildIsWhatSipeParses) {
@@ -102,13 +102,13 @@ TEST(ContactListTest, RejectsMalformed) {
   EXPECT_FALSE(ParseContactList("<list deltaNum=\"1\"/>").ok());
   EXPECT_FALSE(ParseContactList("<contactList/>").ok());  // deltaNum required
   EXPECT_FALSE(ParseContactList("<contactList deltaNum=\"x\"/>").ok());
-  EXPECT_FALSE(ParseContactList("<contactList deltaNum=\"1\"><group name=\"a\"/></contactList>")
-                   .ok());
+  EXPECT_FALSE(
+      ParseContactList("<contactList deltaNum=\"1\"><group name=\"a\"/></contactList>").ok());
   EXPECT_FALSE(
       ParseContactList("<contactList deltaNum=\"1\"><contact groups=\"1\"/></contactList>").ok());
-  absl::StatusOr<ContactList> bad_groups =
-      ParseContactList("<contactList deltaNum=\"1\"><contact uri=\"a@b\" groups=\"1 x\"/>"
-                       "</contactList>");
+  absl::StatusOr<ContactList> bad_groups = ParseContactList(
+      "<contactList deltaNum=\"1\"><contact uri=\"a@b\" groups=\"1 x\"/>"
+      "</contactList>");
   ASSERT_FALSE(bad_groups.ok());
   EXPECT_EQ(SipCodeOf(bad_groups.status()), 400);
 }
@@ -143,9 +143,9 @@ TEST(SoapTest, GroupRequests) {
   EXPECT_EQ(add->group_name, "~");
   EXPECT_EQ(add->delta_num, 3u);
 
-  absl::StatusOr<SoapRequest> modify = ParseSoapRequest(SipeSoap(
-      "modifyGroup", "<m:groupID>4</m:groupID><m:name>New &lt;name&gt;</m:name><m:externalURI />",
-      4));
+  absl::StatusOr<SoapRequest> modify = ParseSoapRequest(
+      SipeSoap("modifyGroup",
+               "<m:groupID>4</m:groupID><m:name>New &lt;name&gt;</m:name><m:externalURI />", 4));
   ASSERT_TRUE(modify.ok()) << modify.status();
   EXPECT_EQ(modify->method, SoapMethod::kModifyGroup);
   EXPECT_EQ(modify->group_id, 4u);
@@ -194,10 +194,13 @@ TEST(SoapTest, RejectsMalformed) {
   EXPECT_FALSE(ParseSoapRequest(SipeSoap("deleteGroup", "", 1)).ok());
   EXPECT_FALSE(ParseSoapRequest(SipeSoap("modifyGroup", "<m:groupID>1</m:groupID>", 1)).ok());
   EXPECT_FALSE(ParseSoapRequest(SipeSoap("addGroup", "<m:name></m:name>", 1)).ok());
-  EXPECT_FALSE(ParseSoapRequest(SipeSoap(
-      "setContact", "<m:URI>sip:a@b</m:URI><m:groups>1,2</m:groups>", 1)).ok());
-  EXPECT_FALSE(ParseSoapRequest(SipeSoap(
-      "setContact", "<m:URI>sip:a@b</m:URI><m:subscribed>maybe</m:subscribed>", 1)).ok());
+  EXPECT_FALSE(
+      ParseSoapRequest(SipeSoap("setContact", "<m:URI>sip:a@b</m:URI><m:groups>1,2</m:groups>", 1))
+          .ok());
+  EXPECT_FALSE(
+      ParseSoapRequest(
+          SipeSoap("setContact", "<m:URI>sip:a@b</m:URI><m:subscribed>maybe</m:subscribed>", 1))
+          .ok());
   std::string bad_delta = SipeSoap("deleteContact", "<m:URI>sip:a@b</m:URI>", 1);
   bad_delta.replace(bad_delta.find(">1<"), 3, ">-1<");
   EXPECT_FALSE(ParseSoapRequest(bad_delta).ok());

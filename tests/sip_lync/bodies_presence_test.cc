@@ -91,14 +91,24 @@ TEST(PublishTest, RejectsMalformed) {
   const std::string tail = "</publications></publish>";
   EXPECT_FALSE(ParsePublish("<publish/>").ok());
   EXPECT_FALSE(ParsePublish("<other><publications/></other>").ok());
-  EXPECT_FALSE(ParsePublish(head + "<publication instance=\"1\" container=\"2\" version=\"0\"/>" +
-                            tail).ok());
-  EXPECT_FALSE(ParsePublish(head + "<publication categoryName=\"s\" container=\"2\" "
-                            "version=\"0\"/>" + tail).ok());
-  EXPECT_FALSE(ParsePublish(head + "<publication categoryName=\"s\" instance=\"1\" "
-                            "container=\"2\" version=\"-1\"/>" + tail).ok());
-  EXPECT_FALSE(ParsePublish(head + "<publication categoryName=\"s\" instance=\"99999999999\" "
-                            "container=\"2\" version=\"0\"/>" + tail).ok());
+  EXPECT_FALSE(
+      ParsePublish(head + "<publication instance=\"1\" container=\"2\" version=\"0\"/>" + tail)
+          .ok());
+  EXPECT_FALSE(ParsePublish(head +
+                            "<publication categoryName=\"s\" container=\"2\" "
+                            "version=\"0\"/>" +
+                            tail)
+                   .ok());
+  EXPECT_FALSE(ParsePublish(head +
+                            "<publication categoryName=\"s\" instance=\"1\" "
+                            "container=\"2\" version=\"-1\"/>" +
+                            tail)
+                   .ok());
+  EXPECT_FALSE(ParsePublish(head +
+                            "<publication categoryName=\"s\" instance=\"99999999999\" "
+                            "container=\"2\" version=\"0\"/>" +
+                            tail)
+                   .ok());
   // Content whose prefix is bound on an ancestor could not be redistributed on its own.
   std::string outer_prefix =
       "<publish xmlns=\"urn:p\" xmlns:q=\"urn:q\"><publications uri=\"sip:a@b\">"
@@ -164,12 +174,16 @@ TEST(BatchSubscribeTest, RejectsMalformed) {
   EXPECT_FALSE(ParseBatchSubscribe("<batchSub/>").ok());
   EXPECT_FALSE(ParseBatchSubscribe("<adhocList/>").ok());
   EXPECT_FALSE(ParseBatchSubscribe("<batchSub><action/></batchSub>").ok());
-  EXPECT_FALSE(ParseBatchSubscribe(
-      "<batchSub><action name=\"subscribe\"><adhocList><resource/></adhocList></action>"
-      "</batchSub>").ok());
-  EXPECT_FALSE(ParseBatchSubscribe(
-      "<batchSub><action name=\"subscribe\"><categoryList><category/></categoryList></action>"
-      "</batchSub>").ok());
+  EXPECT_FALSE(
+      ParseBatchSubscribe(
+          "<batchSub><action name=\"subscribe\"><adhocList><resource/></adhocList></action>"
+          "</batchSub>")
+          .ok());
+  EXPECT_FALSE(
+      ParseBatchSubscribe(
+          "<batchSub><action name=\"subscribe\"><categoryList><category/></categoryList></action>"
+          "</batchSub>")
+          .ok());
   std::string many = "<batchSub><action name=\"subscribe\"><adhocList>";
   for (int i = 0; i < 2001; ++i) many += "<resource uri=\"sip:a@b\"/>";
   many += "</adhocList></action></batchSub>";
@@ -247,8 +261,8 @@ TEST(CategoriesTest, ParsesMsPresExample) {
   EXPECT_EQ(doc->categories[1].container, 0u);
   EXPECT_EQ(doc->categories[1].xml, "");
   EXPECT_FALSE(ParseCategories("<categories><category/></categories>").ok());
-  EXPECT_FALSE(ParseCategories("<categories><category name=\"s\" version=\"v\"/></categories>")
-                   .ok());
+  EXPECT_FALSE(
+      ParseCategories("<categories><category name=\"s\" version=\"v\"/></categories>").ok());
 }
 
 TEST(CategoriesTest, PublishedXmlIsRedistributedVerbatim) {

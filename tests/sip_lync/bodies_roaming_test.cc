@@ -19,8 +19,8 @@ RoamingSelf AliceSelf() {
   busy.availability = 6500;
   CategoriesDocument cats;
   cats.uri = "sip:alice@contoso.com";
-  cats.categories.push_back({"state", 0, 2, 4, "2026-11-25T12:00:00.000Z", "",
-                             BuildAggregateState(busy)});
+  cats.categories.push_back(
+      {"state", 0, 2, 4, "2026-11-25T12:00:00.000Z", "", BuildAggregateState(busy)});
   cats.categories.push_back(
       {"note", 0, 200, 1, "2026-11-25T12:00:00.000Z", "static", BuildNote("hi")});
   self.categories = cats;
@@ -107,8 +107,9 @@ TEST(RoamingSelfTest, ParsesPrefixesDeclaredOnTheRoot) {
 
 TEST(RoamingSelfTest, RejectsMalformed) {
   EXPECT_FALSE(ParseRoamingSelf("<roaming/>").ok());
-  EXPECT_FALSE(ParseRoamingSelf(
-      "<roamingData><containers><container id=\"1\"/></containers></roamingData>").ok());
+  EXPECT_FALSE(
+      ParseRoamingSelf("<roamingData><containers><container id=\"1\"/></containers></roamingData>")
+          .ok());
   EXPECT_FALSE(ParseRoamingSelf("<roamingData><containers><container id=\"1\" version=\"0\">"
                                 "<member type=\"alien\"/></container></containers></roamingData>")
                    .ok());
@@ -135,7 +136,8 @@ TEST(ContainerMembersTest, ParsesSipeRequest) {
   // sipe_send_container_members_prepare() + sipe_send_set_container_members(): block a user
   // and open the company / federated access levels in one request.
   std::string body =
-      "<setContainerMembers xmlns=\"http://schemas.microsoft.com/2006/09/sip/container-management\">"
+      "<setContainerMembers "
+      "xmlns=\"http://schemas.microsoft.com/2006/09/sip/container-management\">"
       "<container id=\"32000\" version=\"3\"><member action=\"add\" type=\"user\""
       " value=\"mallory@contoso.com\"/></container>"
       "<container id=\"200\" version=\"0\"><member action=\"add\" type=\"sameEnterprise\"/>"
@@ -163,13 +165,16 @@ TEST(ContainerMembersTest, ParsesSipeRequest) {
 TEST(ContainerMembersTest, RejectsMalformed) {
   EXPECT_FALSE(ParseSetContainerMembers("<setContainerMembers/>").ok());
   EXPECT_FALSE(ParseSetContainerMembers(
-      "<setContainerMembers><container id=\"1\" version=\"0\"><member action=\"drop\""
-      " type=\"federated\"/></container></setContainerMembers>").ok());
+                   "<setContainerMembers><container id=\"1\" version=\"0\"><member action=\"drop\""
+                   " type=\"federated\"/></container></setContainerMembers>")
+                   .ok());
   EXPECT_FALSE(ParseSetContainerMembers(
-      "<setContainerMembers><container id=\"1\" version=\"0\"><member action=\"add\""
-      " type=\"domain\"/></container></setContainerMembers>").ok());
+                   "<setContainerMembers><container id=\"1\" version=\"0\"><member action=\"add\""
+                   " type=\"domain\"/></container></setContainerMembers>")
+                   .ok());
   EXPECT_FALSE(ParseSetContainerMembers(
-      "<setContainerMembers><container version=\"0\"/></setContainerMembers>").ok());
+                   "<setContainerMembers><container version=\"0\"/></setContainerMembers>")
+                   .ok());
 }
 
 TEST(SubscribersTest, ParsesSipeAcknowledge) {
@@ -182,8 +187,10 @@ TEST(SubscribersTest, ParsesSipeAcknowledge) {
   EXPECT_EQ((*subs)[0].user, "bob@contoso.com");
   EXPECT_TRUE((*subs)[0].acknowledged);
   EXPECT_FALSE(ParseSetSubscribers("<subscribers/>").ok());
-  EXPECT_FALSE(ParseSetSubscribers(
-      "<setSubscribers><subscriber user=\"a@b\" acknowledged=\"perhaps\"/></setSubscribers>").ok());
+  EXPECT_FALSE(
+      ParseSetSubscribers(
+          "<setSubscribers><subscriber user=\"a@b\" acknowledged=\"perhaps\"/></setSubscribers>")
+          .ok());
 }
 
 TEST(WatchersTest, BuildIsWhatSipeParses) {
@@ -210,7 +217,8 @@ TEST(ProvisioningTest, ParsesSipeRequest) {
   EXPECT_EQ(*groups, (std::vector<std::string>{"ServerConfiguration", "meetingPolicy",
                                                "persistentChatConfiguration"}));
   EXPECT_FALSE(ParseProvisioningGroupList("<provisioningGroupList><provisioningGroup/>"
-                                          "</provisioningGroupList>").ok());
+                                          "</provisioningGroupList>")
+                   .ok());
 }
 
 TEST(ProvisioningTest, BuildIsWhatSipeParses) {
