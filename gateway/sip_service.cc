@@ -24,7 +24,9 @@
 #include "sip/io/resolver.h"
 #include "sip/io/resolver_uri.h"
 #include "sip/io/transport.h"
+#include "sip/lync/front_end.h"
 #include "sip/lync/registration.h"
+#include "sip/lync/roaming_store.h"
 #include "sip/lync/security_layer.h"
 #include "sip/stack/location_store.h"
 #include "sip/stack/registrar.h"
@@ -39,13 +41,13 @@ using sip::SipMessage;
 class SipService;
 
 // The proxy's view of the directory: an AOR that is not a user is 404, not 480.
-class AorDirectory final : public sip::UserDirectory {
+class DirectoryAors final : public sip::AorDirectory {
  public:
-  explicit AorDirectory(const causeway::UserDirectory& users) : users_(users) {}
+  explicit DirectoryAors(const UserDirectory& users) : users_(users) {}
   bool Exists(std::string_view aor) const override { return users_.FindByUri(aor) != nullptr; }
 
  private:
-  const causeway::UserDirectory& users_;
+  const UserDirectory& users_;
 };
 
 // Everything one worker owns. It sits between the transport and the transaction layer on both
@@ -107,6 +109,8 @@ class Shard final : public sip::TransportUser, public sip::Transport, public sip
     return server_->layer().client_count() + server_->layer().server_count();
   }
   void Close() {
+    if (server_) server_->SetLocalService(nullptr);
+    front_end_.reset();
     server_.reset();  // cancels its timers on the still-alive wheel
     if (transport_) transport_->Close();
   }
@@ -129,6 +133,7 @@ class Shard final : public sip::TransportUser, public sip::Transport, public sip
   // MS-SIPAE sign-in and signing; null when the directory has no users (lab mode: no auth).
   std::unique_ptr<sip::lync::SecurityLayer> security_;
   std::unique_ptr<sip::SipServer> server_;
+  std::unique_ptr<sip::lync::FrontEnd> front_end_;  // uses server_: declared after it
 };
 
 class SipService final : public Service {
@@ -148,8 +153,9 @@ class SipService final : public Service {
 
   Shard* shard(size_t index) { return index < shards_.size() ? shards_[index].get() : nullptr; }
   const UserDirectory* directory() const { return directory_.get(); }
-  const sip::UserDirectory* aor_directory() const { return aor_directory_.get(); }
+  const sip::AorDirectory* aor_directory() const { return aor_directory_.get(); }
   const CertificateInfo& certificate() const { return certificate_; }
+  sip::lync::FrontEndState& front_end_state() { return *front_end_state_; }
 
  private:
   // Runs `fn` on every worker's thread, one after the other, and waits (bounded) for each.
@@ -177,13 +183,15 @@ class SipService final : public Service {
 
   std::unique_ptr<runtime::Runtime> runtime_;
   std::unique_ptr<SqliteDirectory> directory_;
-  std::unique_ptr<sip::UserDirectory> aor_directory_;
+  std::unique_ptr<sip::AorDirectory> aor_directory_;
   CertificateInfo certificate_;
   std::mutex watch_mu_;
   std::condition_variable watch_cv_;
   bool watch_stop_ = false;
   std::thread watcher_;
   std::unique_ptr<sip::LocationStore> location_;
+  std::unique_ptr<sip::lync::RoamingStore> roaming_store_;
+  std::unique_ptr<sip::lync::FrontEndState> front_end_state_;
   std::vector<std::unique_ptr<Shard>> shards_;
   std::vector<std::string> listeners_;
   bool running_ = false;
@@ -222,8 +230,15 @@ absl::Status Shard::Init(const GatewayConfig& config, sip::SipTransportOptions t
   if (options.domains.empty() && directory != nullptr) options.domains = directory->Domains();
   sip::lync::RegistrationOptions lync;
   lync.keep_alive = std::chrono::seconds(config.lync.keep_alive_s);
-  options.registrar.decorate_accepted = [lync](const SipMessage& request, SipMessage& response) {
+  options.registrar.decorate_accepted = [this, lync](const SipMessage& request,
+                                                     SipMessage& response) {
     sip::lync::AddRegisterOkHeaders(request, response, lync);
+    // Signing in or out changes what the user's watchers see.
+    if (front_end_ && request.to().uri.is_sip()) {
+      if (absl::StatusOr<std::string> aor = sip::CanonicalAor(request.to().uri); aor.ok()) {
+        front_end_->OnRegistrationChanged(*aor);
+      }
+    }
   };
   for (const sip::ListenConfig& listen : transport_->BoundListeners()) {
     options.local_hosts.push_back(listen.address.HostString());
@@ -234,6 +249,17 @@ absl::Status Shard::Init(const GatewayConfig& config, sip::SipTransportOptions t
   server_ = std::make_unique<sip::SipServer>(*this, worker_.wheel(), worker_.clock(),
                                              location, *this, std::move(options),
                                              security_.get(), service_.aor_directory());
+  const sip::TransportKind contact_kind =
+      transport_->Supports(sip::TransportKind::kTls) ? sip::TransportKind::kTls
+      : transport_->Supports(sip::TransportKind::kTcp) ? sip::TransportKind::kTcp
+                                                        : sip::TransportKind::kUdp;
+  const NetAddress contact_address = transport_->AdvertisedAddress(contact_kind, false);
+  front_end_ = std::make_unique<sip::lync::FrontEnd>(
+      service_.front_end_state(), *server_, worker_.clock(),
+      absl::StrCat("<sip:", contact_address.HostForUri(), ":", contact_address.port(),
+                   ";transport=",
+                   absl::AsciiStrToLower(ToAbsl(sip::TransportName(contact_kind))), ">"));
+  server_->SetLocalService(front_end_.get());
   worker_.AddStopHook([this] { Close(); });
   return absl::OkStatus();
 }
@@ -344,12 +370,19 @@ absl::Status SipService::Start(const StartContext& context) {
   }
   directory_ = std::move(*directory);
   if (directory_->Size() > 0) {
-    aor_directory_ = std::make_unique<AorDirectory>(*directory_);
+    aor_directory_ = std::make_unique<DirectoryAors>(*directory_);
     log::Info("sip", "user directory loaded", {{"users", static_cast<int64_t>(directory_->Size())}});
   } else {
     log::Warn("sip", "user directory is empty: sign-in is not authenticated (add users with "
                      "`causeway user add`)");
   }
+
+  sip::lync::FrontEndOptions front_end;
+  front_end.domains = config.sip.domains.empty() ? directory_->Domains() : config.sip.domains;
+  front_end.require_authentication = directory_->Size() > 0;
+  roaming_store_ = std::make_unique<sip::lync::MemoryRoamingStore>();
+  front_end_state_ = std::make_unique<sip::lync::FrontEndState>(
+      std::move(front_end), *roaming_store_, *location_, directory_.get());
 
   sip::SipTransportOptions transport = MakeSipTransportOptions(config);
   transport.limiter = std::make_shared<sip::ConnectionLimiter>(transport.max_connections_per_ip,

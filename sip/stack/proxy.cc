@@ -76,7 +76,7 @@ class Proxy::Scope {
 
 Proxy::Proxy(ProxyTransactions& transactions, Transport& transport, NextHopResolver& resolver,
              LocationStore& location, TimerWheel& timers, const Clock& clock,
-             ProxyOptions options, const UserDirectory* directory)
+             ProxyOptions options, const AorDirectory* directory)
     : transactions_(transactions),
       transport_(transport),
       resolver_(resolver),

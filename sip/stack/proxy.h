@@ -65,9 +65,9 @@ class NextHopResolver {
 
 // Optional user directory: tells "no such user" (404) from "user not registered" (480). Without
 // one, every AOR of a served domain is assumed to exist (so unregistered users get 480).
-class UserDirectory {
+class AorDirectory {
  public:
-  virtual ~UserDirectory() = default;
+  virtual ~AorDirectory() = default;
   virtual bool Exists(std::string_view aor) const = 0;
 };
 
@@ -98,10 +98,10 @@ struct ProxyStats {
 
 class Proxy {
  public:
-  // Every reference must outlive the proxy. `directory` may be null (see UserDirectory).
+  // Every reference must outlive the proxy. `directory` may be null (see AorDirectory).
   Proxy(ProxyTransactions& transactions, Transport& transport, NextHopResolver& resolver,
         LocationStore& location, TimerWheel& timers, const Clock& clock, ProxyOptions options,
-        const UserDirectory* directory = nullptr);
+        const AorDirectory* directory = nullptr);
   Proxy(const Proxy&) = delete;
   Proxy& operator=(const Proxy&) = delete;
   ~Proxy();
@@ -192,7 +192,7 @@ class Proxy {
   const Clock& clock_;
   ProxyOptions options_;
   ServedDomains domains_;
-  const UserDirectory* directory_;
+  const AorDirectory* directory_;
   ProxyStats stats_;
 
   // Resolver callbacks hold a weak_ptr to this: a lookup finishing after the proxy is destroyed

@@ -30,7 +30,7 @@ std::string JoinTokens(const std::vector<std::string>& tokens) {
 
 SipServer::SipServer(Transport& transport, TimerWheel& timers, const Clock& clock,
                      LocationStore& location, NextHopResolver& resolver, SipServerOptions options,
-                     RegisterAuthorizer* authorizer, const UserDirectory* directory)
+                     RegisterAuthorizer* authorizer, const AorDirectory* directory)
     : timers_(timers),
       clock_(clock),
       location_(location),

@@ -79,7 +79,7 @@ class SipServer final : public TransactionUser {
   // registrar.h / proxy.h for what that means).
   SipServer(Transport& transport, TimerWheel& timers, const Clock& clock, LocationStore& location,
             NextHopResolver& resolver, SipServerOptions options,
-            RegisterAuthorizer* authorizer = nullptr, const UserDirectory* directory = nullptr);
+            RegisterAuthorizer* authorizer = nullptr, const AorDirectory* directory = nullptr);
   ~SipServer() override;
   SipServer(const SipServer&) = delete;
   SipServer& operator=(const SipServer&) = delete;

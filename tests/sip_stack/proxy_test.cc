@@ -98,7 +98,7 @@ class TableResolver : public NextHopResolver {
   int calls = 0;
 };
 
-class Directory : public UserDirectory {
+class Directory : public AorDirectory {
  public:
   bool Exists(std::string_view aor) const override { return aor == "sip:bob@example.com"; }
 };
@@ -125,7 +125,7 @@ class ProxyTest : public ::testing::Test {
  protected:
   ProxyTest() : wheel_(clock_) { Make({}); }
 
-  void Make(ProxyOptions options, const UserDirectory* directory = nullptr) {
+  void Make(ProxyOptions options, const AorDirectory* directory = nullptr) {
     options.domains = {"example.com"};
     proxy_ = std::make_unique<Proxy>(tx_, transport_, resolver_, store_, wheel_, clock_, options,
                                      directory);

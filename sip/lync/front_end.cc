@@ -1,0 +1,735 @@
+#include "sip/lync/front_end.h"
+
+#include <algorithm>
+#include <utility>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "core/log.h"
+#include "core/status.h"
+#include "core/strings.h"
+#include "sip/lync/registration.h"
+#include "sip/lync/xml.h"
+#include "sip/stack/registrar.h"
+
+namespace causeway::sip::lync {
+namespace {
+
+constexpr std::string_view kLog = "lync";
+constexpr std::string_view kPresence = "presence";
+constexpr std::string_view kWatcherListEvent = "presence.wpending";
+constexpr auto kSweepInterval = std::chrono::seconds(10);
+
+std::string Lower(std::string_view s) { return absl::AsciiStrToLower(ToAbsl(s)); }
+
+std::string DialogKey(std::string_view call_id, std::string_view remote_tag,
+                      std::string_view local_tag) {
+  return absl::StrCat(ToAbsl(call_id), "\x1f", ToAbsl(remote_tag), "\x1f", ToAbsl(local_tag));
+}
+
+// "sip:bob@x" or "bob@x" as an AOR key, or "" when it names no SIP user.
+std::string AorOfText(std::string_view text) {
+  std::string with_scheme = absl::StartsWithIgnoreCase(ToAbsl(text), "sip:")
+                                ? std::string(text)
+                                : absl::StrCat("sip:", ToAbsl(text));
+  absl::StatusOr<Uri> uri = Uri::Parse(with_scheme);
+  if (!uri.ok() || !uri->is_sip() || !uri->has_user()) return "";
+  absl::StatusOr<std::string> aor = CanonicalAor(*uri);
+  return aor.ok() ? *aor : "";
+}
+
+// The availability a published state category carries (MS-PRES <availability>), 0 when none.
+uint32_t PublishedAvailability(std::string_view xml) {
+  absl::StatusOr<XmlDocument> doc = ParseXml(xml);
+  if (!doc.ok()) return 0;
+  uint32_t value = 0;
+  if (!absl::SimpleAtoi(ToAbsl(doc->root().ChildText("availability")), &value)) return 0;
+  return value;
+}
+
+bool IsUserState(std::string_view xml) { return absl::StrContains(ToAbsl(xml), "userState"); }
+
+std::string ContactCardXml(std::string_view display_name) {
+  XmlWriter w;
+  w.Open("contactCard").Attr("xmlns", "http://schemas.microsoft.com/2006/09/sip/contactcard");
+  w.Open("identity").Open("name").Element("displayName", display_name).Close().Close();
+  w.Close();
+  return std::move(w).Finish();
+}
+
+}  // namespace
+
+FrontEndState::FrontEndState(FrontEndOptions options, RoamingStore& store,
+                             const LocationStore& location, const UserDirectory* directory)
+    : options_(std::move(options)), store_(store), location_(location), directory_(directory) {}
+
+FrontEndStats FrontEndState::stats() const {
+  absl::MutexLock lock(&mu_);
+  return stats_;
+}
+
+size_t FrontEndState::subscription_count() const {
+  absl::MutexLock lock(&mu_);
+  return subscriptions_.size();
+}
+
+FrontEndState::User& FrontEndState::LoadUser(const std::string& aor) {
+  User& user = users_[aor];
+  if (user.loaded) return user;
+  user.loaded = true;
+  absl::StatusOr<RoamingData> data = store_.Load(aor);
+  if (!data.ok()) {
+    log::Warn(kLog, "roaming data not loaded", {{"user", aor},
+                                                 {"why", FromAbsl(data.status().message())}});
+    return user;
+  }
+  user.contacts = std::move(data->contacts);
+  user.containers = std::move(data->containers);
+  for (Category& c : data->publications) user.publications.push_back({std::move(c), ""});
+  return user;
+}
+
+void FrontEndState::RemoveSubscription(const std::string& key) {
+  auto it = subscriptions_.find(key);
+  if (it == subscriptions_.end()) return;
+  if (auto u = users_.find(it->second.subscriber); u != users_.end()) {
+    u->second.subscriptions.erase(key);
+  }
+  if (it->second.event == kPresence) {
+    for (const std::string& r : it->second.resources) {
+      if (auto u = users_.find(r); u != users_.end()) u->second.watchers.erase(key);
+    }
+  }
+  subscriptions_.erase(it);
+}
+
+FrontEnd::FrontEnd(FrontEndState& state, SipServer& server, const Clock& clock,
+                   std::string contact)
+    : state_(state), server_(server), clock_(clock), contact_(std::move(contact)) {}
+
+void FrontEnd::Reply(ServerTransactionId id, const SipMessage& request, int code,
+                     std::string_view reason) {
+  SipMessage response = MakeResponse(request, code, reason, NewLocalTag());
+  if (code == 489) (void)response.AppendHeader("Allow-Events", kAllowEvents);
+  if (code == 415) {
+    (void)response.AppendHeader(
+        HeaderId::kAccept, absl::StrCat(ToAbsl(kSoapContentType), ", ",
+                                        ToAbsl(kCategoryPublishContentType), ", ",
+                                        ToAbsl(kSetContainerMembersContentType)));
+  }
+  if (code >= 400) {
+    absl::MutexLock lock(&state_.mu_);
+    ++state_.stats_.rejected;
+  }
+  (void)server_.layer().SendResponse(id, std::move(response));
+}
+
+bool FrontEnd::OnRequest(ServerTransactionId id, SipMessage& request, const ReceiveInfo& info) {
+  const Method method = request.method();
+  if (method != Method::kSubscribe && method != Method::kService) return false;
+  if (!request.to_tag().empty()) {
+    if (method != Method::kSubscribe) return false;
+    const std::string key =
+        DialogKey(request.call_id(), request.from_tag(), request.to_tag());
+    {
+      absl::MutexLock lock(&state_.mu_);
+      if (!state_.subscriptions_.contains(key)) return false;  // someone else's dialog
+    }
+    HandleInDialogSubscribe(id, request);
+    return true;
+  }
+  const Uri& ruri = request.request_uri();
+  if (!ruri.is_sip() || !ruri.has_user()) return false;
+  ServedDomains served(state_.options().domains);
+  if (!served.Serves(ruri.host())) return false;
+  absl::StatusOr<std::string> target = CanonicalAor(ruri);
+  absl::StatusOr<std::string> from = CanonicalAor(request.from().uri);
+  if (!target.ok() || !from.ok()) return false;
+
+  std::string user;
+  if (!info.authenticated_user.empty()) {
+    user = Lower(info.authenticated_user);
+  } else if (!state_.options().require_authentication) {
+    user = *from;
+  }
+  const bool self = *target == *from;
+  if (state_.directory_ != nullptr && state_.directory_->Size() > 0 &&
+      state_.directory_->FindByUri(*target) == nullptr) {
+    Reply(id, request, 404);
+    return true;
+  }
+  if (method == Method::kService) {
+    if (!self) return false;  // SERVICE for another user: not ours to answer
+    if (user.empty() || user != *target) {
+      Reply(id, request, 403, "Not Signed In");
+      return true;
+    }
+    return HandleService(id, request, user);
+  }
+  absl::StatusOr<TokenWithParams> event = request.GetEvent();
+  if (!self && !(event.ok() && Lower(event->token) == kPresence)) return false;
+  if (user.empty() || (self && user != *target)) {
+    Reply(id, request, 403, "Not Signed In");
+    return true;
+  }
+  return HandleSubscribe(id, request, info, user);
+}
+
+bool FrontEnd::HandleSubscribe(ServerTransactionId id, SipMessage& request,
+                               const ReceiveInfo& info, const std::string& user) {
+  absl::StatusOr<TokenWithParams> event_header = request.GetEvent();
+  if (!event_header.ok()) {
+    Reply(id, request, absl::IsNotFound(event_header.status()) ? 489 : 400);
+    return true;
+  }
+  const std::string event = Lower(event_header->token);
+  const std::string target = *CanonicalAor(request.request_uri());
+  const bool self = target == user;
+  const FrontEndOptions& options = state_.options();
+  std::chrono::seconds expires = options.default_expires;
+  if (absl::StatusOr<uint32_t> e = request.GetExpires(); e.ok()) {
+    expires = std::min(std::chrono::seconds(*e), options.max_expires);
+  }
+
+  std::vector<std::string> resources;
+  bool batched = false;
+  if (event == kPresence) {
+    absl::StatusOr<MediaType> type = request.GetContentType();
+    if (type.ok() && absl::EqualsIgnoreCase(
+                         absl::StrCat(ToAbsl(type->type), "/", ToAbsl(type->subtype)),
+                         ToAbsl(kBatchSubscribeContentType))) {
+      absl::StatusOr<BatchSubscribe> batch = ParseBatchSubscribe(request.body());
+      if (!batch.ok()) {
+        Reply(id, request, 400, "Malformed batchSub");
+        return true;
+      }
+      batched = true;
+      for (const std::string& r : batch->resources) {
+        if (resources.size() >= options.max_resources_per_batch) break;
+        std::string aor = AorOfText(r);
+        if (!aor.empty() && std::find(resources.begin(), resources.end(), aor) == resources.end()) {
+          resources.push_back(std::move(aor));
+        }
+      }
+    } else {
+      resources.push_back(target);
+    }
+  } else if (!self || (event != kRoamingContactsEvent && event != kRoamingSelfEvent &&
+                       event != kProvisioningV2Event && event != kWatcherListEvent)) {
+    Reply(id, request, 489);
+    return true;
+  } else {
+    resources.push_back(user);
+  }
+  if (event == kProvisioningV2Event) expires = std::chrono::seconds(0);  // one-shot (MS-SIPRE)
+
+  const std::string local_tag = NewLocalTag();
+  SipMessage ok = MakeResponse(request, 200, {}, local_tag);
+  std::vector<Outgoing> out;
+  {
+    absl::MutexLock lock(&state_.mu_);
+    ++state_.stats_.subscribes;
+    Sweep();
+    if (expires.count() > 0 && state_.subscriptions_.size() >= options.max_subscriptions) {
+      ++state_.stats_.rejected;
+      (void)server_.layer().SendResponse(id, MakeResponse(request, 503, {}, local_tag));
+      return true;
+    }
+    std::string content_type;
+    std::string body;
+    if (event == kRoamingContactsEvent) {
+      content_type = kRoamingContactsContentType;
+      body = ContactListBody(user);
+    } else if (event == kRoamingSelfEvent) {
+      content_type = kRoamingSelfContentType;
+      body = RoamingSelfBody(user);
+    } else if (event == kProvisioningV2Event) {
+      content_type = kProvisioningV2ContentType;
+      ProvisioningV2 provisioning;
+      provisioning.server_configuration = options.server_configuration;
+      body = BuildProvisioningV2(provisioning);
+    } else if (event == kWatcherListEvent) {
+      content_type = kWatcherListContentType;
+      body = BuildWatcherList({});
+    } else if (batched) {
+      RlmiNotification rlmi;
+      rlmi.list_uri = user;
+      rlmi.version = 0;
+      rlmi.full_state = true;
+      for (const std::string& r : resources) {
+        RlmiResource resource;
+        resource.uri = r;
+        if (ServedDomains(options.domains).Serves(r.substr(r.find('@') + 1))) {
+          resource.categories = VisibleCategories(r);
+        } else {
+          resource.state = "terminated";
+          resource.reason = "noresource";
+        }
+        rlmi.resources.push_back(std::move(resource));
+      }
+      MultipartBody multipart = BuildRlmiNotify(rlmi, NewLocalTag());
+      content_type = multipart.content_type;
+      body = std::move(multipart.body);
+    } else {
+      content_type = kEventCategoriesContentType;
+      body = BuildCategories(VisibleCategories(target));
+    }
+
+    if (expires.count() > 0) {
+      FrontEndState::Subscription s;
+      s.event = event;
+      s.subscriber = user;
+      s.notifier = std::string(request.to().uri_text);
+      s.resources = resources;
+      s.call_id = std::string(request.call_id());
+      s.local_tag = local_tag;
+      s.remote_tag = std::string(request.from_tag());
+      if (absl::StatusOr<std::vector<NameAddr>> contacts = request.GetContacts();
+          contacts.ok() && !contacts->empty() && !contacts->front().wildcard) {
+        s.remote_target = std::string(contacts->front().uri_text);
+      } else {
+        s.remote_target = std::string(request.from().uri_text);
+      }
+      for (const NameAddr& rr : request.record_routes()) s.route_set.emplace_back(rr.raw);
+      s.local_cseq = 1;  // the piggybacked first notification
+      s.to.kind = info.kind;
+      s.to.address = info.source;
+      s.to.connection = info.connection;
+      s.expires = clock_.Now() + expires;
+      s.rlmi_version = 0;
+      const std::string key = DialogKey(s.call_id, s.remote_tag, s.local_tag);
+      state_.LoadUser(user).subscriptions.insert(key);
+      if (event == kPresence) {
+        for (const std::string& r : resources) state_.LoadUser(r).watchers.insert(key);
+      }
+      state_.subscriptions_[key] = std::move(s);
+    }
+    (void)ok.AppendHeader(HeaderId::kContact, contact_);
+    (void)ok.AppendHeader(HeaderId::kExpires, absl::StrCat(expires.count()));
+    (void)ok.AppendHeader(HeaderId::kEvent, event);
+    (void)ok.AppendHeader(
+        "subscription-state",
+        expires.count() > 0 ? absl::StrCat("active;expires=", expires.count())
+                            : std::string("terminated;reason=timeout"));
+    (void)ok.AppendHeader("ms-piggyback-cseq", "1");
+    ok.SetBody(content_type, body);
+  }
+  (void)server_.layer().SendResponse(id, std::move(ok));
+  Send(std::move(out));
+  return true;
+}
+
+void FrontEnd::HandleInDialogSubscribe(ServerTransactionId id, SipMessage& request) {
+  const std::string key = DialogKey(request.call_id(), request.from_tag(), request.to_tag());
+  std::chrono::seconds expires = state_.options().default_expires;
+  if (absl::StatusOr<uint32_t> e = request.GetExpires(); e.ok()) {
+    expires = std::min(std::chrono::seconds(*e), state_.options().max_expires);
+  }
+  SipMessage ok = MakeResponse(request, 200, {}, request.to_tag());
+  {
+    absl::MutexLock lock(&state_.mu_);
+    auto it = state_.subscriptions_.find(key);
+    if (it == state_.subscriptions_.end()) {
+      (void)server_.layer().SendResponse(id, MakeResponse(request, 481, {}, request.to_tag()));
+      return;
+    }
+    (void)ok.AppendHeader(HeaderId::kEvent, it->second.event);
+    if (expires.count() == 0) {
+      state_.RemoveSubscription(key);
+      (void)ok.AppendHeader("subscription-state", "terminated;reason=timeout");
+    } else {
+      it->second.expires = clock_.Now() + expires;
+      (void)ok.AppendHeader("subscription-state",
+                            absl::StrCat("active;expires=", expires.count()));
+    }
+    (void)ok.AppendHeader(HeaderId::kContact, contact_);
+    (void)ok.AppendHeader(HeaderId::kExpires, absl::StrCat(expires.count()));
+  }
+  (void)server_.layer().SendResponse(id, std::move(ok));
+}
+
+bool FrontEnd::HandleService(ServerTransactionId id, SipMessage& request,
+                             const std::string& user) {
+  absl::StatusOr<MediaType> type = request.GetContentType();
+  const std::string content_type =
+      type.ok() ? Lower(absl::StrCat(ToAbsl(type->type), "/", ToAbsl(type->subtype))) : "";
+  SipMessage ok = MakeResponse(request, 200, {}, NewLocalTag());
+  std::vector<Outgoing> out;
+
+  if (content_type == Lower(kSoapContentType)) {
+    absl::StatusOr<SoapRequest> soap = ParseSoapRequest(request.body());
+    if (!soap.ok()) {
+      Reply(id, request, 400, "Malformed SOAP request");
+      return true;
+    }
+    if (soap->method == SoapMethod::kOther) {
+      Reply(id, request, 501, "Not Implemented");
+      return true;
+    }
+    absl::MutexLock lock(&state_.mu_);
+    ++state_.stats_.services;
+    FrontEndState::User& u = state_.LoadUser(user);
+    ContactList& list = u.contacts;
+    auto same_uri = [](std::string_view a, std::string_view b) {
+      return absl::EqualsIgnoreCase(ToAbsl(StripSipScheme(a)), ToAbsl(StripSipScheme(b)));
+    };
+    auto find_contact = [&](std::string_view uri) {
+      return std::find_if(list.contacts.begin(), list.contacts.end(),
+                          [&](const Contact& c) { return same_uri(c.uri, uri); });
+    };
+    switch (soap->method) {
+      case SoapMethod::kSetContact: {
+        auto it = find_contact(soap->uri);
+        if (it == list.contacts.end()) {
+          list.contacts.push_back(Contact{});
+          it = list.contacts.end() - 1;
+          it->uri = soap->uri;
+        }
+        it->name = soap->display_name;
+        if (!soap->group_ids.empty()) it->group_ids = soap->group_ids;
+        if (soap->subscribed) it->subscribed = *soap->subscribed;
+        it->external_uri = soap->external_uri;
+        break;
+      }
+      case SoapMethod::kDeleteContact:
+        if (auto it = find_contact(soap->uri); it != list.contacts.end()) list.contacts.erase(it);
+        break;
+      case SoapMethod::kAddGroup: {
+        uint32_t next = 1;
+        for (const ContactGroup& g : list.groups) next = std::max(next, g.id + 1);
+        list.groups.push_back(ContactGroup{next, soap->group_name, soap->external_uri});
+        ok.SetBody(kSoapContentType, BuildAddGroupResponse(next));
+        break;
+      }
+      case SoapMethod::kModifyGroup:
+        for (ContactGroup& g : list.groups) {
+          if (soap->group_id && g.id == *soap->group_id) g.name = soap->group_name;
+        }
+        break;
+      case SoapMethod::kDeleteGroup:
+        if (soap->group_id) {
+          const uint32_t gone = *soap->group_id;
+          std::erase_if(list.groups, [gone](const ContactGroup& g) { return g.id == gone; });
+          for (Contact& c : list.contacts) std::erase(c.group_ids, gone);
+        }
+        break;
+      case SoapMethod::kSetAce:
+      case SoapMethod::kOther:
+        break;
+    }
+    list.delta_num = std::max<uint32_t>(list.delta_num, 1) + 1;
+    NormalizeContactList(list);
+    if (absl::Status saved = state_.store_.SaveContacts(user, list); !saved.ok()) {
+      log::Warn(kLog, "contact list not saved", {{"user", user},
+                                                 {"why", FromAbsl(saved.message())}});
+    }
+    QueueRoamingNotifies(user, kRoamingContactsEvent, out);
+  } else if (content_type == kCategoryPublishContentType) {
+    absl::StatusOr<PublishRequest> publish = ParsePublish(request.body());
+    if (!publish.ok()) {
+      Reply(id, request, 400, "Malformed publication");
+      return true;
+    }
+    const std::string endpoint(request.from().Param("epid").value_or(std::string_view()));
+    absl::MutexLock lock(&state_.mu_);
+    ++state_.stats_.services;
+    FrontEndState::User& u = state_.LoadUser(user);
+    auto find = [&u](const lync::Publication& p) {
+      return std::find_if(u.publications.begin(), u.publications.end(),
+                          [&p](const FrontEndState::Publication& q) {
+                            return q.category.name == p.category_name &&
+                                   q.category.instance == p.instance &&
+                                   q.category.container == p.container;
+                          });
+    };
+    std::vector<VersionConflict> conflicts;
+    for (size_t i = 0; i < publish->publications.size(); ++i) {
+      const lync::Publication& p = publish->publications[i];
+      auto it = find(p);
+      if (it != u.publications.end() && !p.is_removal() && p.version != it->category.version) {
+        conflicts.push_back(
+            VersionConflict{static_cast<uint32_t>(i + 1), p.version, it->category.version});
+      }
+    }
+    if (!conflicts.empty()) {
+      ++state_.stats_.rejected;
+      SipMessage conflict = MakeResponse(request, 409, {}, NewLocalTag());
+      conflict.SetBody(kFaultContentType, BuildPublishVersionFault(conflicts));
+      (void)server_.layer().SendResponse(id, std::move(conflict));
+      return true;
+    }
+    const std::string now = FormatPublishTime(std::chrono::system_clock::now());
+    for (const lync::Publication& p : publish->publications) {
+      auto it = find(p);
+      if (p.is_removal()) {
+        if (it != u.publications.end()) u.publications.erase(it);
+        continue;
+      }
+      Category c;
+      c.name = p.category_name;
+      c.instance = p.instance;
+      c.container = p.container;
+      c.version = (it == u.publications.end() ? p.version : it->category.version) + 1;
+      c.publish_time = now;
+      c.expire_type = p.expire_type;
+      c.xml = p.xml;
+      const std::string owner = p.expire_type == "endpoint" ? endpoint : std::string();
+      if (it == u.publications.end()) {
+        u.publications.push_back({std::move(c), owner});
+      } else {
+        *it = {std::move(c), owner};
+      }
+    }
+    std::vector<Category> persistent;
+    for (const FrontEndState::Publication& p : u.publications) {
+      if (p.endpoint.empty() && p.category.expire_type != "time") persistent.push_back(p.category);
+    }
+    if (absl::Status saved = state_.store_.SavePublications(user, persistent); !saved.ok()) {
+      log::Warn(kLog, "publications not saved", {{"user", user},
+                                                 {"why", FromAbsl(saved.message())}});
+    }
+    QueueRoamingNotifies(user, kRoamingSelfEvent, out);
+    QueuePresenceNotifies(user, out);
+  } else if (content_type == kSetContainerMembersContentType) {
+    absl::StatusOr<std::vector<ContainerUpdate>> updates =
+        ParseSetContainerMembers(request.body());
+    if (!updates.ok()) {
+      Reply(id, request, 400, "Malformed container update");
+      return true;
+    }
+    absl::MutexLock lock(&state_.mu_);
+    ++state_.stats_.services;
+    FrontEndState::User& u = state_.LoadUser(user);
+    for (const ContainerUpdate& update : *updates) {
+      auto it = std::find_if(u.containers.begin(), u.containers.end(),
+                             [&update](const Container& c) { return c.id == update.id; });
+      if (it == u.containers.end()) {
+        u.containers.push_back(Container{update.id, 0, {}});
+        it = u.containers.end() - 1;
+      }
+      for (const ContainerMemberChange& change : update.changes) {
+        std::erase(it->members, change.member);
+        if (change.action == "add") it->members.push_back(change.member);
+      }
+      ++it->version;
+    }
+    if (absl::Status saved = state_.store_.SaveContainers(user, u.containers); !saved.ok()) {
+      log::Warn(kLog, "containers not saved", {{"user", user},
+                                               {"why", FromAbsl(saved.message())}});
+    }
+    QueueRoamingNotifies(user, kRoamingSelfEvent, out);
+  } else if (content_type == kSetSubscribersContentType) {
+    if (!ParseSetSubscribers(request.body()).ok()) {
+      Reply(id, request, 400, "Malformed subscriber list");
+      return true;
+    }
+    absl::MutexLock lock(&state_.mu_);
+    ++state_.stats_.services;
+  } else {
+    Reply(id, request, 415);
+    return true;
+  }
+  (void)server_.layer().SendResponse(id, std::move(ok));
+  Send(std::move(out));
+  return true;
+}
+
+uint32_t FrontEnd::Availability(const std::string& aor) {
+  std::vector<Binding> bindings = state_.location_.Lookup(aor, clock_.Now());
+  if (bindings.empty()) return static_cast<uint32_t>(lync::Availability::kOffline);
+  FrontEndState::User& u = state_.LoadUser(aor);
+  const FrontEndState::Publication* user_state = nullptr;
+  uint32_t machine = 0;
+  for (const FrontEndState::Publication& p : u.publications) {
+    if (p.category.name != "state") continue;
+    if (IsUserState(p.category.xml)) {
+      if (user_state == nullptr || p.category.publish_time > user_state->category.publish_time) {
+        user_state = &p;
+      }
+      continue;
+    }
+    // A machine state counts while its endpoint is registered.
+    const bool live = p.endpoint.empty() ||
+                      std::any_of(bindings.begin(), bindings.end(), [&p](const Binding& b) {
+                        return absl::EqualsIgnoreCase(ToAbsl(b.epid), ToAbsl(p.endpoint));
+                      });
+    const uint32_t a = PublishedAvailability(p.category.xml);
+    if (live && a != 0 && (machine == 0 || a < machine)) machine = a;
+  }
+  if (user_state != nullptr) {
+    const uint32_t a = PublishedAvailability(user_state->category.xml);
+    if (a != 0) return a;
+  }
+  return machine != 0 ? machine : static_cast<uint32_t>(lync::Availability::kOnline);
+}
+
+CategoriesDocument FrontEnd::VisibleCategories(const std::string& aor) {
+  CategoriesDocument doc;
+  doc.uri = aor;
+  const std::string now = FormatPublishTime(std::chrono::system_clock::now());
+  AggregateState aggregate;
+  aggregate.availability = Availability(aor);
+  Category state;
+  state.name = "state";
+  state.instance = 0;
+  state.container = kContainerColleagues;
+  state.version = 1;
+  state.publish_time = now;
+  state.xml = BuildAggregateState(aggregate);
+  doc.categories.push_back(std::move(state));
+
+  FrontEndState::User& u = state_.LoadUser(aor);
+  const FrontEndState::Publication* note = nullptr;
+  for (const FrontEndState::Publication& p : u.publications) {
+    if (p.category.name == "note" &&
+        (note == nullptr || p.category.publish_time > note->category.publish_time)) {
+      note = &p;
+    }
+  }
+  if (note != nullptr) doc.categories.push_back(note->category);
+
+  if (state_.directory_ != nullptr) {
+    if (UserRef record = state_.directory_->FindByUri(aor);
+        record != nullptr && !record->display_name.empty()) {
+      Category card;
+      card.name = "contactCard";
+      card.container = kContainerColleagues;
+      card.version = 1;
+      card.publish_time = now;
+      card.xml = ContactCardXml(record->display_name);
+      doc.categories.push_back(std::move(card));
+    }
+  }
+  return doc;
+}
+
+std::string FrontEnd::RoamingSelfBody(const std::string& aor) {
+  FrontEndState::User& u = state_.LoadUser(aor);
+  RoamingSelf self;
+  CategoriesDocument categories;
+  categories.uri = aor;
+  for (const FrontEndState::Publication& p : u.publications) {
+    categories.categories.push_back(p.category);
+  }
+  self.categories = std::move(categories);
+  std::vector<Container> containers = u.containers;
+  if (containers.empty()) {
+    // Nobody set an access level yet: colleagues (same enterprise) see the presence.
+    containers.push_back(Container{kContainerColleagues, 1,
+                                   {ContainerMember{std::string(kMemberSameEnterprise), ""}}});
+  }
+  self.containers = std::move(containers);
+  self.subscribers = std::vector<Subscriber>{};
+  return BuildRoamingSelf(self);
+}
+
+std::string FrontEnd::ContactListBody(const std::string& aor) {
+  ContactList list = state_.LoadUser(aor).contacts;
+  if (list.delta_num == 0) list.delta_num = 1;
+  NormalizeContactList(list);
+  return BuildContactList(list);
+}
+
+std::optional<FrontEnd::Outgoing> FrontEnd::MakeNotify(const std::string& key,
+                                                       std::string_view content_type,
+                                                       std::string body) {
+  auto it = state_.subscriptions_.find(key);
+  if (it == state_.subscriptions_.end()) return std::nullopt;
+  FrontEndState::Subscription& s = it->second;
+  const auto left =
+      std::chrono::duration_cast<std::chrono::seconds>(s.expires - clock_.Now()).count();
+  if (left <= 0) return std::nullopt;
+  ++s.local_cseq;
+  std::string text = absl::StrCat(
+      "BENOTIFY ", s.remote_target, " SIP/2.0\r\n",
+      "Via: ", server_.layer().MakeVia(s.to.kind, s.to.address.is_v6()), "\r\n",
+      "Max-Forwards: 70\r\n", "From: <", s.notifier, ">;tag=", s.local_tag, "\r\n",
+      "To: <", s.subscriber, ">;tag=", s.remote_tag, "\r\n", "Call-ID: ", s.call_id, "\r\n",
+      "CSeq: ", s.local_cseq, " BENOTIFY\r\n", "Event: ", s.event, "\r\n",
+      "subscription-state: active;expires=", left, "\r\n");
+  for (const std::string& route : s.route_set) absl::StrAppend(&text, "Route: ", route, "\r\n");
+  absl::StrAppend(&text, "Content-Length: 0\r\n\r\n");
+  absl::StatusOr<SipMessage> message = SipMessage::Parse(std::move(text));
+  if (!message.ok()) {
+    log::Warn(kLog, "notification not built", {{"why", FromAbsl(message.status().message())}});
+    return std::nullopt;
+  }
+  message->SetBody(content_type, body);
+  ++state_.stats_.notifications;
+  return Outgoing{key, std::move(*message), s.to};
+}
+
+void FrontEnd::QueueRoamingNotifies(const std::string& aor, std::string_view event,
+                                    std::vector<Outgoing>& out) {
+  FrontEndState::User& u = state_.LoadUser(aor);
+  std::string body;
+  std::string_view content_type;
+  if (event == kRoamingContactsEvent) {
+    body = ContactListBody(aor);
+    content_type = kRoamingContactsContentType;
+  } else {
+    body = RoamingSelfBody(aor);
+    content_type = kRoamingSelfContentType;
+  }
+  for (const std::string& key : u.subscriptions) {
+    auto it = state_.subscriptions_.find(key);
+    if (it == state_.subscriptions_.end() || it->second.event != event) continue;
+    if (std::optional<Outgoing> n = MakeNotify(key, content_type, body)) {
+      out.push_back(std::move(*n));
+    }
+  }
+}
+
+void FrontEnd::QueuePresenceNotifies(const std::string& aor, std::vector<Outgoing>& out) {
+  FrontEndState::User& u = state_.LoadUser(aor);
+  if (u.watchers.empty()) return;
+  const std::string body = BuildCategories(VisibleCategories(aor));
+  u.last_availability = Availability(aor);
+  for (const std::string& key : u.watchers) {
+    if (std::optional<Outgoing> n = MakeNotify(key, kEventCategoriesContentType, body)) {
+      out.push_back(std::move(*n));
+    }
+  }
+}
+
+void FrontEnd::OnRegistrationChanged(std::string_view aor_view) {
+  const std::string aor = Lower(aor_view);
+  std::vector<Outgoing> out;
+  {
+    absl::MutexLock lock(&state_.mu_);
+    auto it = state_.users_.find(aor);
+    if (it == state_.users_.end() || it->second.watchers.empty()) return;
+    if (Availability(aor) == it->second.last_availability) return;
+    QueuePresenceNotifies(aor, out);
+  }
+  Send(std::move(out));
+}
+
+void FrontEnd::Send(std::vector<Outgoing> out) {
+  for (Outgoing& o : out) {
+    // BENOTIFY is best effort (MS-SIP): no response comes back, so no client transaction.
+    absl::Status sent = server_.layer().SendStateless(o.message, o.to);
+    if (!sent.ok()) {
+      log::Debug(kLog, "notification not sent", {{"why", FromAbsl(sent.message())}});
+    }
+  }
+}
+
+void FrontEnd::Sweep() {
+  // A full pass at most every kSweepInterval keeps the cost per request O(1) on average.
+  const TimePoint now = clock_.Now();
+  if (now < state_.next_sweep_) return;
+  state_.next_sweep_ = now + kSweepInterval;
+  std::vector<std::string> expired;
+  for (const auto& [key, s] : state_.subscriptions_) {
+    if (s.expires <= now) expired.push_back(key);
+  }
+  for (const std::string& key : expired) state_.RemoveSubscription(key);
+}
+
+bool FrontEnd::OnResponse(ClientTransactionId, SipMessage&) { return false; }
+bool FrontEnd::OnClientFailure(ClientTransactionId, int) { return false; }
+
+}  // namespace causeway::sip::lync

@@ -1,0 +1,179 @@
+#pragma once
+// The Lync front end: what a Lync/Skype for Business server answers itself for its signed-in users
+// instead of proxying (MS-SIPRE, MS-PRES, MS-SIP roaming):
+//   SUBSCRIBE to one's own URI    vnd-microsoft-roaming-contacts  -> the contact list
+//                                 vnd-microsoft-roaming-self      -> own categories, ACL, watchers
+//                                 vnd-microsoft-provisioning-v2   -> server configuration (one-shot)
+//                                 presence.wpending               -> pending watchers
+//                                 presence + batchSub body        -> batched presence of contacts
+//   SUBSCRIBE presence to a user   -> that user's presence (standard single subscription)
+//   SERVICE to one's own URI       SOAP setContact / deleteContact / addGroup / modifyGroup /
+//                                  deleteGroup, category publish, container membership
+// The first notification rides in the 200 (ms-piggyback-first-notify); later changes go out as
+// BENOTIFY to every subscription they concern: each endpoint of the user for its roaming data,
+// each watcher for presence. Presence is aggregated across the publisher's endpoints (MS-PRES):
+// an explicit user state wins, else the best machine state of an endpoint that is still
+// registered; a user with no registered endpoint is offline.
+//
+// Threads: one FrontEnd per worker (it is that worker's SipServer LocalService); all of them share
+// one FrontEndState (users' roaming data, presence publications and subscriptions, under a mutex).
+// Notifications for a subscriber whose connection another worker owns are sent from whichever
+// worker made the change: the gateway's transport hands stream sends to the owning worker.
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
+#include "absl/synchronization/mutex.h"
+#include "core/clock.h"
+#include "core/directory.h"
+#include "sip/codec/message.h"
+#include "sip/lync/bodies_contacts.h"
+#include "sip/lync/bodies_presence.h"
+#include "sip/lync/bodies_roaming.h"
+#include "sip/lync/roaming_store.h"
+#include "sip/stack/location_store.h"
+#include "sip/stack/sip_server.h"
+#include "sip/stack/transport.h"
+
+namespace causeway::sip::lync {
+
+struct FrontEndOptions {
+  // Served domains: only their users have roaming data and presence here.
+  std::vector<std::string> domains;
+  std::chrono::seconds default_expires{3600};  // subscriptions without Expires
+  std::chrono::seconds max_expires{7200};
+  size_t max_subscriptions = 200000;           // across all users
+  size_t max_resources_per_batch = 1000;       // adhocList entries in one SUBSCRIBE
+  ServerConfiguration server_configuration;    // what provisioning-v2 tells clients
+  // When true, only messages proven by an MS-SIPAE signature (ReceiveInfo::authenticated_user)
+  // may read or change a user's data; otherwise (no user directory: lab mode) From is trusted.
+  bool require_authentication = true;
+};
+
+struct FrontEndStats {
+  uint64_t subscribes = 0;
+  uint64_t services = 0;
+  uint64_t notifications = 0;  // BENOTIFY/NOTIFY sent
+  uint64_t rejected = 0;       // 4xx answers
+};
+
+// Everything the front ends of all workers share.
+class FrontEndState {
+ public:
+  // References must outlive the state.
+  FrontEndState(FrontEndOptions options, RoamingStore& store, const LocationStore& location,
+                const UserDirectory* directory);
+
+  const FrontEndOptions& options() const { return options_; }
+  FrontEndStats stats() const;
+  size_t subscription_count() const;
+
+ private:
+  friend class FrontEnd;
+
+  // One SUBSCRIBE dialog where we are the notifier.
+  struct Subscription {
+    std::string event;           // lower-case event package
+    std::string subscriber;      // AOR of the subscriber
+    std::string notifier;        // the SUBSCRIBE's To URI: From of our notifications
+    std::vector<std::string> resources;  // AORs watched (presence); the subscriber for roaming
+    std::string call_id, local_tag, remote_tag;
+    std::string remote_target;   // the subscriber's Contact URI
+    std::vector<std::string> route_set;  // from Record-Route, in order
+    uint32_t local_cseq = 0;
+    Destination to;              // the flow the SUBSCRIBE came in on
+    TimePoint expires;
+    uint32_t rlmi_version = 0;
+  };
+  // A published category instance (MS-PRES); `endpoint` names the publishing endpoint for
+  // endpoint-lifetime publications ("" for static/user ones, which persist).
+  struct Publication {
+    Category category;
+    std::string endpoint;
+  };
+  struct User {
+    bool loaded = false;
+    ContactList contacts;
+    std::vector<Container> containers;
+    std::vector<Publication> publications;
+    absl::flat_hash_set<std::string> subscriptions;  // keys of subscriptions this user holds
+    absl::flat_hash_set<std::string> watchers;       // keys of presence subscriptions on this user
+    uint32_t last_availability = 0;                  // last aggregate sent to watchers
+  };
+
+  User& LoadUser(const std::string& aor) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void RemoveSubscription(const std::string& key) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
+  FrontEndOptions options_;
+  RoamingStore& store_;
+  const LocationStore& location_;
+  const UserDirectory* directory_;
+
+  mutable absl::Mutex mu_;
+  absl::flat_hash_map<std::string, User> users_ ABSL_GUARDED_BY(mu_);
+  absl::flat_hash_map<std::string, Subscription> subscriptions_ ABSL_GUARDED_BY(mu_);
+  FrontEndStats stats_ ABSL_GUARDED_BY(mu_);
+  TimePoint next_sweep_ ABSL_GUARDED_BY(mu_){};
+};
+
+// One worker's front end: the LocalService of that worker's SipServer.
+class FrontEnd final : public LocalService {
+ public:
+  // `contact` is our Contact for subscription dialogs, e.g. "<sip:192.0.2.1:5061;transport=tls>".
+  FrontEnd(FrontEndState& state, SipServer& server, const Clock& clock, std::string contact);
+
+  bool OnRequest(ServerTransactionId id, SipMessage& request, const ReceiveInfo& info) override;
+  bool OnResponse(ClientTransactionId id, SipMessage& response) override;
+  bool OnClientFailure(ClientTransactionId id, int code) override;
+
+  // A registration of `aor` was added, refreshed or removed: watchers see the new availability.
+  void OnRegistrationChanged(std::string_view aor);
+
+ private:
+  struct Outgoing {
+    std::string subscription_key;
+    SipMessage message;
+    Destination to;
+  };
+  using State = FrontEndState;
+
+  bool HandleSubscribe(ServerTransactionId id, SipMessage& request, const ReceiveInfo& info,
+                       const std::string& user);
+  bool HandleService(ServerTransactionId id, SipMessage& request, const std::string& user);
+  void HandleInDialogSubscribe(ServerTransactionId id, SipMessage& request);
+  void Reply(ServerTransactionId id, const SipMessage& request, int code,
+             std::string_view reason = {});
+
+  // Under the state lock: notification bodies and their fan-out.
+  std::string PresenceOf(const std::string& aor) ABSL_EXCLUSIVE_LOCKS_REQUIRED(state_.mu_);
+  CategoriesDocument VisibleCategories(const std::string& aor)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(state_.mu_);
+  uint32_t Availability(const std::string& aor) ABSL_EXCLUSIVE_LOCKS_REQUIRED(state_.mu_);
+  std::string RoamingSelfBody(const std::string& aor) ABSL_EXCLUSIVE_LOCKS_REQUIRED(state_.mu_);
+  std::string ContactListBody(const std::string& aor) ABSL_EXCLUSIVE_LOCKS_REQUIRED(state_.mu_);
+  // A BENOTIFY in subscription `key` (nullopt when the subscription is gone).
+  std::optional<Outgoing> MakeNotify(const std::string& key, std::string_view content_type,
+                                     std::string body) ABSL_EXCLUSIVE_LOCKS_REQUIRED(state_.mu_);
+  void QueueRoamingNotifies(const std::string& aor, std::string_view event,
+                            std::vector<Outgoing>& out) ABSL_EXCLUSIVE_LOCKS_REQUIRED(state_.mu_);
+  void QueuePresenceNotifies(const std::string& aor, std::vector<Outgoing>& out)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(state_.mu_);
+  void Send(std::vector<Outgoing> out);
+  void Sweep() ABSL_EXCLUSIVE_LOCKS_REQUIRED(state_.mu_);
+
+  FrontEndState& state_;
+  SipServer& server_;
+  const Clock& clock_;
+  std::string contact_;
+};
+
+}  // namespace causeway::sip::lync
