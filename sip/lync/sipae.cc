@@ -385,6 +385,17 @@ SipaeRegisterResult SipaeAuthenticator::HandleRegister(const SipMessage& request
     TimePoint now = clock_.Now();
     pending_[opaque] = Pending{*std::move(state), now};
     order_.emplace_back(opaque, now);
+    if (order_.size() > 2 * config_.max_pending + 16) {
+      // Completed handshakes leave names behind a live entry: rebuild from the live ones.
+      std::deque<std::pair<std::string, TimePoint>> live;
+      for (auto& entry : order_) {
+        auto found = pending_.find(entry.first);
+        if (found != pending_.end() && found->second.created == entry.second) {
+          live.push_back(std::move(entry));
+        }
+      }
+      order_ = std::move(live);
+    }
     return r;
   }
 

@@ -327,14 +327,25 @@ DigestVerdict DigestAuthenticator::Fail(bool proxy, const std::string& key, std:
   TimePoint now = clock_.Now();
   auto it = failures_.find(key);
   if (it == failures_.end() || now - it->second.first >= config_.failure_window) {
-    while (failures_.size() >= config_.max_tracked_peers && !failure_order_.empty()) {
+    if (it != failures_.end()) failures_.erase(it);
+    while (failures_.size() >= config_.max_tracked_peers) {
+      if (failure_order_.empty()) {
+        failures_.erase(failures_.begin());
+        continue;
+      }
       failures_.erase(failure_order_.front());
       failure_order_.pop_front();
     }
     failures_[key] = Failures{0, now};
     failure_order_.push_back(key);
-    // Bound the order queue too (stale names of erased entries).
-    while (failure_order_.size() > 2 * config_.max_tracked_peers) failure_order_.pop_front();
+    if (failure_order_.size() > 2 * config_.max_tracked_peers + 16) {
+      // Names of entries erased on success or expiry pile up: keep only live ones.
+      std::deque<std::string> live;
+      for (std::string& name : failure_order_) {
+        if (failures_.contains(name)) live.push_back(std::move(name));
+      }
+      failure_order_ = std::move(live);
+    }
     it = failures_.find(key);
   }
   ++it->second.count;
@@ -356,6 +367,14 @@ bool DigestAuthenticator::RecordNonceCount(std::string_view nonce, uint64_t issu
   if (it == nonces_.end()) {
     // A nonce older than something we evicted may have history we no longer know.
     if (evicted_watermark_ != 0 && issued < evicted_watermark_) return false;
+    // Expired nonces are refused before they get here, so their history can go for free.
+    uint64_t lifetime = static_cast<uint64_t>(config_.nonce_lifetime.count());
+    while (!nonce_order_.empty()) {
+      auto old = nonces_.find(nonce_order_.front());
+      if (old != nonces_.end() && old->second.issued + lifetime > NowSeconds()) break;
+      if (old != nonces_.end()) nonces_.erase(old);
+      nonce_order_.pop_front();
+    }
     while (nonces_.size() >= config_.max_tracked_nonces && !nonce_order_.empty()) {
       auto old = nonces_.find(nonce_order_.front());
       if (old != nonces_.end()) {
@@ -450,6 +469,7 @@ DigestVerdict DigestAuthenticator::Verify(std::string_view credentials, std::str
   if (!HexEquals(expected, *response)) return Fail(proxy, key, "wrong response");
 
   uint64_t now = NowSeconds();
+  if (issued > now) return Challenge(proxy, false, "nonce from the future (clock reset?)");
   if (now >= issued + static_cast<uint64_t>(config_.nonce_lifetime.count())) {
     return Challenge(proxy, true, "nonce expired");
   }

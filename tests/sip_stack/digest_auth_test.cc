@@ -159,6 +159,16 @@ TEST_F(DigestAuthenticatorTest, ExpiredNonceIsStaleOnlyWithTheRightPassword) {
   EXPECT_EQ(Param(wrong.challenges[0], "stale"), "");
 }
 
+TEST_F(DigestAuthenticatorTest, NonceFromTheFutureIsNotFresh) {
+  // Issued by an instance whose clock is ahead (same secret), checked by one that is behind.
+  SimulatedClock ahead(SimulatedClock::kDefaultStart + std::chrono::hours(1));
+  DigestAuthenticator other(config_, ahead, nullptr);
+  std::string challenge = other.Challenges()[0];
+  DigestVerdict v = Check(Answer(challenge, "wonderland", "00000001"));
+  EXPECT_EQ(v.kind, DigestVerdict::Kind::kChallenge);
+  EXPECT_EQ(v.reason, "nonce from the future (clock reset?)");
+}
+
 TEST_F(DigestAuthenticatorTest, ForgedNonceAndUnknownUsers) {
   std::string challenge = auth_->Challenges()[0];
   std::string forged = Answer(challenge, "wonderland", "00000001");
