@@ -251,11 +251,14 @@ MultipartBody BuildRlmiNotify(const RlmiNotification& n, std::string_view bounda
   }
   std::string list_xml = std::move(list).Finish();
 
+  // Each part ends with a blank line before the next delimiter: libpurple's MIME parser (SIPE)
+  // trims four bytes off every part, and for RFC 2046 parsers the extra CRLF is whitespace after
+  // the XML.
   auto part = [&](std::string& out, std::string_view cid, std::string_view type,
                   std::string_view content) {
     absl::StrAppend(&out, "--", ToAbsl(boundary), "\r\n", "Content-Transfer-Encoding: binary\r\n",
                     "Content-ID: <", ToAbsl(cid), ">\r\n", "Content-Type: ", ToAbsl(type),
-                    "\r\n\r\n", ToAbsl(content), "\r\n");
+                    "\r\n\r\n", ToAbsl(content), "\r\n\r\n");
   };
   MultipartBody out;
   part(out.body, rlmi_cid, kRlmiContentType, list_xml);
