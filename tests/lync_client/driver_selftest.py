@@ -436,6 +436,8 @@ def front_end_handler(server, msg):
         if msg.get("Event") == "vnd-microsoft-roaming-contacts":
             body, ctype = CONTACT_LIST, "application/vnd-microsoft-roaming-contacts+xml"
             extra += [("Event", "vnd-microsoft-roaming-contacts"), ("ms-piggyback-cseq", "1")]
+    elif msg.method == "INVITE" and msg.start.startswith("INVITE sip:nobody@"):
+        return server._response(msg, "404 Not Found", [])
     elif msg.method == "INVITE":
         extra = [("Contact", "<sip:bob@example.test;gruu;opaque=app:conf:focus>")]
     return server._response(msg, "200 OK", extra, body, ctype)
@@ -495,6 +497,9 @@ def test_signed_in_session(ctx):
         client.send("im %s hello bob" % bob)
         wait_request(server, lambda m: m.method == "MESSAGE" and m.body == b"hello bob", 10,
                      "MESSAGE 'hello bob'", client)
+        client.send("im sip:nobody@example.test are you there")
+        ev = client.wait_for("im_error", lambda e: e["to"] == "sip:nobody@example.test", 10)
+        check(ev["text"], "im_error without text: %r" % ev, client)
         client.send("typing " + bob)
         wait_request(server, lambda m: m.method == "INFO" and b'status="type"' in m.body, 10,
                      "a typing INFO", client)
