@@ -1,8 +1,13 @@
 #pragma once
 // SIP Digest authentication, server side (RFC 3261 §22, RFC 7616 algorithms per RFC 8760):
-// MD5 and SHA-256, qop=auth, and RFC 2069-style responses without qop (pidgin-sipe answers 407s
-// that way). Credentials come from the directory as precomputed HA1 = H(user:realm:password) per
+// MD5 and SHA-256, qop=auth, and RFC 2069-style responses without qop (older pidgin-sipe).
+// Credentials come from the directory as precomputed HA1 = H(user:realm:password) per
 // algorithm; the password is never seen here.
+//
+// pidgin-sipe 1.25 (sip-sec-digest.c / sip-transport.c) answers a 407 with MD5 whatever the
+// algorithm (it reads only the FIRST Proxy-Authenticate; our nonce is shared by both challenges
+// so that works), qop=auth, nc=00000001, and uri="(null)" because it takes the target from the 407
+// response instead of its request: set require_uri_match = false for such clients.
 //
 // Nonces are stateless: hex(timestamp | random | HMAC-SHA256(secret,
 // timestamp|random|realm)[0..15]), so any worker holding the secret can check them; an expired but

@@ -232,6 +232,26 @@ TEST_F(DigestAuthenticatorTest, PidginSipeStyleAnswerWithoutQop) {
             DigestVerdict::Kind::kChallenge);
 }
 
+TEST_F(DigestAuthenticatorTest, PidginSipe125Answer) {
+  // sip-sec-digest.c in 1.25: MD5, qop=auth, nc=00000001, cnonce "%04x%04x", and the uri taken
+  // from the 407 (a NULL target printed as "(null)").
+  config_.require_uri_match = false;
+  Reset();
+  std::string nonce = Param(auth_->Challenges()[0], "nonce");
+  std::string ha1 = DigestHa1(DigestAlgorithm::kMd5, "alice", "example.com", "wonderland");
+  std::string resp = DigestResponse(DigestAlgorithm::kMd5, ha1, nonce, "00000001", "1a2b3c4d",
+                                    "auth", "INVITE", "(null)");
+  std::string cred = "Digest username=\"alice\", realm=\"example.com\", nonce=\"" + nonce +
+                     "\", uri=\"(null)\", qop=auth, nc=00000001, cnonce=\"1a2b3c4d\", response=\"" +
+                     resp + "\"";
+  DigestVerdict ok = auth_->Verify(cred, "INVITE", "sip:bob@example.com", "192.0.2.1", true);
+  EXPECT_EQ(ok.kind, DigestVerdict::Kind::kOk) << ok.reason;
+  // With the strict default the same answer is a 400.
+  config_.require_uri_match = true;
+  Reset();
+  EXPECT_EQ(auth_->Verify(cred, "INVITE", "sip:bob@example.com", "192.0.2.1", true).sip_code, 400);
+}
+
 TEST_F(DigestAuthenticatorTest, TablesStayBoundedAndEvictedNoncesAreStale) {
   config_.max_tracked_nonces = 3;
   config_.max_tracked_peers = 2;
