@@ -16,6 +16,7 @@ Everything is bounded; processes are stopped by PID; temp dirs are removed.
 
 import argparse
 import base64
+import json
 import os
 import re
 import shutil
@@ -33,6 +34,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from sipe_client import SipeClient  # noqa: E402
 
 REALM = "SIP Communications Service"
+LYNC_USER_AGENT = "UCCAPI/15.0.4481.1000 OC/15.0.4481.1000 (Skype for Business)"
 TARGET = "sip/fe.example.test"
 
 
@@ -232,7 +234,6 @@ class FakeRegistrar:
     def answer(self, msg):
         if msg.start.startswith("SIP/2.0"):
             return None
-        registers = sum(1 for m in self.received if m.method == "REGISTER")
         if msg.method != "REGISTER":
             return self._response(msg, "403 Forbidden", [])
         auth = msg.get("Authorization")
@@ -249,7 +250,6 @@ class FakeRegistrar:
                  'NTLM opaque="3A2F5C81", gssapi-data="%s", targetname="%s", realm="%s", '
                  'version=3' % (ntlm_challenge(), TARGET, REALM))])
         # AUTHENTICATE received: a real server would verify it; the fake stops the exchange.
-        del registers
         return self._response(msg, "403 Forbidden", [("ms-diagnostics",
                                                       '1000;reason="fake registrar stops here"')])
 
@@ -286,7 +286,6 @@ def run_driver_selftest(driver, tmp, no_interpose):
     if no_interpose:
         args.append("--no-interpose")
     proc = subprocess.run(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=60)
-    import json
     lines = [l for l in proc.stdout.decode().splitlines() if l.startswith("{")]
     check(lines, "no output from --selftest-xml: %r %r" % (proc.stdout, proc.stderr))
     return proc.returncode, json.loads(lines[-1])
@@ -307,7 +306,7 @@ def test_xml_interposition(ctx):
 def new_client(ctx, port, trust_cert, name, extra_args=()):
     return SipeClient(ctx.driver, user="sip:alice@example.test", login="alice@example.test",
                       password="Passw0rd!", server="127.0.0.1:%d" % port, transport="tls",
-                      trust_cert=trust_cert, user_agent="UCCAPI/15.0.4481.1000 OC/15.0.4481.1000 (Skype for Business)",
+                      trust_cert=trust_cert, user_agent=LYNC_USER_AGENT,
                       debug_file=os.path.join(ctx.tmp, name + ".debug.log"),
                       extra_args=extra_args)
 
@@ -410,7 +409,8 @@ BOB_CATEGORIES = (
     b'<categories xmlns="http://schemas.microsoft.com/2006/09/sip/categories" '
     b'uri="sip:bob@example.test">'
     b'<category name="state" instance="0" publishTime="2026-01-01T00:00:00Z" container="2" '
-    b'version="1" expireType="static"><state xmlns="http://schemas.microsoft.com/2006/09/sip/state" '
+    b'version="1" expireType="static">'
+    b'<state xmlns="http://schemas.microsoft.com/2006/09/sip/state" '
     b'xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" manual="false" '
     b'xsi:type="aggregateState"><availability>6500</availability></state></category>'
     b'<category name="note" instance="0" publishTime="2026-01-01T00:00:00Z" container="2" '

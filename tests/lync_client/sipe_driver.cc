@@ -596,6 +596,10 @@ bool InitPurple() {
     JsonEvent("fatal").Str("reason", "purple_core_init failed").Emit();
     return false;
   }
+  // purple_debug_init() (inside purple_core_init) honours PURPLE_* debug environment
+  // variables; stdout must stay JSON-only whatever they say.
+  purple_debug_set_enabled(FALSE);
+  purple_debug_set_verbose(g.debug_file != nullptr || g.opts.verbose);
   purple_set_blist(purple_blist_new());
   purple_blist_load();
   purple_prefs_load();
@@ -646,7 +650,8 @@ std::string NextToken(std::string& rest) {
     return "";
   }
   size_t end = rest.find_first_of(" \t", start);
-  std::string token = rest.substr(start, end == std::string::npos ? std::string::npos : end - start);
+  std::string token =
+      rest.substr(start, end == std::string::npos ? std::string::npos : end - start);
   if (end == std::string::npos) {
     rest.clear();
   } else {
