@@ -588,6 +588,9 @@ bool InitPurple() {
   purple_debug_set_enabled(FALSE);
   purple_debug_set_verbose(g.debug_file != nullptr || g.opts.verbose);
 
+  // No D-Bus: libpurple would otherwise register on (or, with $DISPLAY set, autolaunch) a
+  // session bus, and parallel drivers would fight over its service name.
+  g_setenv("DBUS_SESSION_BUS_ADDRESS", "unix:path=/nonexistent/causeway-sipe-driver", TRUE);
   purple_util_set_user_dir(g.opts.user_dir.c_str());
   purple_plugins_add_search_path(g.opts.plugin_dir.c_str());
   purple_core_set_ui_ops(&g_core_ops);
