@@ -62,8 +62,17 @@ class Shard final : public sip::TransportUser, public sip::Transport, public sip
                     sip::LocationStore& location, bool purge);
 
   // sip::TransportUser.
+  // A signed-in client's connection is its registration flow (MS-SIPAE, RFC 5626): when it
+  // closes, its bindings go and its watchers see the new availability.
   void OnConnectionClosed(sip::ConnectionId id) override {
-    if (security_) security_->OnConnectionClosed(id);
+    if (!security_ || !security_->HasAssociation(id)) return;
+    security_->OnConnectionClosed(id);
+    std::vector<std::string> aors;
+    location_->RemoveFlow(id, &aors);
+    if (front_end_) {
+      for (const std::string& aor : aors) front_end_->OnRegistrationChanged(aor);
+    }
+    worker_.Rearm();
   }
 
   // sip::TransportUser.
@@ -132,6 +141,7 @@ class Shard final : public sip::TransportUser, public sip::Transport, public sip
   std::unique_ptr<sip::SipTransport> transport_;
   // MS-SIPAE sign-in and signing; null when the directory has no users (lab mode: no auth).
   std::unique_ptr<sip::lync::SecurityLayer> security_;
+  sip::LocationStore* location_ = nullptr;
   std::unique_ptr<sip::SipServer> server_;
   std::unique_ptr<sip::lync::FrontEnd> front_end_;  // uses server_: declared after it
 };
@@ -219,6 +229,7 @@ absl::Status Shard::Init(const GatewayConfig& config, sip::SipTransportOptions t
   if (!transport.ok()) return transport.status();
   transport_ = std::move(*transport);
 
+  location_ = &location;
   const UserDirectory* directory = service_.directory();
   if (directory != nullptr && directory->Size() > 0) {
     security_ = std::make_unique<sip::lync::SecurityLayer>(
@@ -246,6 +257,10 @@ absl::Status Shard::Init(const GatewayConfig& config, sip::SipTransportOptions t
   }
   options.shard = static_cast<uint32_t>(worker_.index());
   if (!purge) options.purge_interval = Duration::zero();
+  options.on_bindings_expired = [this](const std::vector<std::string>& aors) {
+    if (!front_end_) return;
+    for (const std::string& aor : aors) front_end_->OnRegistrationChanged(aor);
+  };
   server_ = std::make_unique<sip::SipServer>(*this, worker_.wheel(), worker_.clock(),
                                              location, *this, std::move(options),
                                              security_.get(), service_.aor_directory());

@@ -201,7 +201,7 @@ std::vector<Binding> LocationStore::Lookup(std::string_view aor, LocationTime no
   return result;
 }
 
-size_t LocationStore::RemoveFlow(ConnectionId connection) {
+size_t LocationStore::RemoveFlow(ConnectionId connection, std::vector<std::string>* aors) {
   if (connection == 0) return 0;
   size_t removed = 0;
   for (size_t i = 0; i < options_.shards; ++i) {
@@ -219,6 +219,7 @@ size_t LocationStore::RemoveFlow(ConnectionId connection) {
         removed += before - record.bindings.size();
         shard.bindings -= before - record.bindings.size();
         touched.emplace_back(aor, record.earliest);
+        if (aors != nullptr) aors->push_back(aor);
       }
     }
     // Re-indexing may erase records: done after the iteration.
@@ -227,7 +228,8 @@ size_t LocationStore::RemoveFlow(ConnectionId connection) {
   return removed;
 }
 
-size_t LocationStore::PurgeExpired(LocationTime now, size_t budget) {
+size_t LocationStore::PurgeExpired(LocationTime now, size_t budget,
+                                   std::vector<std::string>* aors) {
   size_t removed = 0;
   for (size_t i = 0; i < options_.shards; ++i) {
     Shard& shard = shards_[i];
@@ -244,6 +246,7 @@ size_t LocationStore::PurgeExpired(LocationTime now, size_t budget) {
       }
       size_t dropped = DropExpired(it->second, aor, now);
       removed += dropped;
+      if (dropped > 0 && aors != nullptr) aors->push_back(aor);
       shard.bindings -= dropped;
       Reindex(shard, aor, earliest);
     }

@@ -114,10 +114,13 @@ class LocationStore {
 
   // Removes every binding registered over `connection` (the connection closed: RFC 5626 flow
   // failure). Cost: a scan of every shard; called once per closed registered connection.
-  size_t RemoveFlow(ConnectionId connection);
+  // `aors` (optional) receives each AOR that lost a binding.
+  size_t RemoveFlow(ConnectionId connection, std::vector<std::string>* aors = nullptr);
 
-  // Drops expired bindings, examining at most `budget` AORs per shard. Returns bindings removed.
-  size_t PurgeExpired(LocationTime now, size_t budget = 64);
+  // Drops expired bindings, examining at most `budget` AORs per shard. Returns bindings removed;
+  // `aors` (optional) receives each AOR that lost a binding.
+  size_t PurgeExpired(LocationTime now, size_t budget = 64,
+                      std::vector<std::string>* aors = nullptr);
 
   size_t aor_count() const;
   size_t binding_count() const;

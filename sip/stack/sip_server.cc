@@ -52,7 +52,10 @@ void SipServer::SchedulePurge() {
   if (options_.purge_interval <= Duration::zero()) return;
   purge_timer_ = timers_.Schedule(options_.purge_interval, [this] {
     purge_timer_ = kInvalidTimerId;
-    stats_.purged_bindings += location_.PurgeExpired(clock_.Now(), options_.purge_budget);
+    std::vector<std::string> aors;
+    stats_.purged_bindings += location_.PurgeExpired(
+        clock_.Now(), options_.purge_budget, options_.on_bindings_expired ? &aors : nullptr);
+    if (!aors.empty()) options_.on_bindings_expired(aors);
     SchedulePurge();
   });
 }

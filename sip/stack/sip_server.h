@@ -12,6 +12,7 @@
 // location store is shared by every worker, everything else here belongs to one worker.
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -57,6 +58,8 @@ struct SipServerOptions {
   // Location-store purge period; 0 disables. The store is shared: enable it on one worker only.
   Duration purge_interval = std::chrono::seconds(10);
   size_t purge_budget = 256;  // AORs examined per shard per purge
+  // Told which AORs lost bindings to expiry in a purge (presence goes offline).
+  std::function<void(const std::vector<std::string>& aors)> on_bindings_expired;
 };
 
 struct SipServerStats {

@@ -185,7 +185,9 @@ TEST(LocationStore, PurgeIsBoundedAndIndexFollowsRefreshes) {
   EXPECT_EQ(store.binding_count(), 1u);
   EXPECT_EQ(store.PurgeExpired(kT0 + seconds(100), 100), 0u);
   EXPECT_EQ(store.Lookup("aor0", kT0 + seconds(100)).size(), 1u);
-  EXPECT_EQ(store.PurgeExpired(kT0 + seconds(1000), 100), 1u);
+  std::vector<std::string> expired;
+  EXPECT_EQ(store.PurgeExpired(kT0 + seconds(1000), 100, &expired), 1u);
+  EXPECT_EQ(expired.size(), 1u);
   EXPECT_EQ(store.aor_count(), 0u);
 }
 
@@ -197,7 +199,9 @@ TEST(LocationStore, RemoveFlowDropsBindingsOfAClosedConnection) {
   ASSERT_TRUE(store.Apply("aor", tcp, kT0).ok());
   ASSERT_TRUE(store.Apply("aor", Update("c2", 1, {Contact("sip:b@h", 60)}), kT0).ok());
   EXPECT_EQ(store.RemoveFlow(0), 0u);
-  EXPECT_EQ(store.RemoveFlow(42), 1u);
+  std::vector<std::string> aors;
+  EXPECT_EQ(store.RemoveFlow(42, &aors), 1u);
+  EXPECT_EQ(aors.size(), 1u);
   auto found = store.Lookup("aor", kT0);
   ASSERT_EQ(found.size(), 1u);
   EXPECT_EQ(found[0].contact_uri, "sip:b@h");
