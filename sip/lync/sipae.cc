@@ -267,8 +267,17 @@ absl::Status SecurityAssociation::VerifyIncoming(const SipMessage& msg) {
 
 std::string SecurityAssociation::SignatureHeader(const SipMessage& msg) {
   ++snum_;
-  SipaeSignatureContext ctx{"NTLM", absl::StrFormat("%08X", random32_ ? random32_() : 0u),
-                            Cat(snum_), realm_, targetname_};
+  uint32_t srand = 0;
+  if (random32_) {
+    srand = random32_();
+  } else {
+    std::array<uint8_t, 4> b{};
+    RandomBytes(b);
+    srand =
+        uint32_t{b[0]} | (uint32_t{b[1]} << 8) | (uint32_t{b[2]} << 16) | (uint32_t{b[3]} << 24);
+  }
+  SipaeSignatureContext ctx{"NTLM", absl::StrFormat("%08X", srand), Cat(snum_), realm_,
+                            targetname_};
   std::string buffer = BuildSipaeSignatureBuffer(msg, ctx, version_);
   std::array<uint8_t, 16> mac = NtlmMac(keys_.flags, keys_.server_sign_key, keys_.server_seal_key,
                                         kSipaeNtlmSequence, buffer);

@@ -24,6 +24,20 @@
 // on responses AND on requests (SIPE looks only at Authentication-Info). SIPE ignores unsigned
 // messages except 401s and REGISTER responses, and drops the connection on a bad signature.
 // Client messages carry Authorization: NTLM qop, opaque, realm, targetname, crand, cnum, response.
+//
+// Wiring (registrar/proxy, per client connection):
+//   REGISTER: if the connection has an association and !IsSipaeHandshake(request), check it with
+//     sa->VerifyIncoming(); otherwise HandleRegister() and answer what it says (a kAuthenticated
+//     result replaces the connection's association; answer 200 and sa->Sign() it).
+//   Any other message from the client: sa->VerifyIncoming(); on error answer SipCodeOf(status)
+//     (requests) or drop it (responses).
+//   Every message sent to the client once it has an association (responses incl. provisional,
+//     and requests the proxy forwards to it): sa->Sign(&msg) as the very last step.
+//   The user lookup gets the user and domain exactly as the client typed its login: SIPE sends
+//     "alice@contoso.com" with an empty domain for a UPN login, or "alice" + "CONTOSO" for
+//     "CONTOSO\alice".
+// Verified end to end against pidgin-sipe 1.25 (Debian 12): handshake, signed REGISTER/INVITE/ACK/
+// MESSAGE/BYE from the client, signed 200s and a server-originated MESSAGE accepted by SIPE.
 
 #include <chrono>
 #include <cstdint>
@@ -87,6 +101,7 @@ std::string BuildSipaeSignatureBuffer(const SipMessage& msg, const SipaeSignatur
 // handshake succeeds. Verifies what the client sends and signs what the server sends.
 class SecurityAssociation {
  public:
+  // Normally made by SipaeAuthenticator. `random32` yields srand values (empty: RAND_bytes).
   SecurityAssociation(NtlmSessionKeys keys, std::string user, std::string domain,
                       std::string opaque, std::string realm, std::string targetname, int version,
                       std::function<uint32_t()> random32);
@@ -100,7 +115,8 @@ class SecurityAssociation {
   // The Authentication-Info value for a message the server sends to the client (response or
   // request): call it last, after every header that enters the signature is final. Advances snum.
   std::string SignatureHeader(const SipMessage& msg);
-  // Removes any Authentication-Info from `msg` and adds ours.
+  // Removes Authentication-Info, Proxy-Authorization and Proxy-Authentication-Info from `msg`
+  // (SIPE would take its check values from the first of those present) and adds ours.
   absl::Status Sign(SipMessage* msg);
 
   const std::string& user() const { return user_; }
