@@ -271,7 +271,9 @@ std::string BuildProvisioningV2(const ProvisioningV2& p) {
   }
   for (const ProvisionGroup& g : p.groups) {
     w.Open("provisionGroup").Attr("name", g.name);
-    for (const auto& [name, value] : g.elements) w.Element(name, value);
+    for (const auto& [name, value] : g.elements) {
+      if (IsXmlName(name)) w.Element(name, value);  // names from data: never emit a broken tag
+    }
     w.Close();
   }
   return std::move(w).Finish();

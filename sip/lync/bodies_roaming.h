@@ -127,7 +127,8 @@ struct ServerConfiguration {
   std::string bot_sip_uri_for_test_call;
 };
 
-// Any other group: its child elements as name/text pairs, in order.
+// Any other group: its child elements as name/text pairs, in order (pairs whose name is not an
+// XML name, see IsXmlName(), are left out by the builder).
 struct ProvisionGroup {
   std::string name;
   std::vector<std::pair<std::string, std::string>> elements;

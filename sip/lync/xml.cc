@@ -184,7 +184,9 @@ class XmlParser {
   XmlParser(const XmlLimits& limits) : limits_(limits) {}
 
   absl::StatusOr<XmlDocument> Parse(std::string_view body) {
-    if (body.size() > limits_.max_bytes) return Invalid("body too large");
+    if (body.size() > limits_.max_bytes || body.size() > static_cast<size_t>(INT32_MAX)) {
+      return Invalid("body too large");
+    }
     if (!IsValidUtf8(body)) return Invalid("invalid UTF-8");
     XmlDocument doc;
     doc.source_ = std::make_unique<std::string>(body);
@@ -319,6 +321,16 @@ class XmlParser {
 absl::StatusOr<XmlDocument> ParseXml(std::string_view body, const XmlLimits& limits) {
   XmlParser parser(limits);
   return parser.Parse(body);
+}
+
+bool IsXmlName(std::string_view name) {
+  if (name.empty()) return false;
+  auto alpha = [](char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_'; };
+  if (!alpha(name[0])) return false;
+  for (char c : name) {
+    if (!alpha(c) && !(c >= '0' && c <= '9') && c != '-' && c != '.' && c != ':') return false;
+  }
+  return true;
 }
 
 bool IsValidUtf8(std::string_view s) {

@@ -96,12 +96,17 @@ absl::StatusOr<XmlDocument> ParseXml(std::string_view body, const XmlLimits& lim
 // True when `s` is well-formed UTF-8 (no overlongs, no surrogates, <= U+10FFFF).
 bool IsValidUtf8(std::string_view s);
 
+// True for names the writer may emit: ASCII letter or '_' first, then letters, digits, '_', '-',
+// '.', ':' (a conservative subset of XML 1.0 Name).
+bool IsXmlName(std::string_view name);
+
 // Escaping for text and attribute values. Characters XML 1.0 cannot carry (C0 controls other than
 // TAB/LF/CR, invalid UTF-8) are replaced by U+FFFD so the output is always well-formed.
 std::string XmlEscapeText(std::string_view s);
 std::string XmlEscapeAttr(std::string_view s);
 
-// Streaming writer producing compact XML (no whitespace added).
+// Streaming writer producing compact XML (no whitespace added). Element and attribute names are
+// written as given: pass constants, or check IsXmlName() first for names that come from data.
 //   XmlWriter w;
 //   w.Open("contactList").Attr("deltaNum", "3");
 //   w.Open("group").Attr("id", "1").Close();   // <group id="1"/>

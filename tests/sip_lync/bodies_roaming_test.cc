@@ -228,7 +228,8 @@ TEST(ProvisioningTest, BuildIsWhatSipeParses) {
   s.mras_uri = "sip:mras@edge.contoso.com";
   s.abs_internal_server_url = "https://pool.contoso.com/abs/int/handler";
   p.server_configuration = s;
-  p.groups.push_back({"meetingPolicy", {{"AllowIPAudio", "true"}, {"MaxMeetingSize", "250"}}});
+  p.groups.push_back(
+      {"meetingPolicy", {{"AllowIPAudio", "true"}, {"bad name>", "x"}, {"MaxMeetingSize", "250"}}});
   std::string xml = BuildProvisioningV2(p);
   absl::StatusOr<XmlDocument> doc = ParseXml(xml);
   ASSERT_TRUE(doc.ok()) << doc.status() << xml;
@@ -242,6 +243,7 @@ TEST(ProvisioningTest, BuildIsWhatSipeParses) {
   EXPECT_EQ(groups[0]->Child("dlxInternalUrl"), nullptr);  // empty fields are omitted
   EXPECT_EQ(groups[1]->Attr("name"), "meetingPolicy");
   EXPECT_EQ(groups[1]->ChildText("MaxMeetingSize"), "250");
+  EXPECT_EQ(groups[1]->children().size(), 2u);  // the invalid name was left out
 }
 
 }  // namespace

@@ -82,6 +82,15 @@ TEST(XmlTest, MultiByteUtf8KeepsRanges) {
   EXPECT_EQ(doc->root().Child("m")->outer_xml(), "<m/>");
 }
 
+TEST(XmlTest, ByteOrderMarkAndWhitespaceKeepRanges) {
+  std::string body = "\xEF\xBB\xBF\r\n  <r a=\"1\"><c/></r>\r\n";
+  absl::StatusOr<XmlDocument> doc = ParseXml(body);
+  ASSERT_TRUE(doc.ok()) << doc.status();
+  EXPECT_EQ(doc->root().outer_xml(), "<r a=\"1\"><c/></r>");
+  EXPECT_EQ(doc->root().inner_xml(), "<c/>");
+  EXPECT_EQ(doc->root().Child("c")->outer_xml(), "<c/>");
+}
+
 TEST(XmlTest, EncodingDeclarationDoesNotOverrideUtf8) {
   // Latin-1 declared, UTF-8 bytes given: read as UTF-8.
   absl::StatusOr<XmlDocument> doc =
@@ -187,6 +196,16 @@ TEST(XmlTest, WriterSanitizesWhatXmlCannotCarry) {
   ASSERT_TRUE(doc.ok()) << doc.status();
   EXPECT_EQ(doc->root().text(), "x\xEF\xBF\xBDy\xEF\xBF\xBDz\xEF\xBF\xBDw");
   EXPECT_EQ(doc->root().Attr("a"), doc->root().text());
+}
+
+TEST(XmlTest, IsXmlName) {
+  EXPECT_TRUE(IsXmlName("focusFactoryUri"));
+  EXPECT_TRUE(IsXmlName("m:groupID"));
+  EXPECT_TRUE(IsXmlName("_a-b.c1"));
+  EXPECT_FALSE(IsXmlName(""));
+  EXPECT_FALSE(IsXmlName("1abc"));
+  EXPECT_FALSE(IsXmlName("a b"));
+  EXPECT_FALSE(IsXmlName("a>"));
 }
 
 TEST(XmlTest, WriterFinishClosesOpenElements) {
