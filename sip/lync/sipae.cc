@@ -300,6 +300,11 @@ bool IsSipaeHandshake(const SipMessage& request) {
   return cred && cred->has_gssapi_data;
 }
 
+bool HasSipaeSignature(const SipMessage& message) {
+  std::optional<SipaeAuthParams> cred = FindNtlmCredentials(message);
+  return cred && cred->has_response && !cred->has_gssapi_data;
+}
+
 SipaeAuthenticator::SipaeAuthenticator(SipaeConfig config, const Clock& clock, NtHashLookup lookup,
                                        std::function<void(std::span<uint8_t>)> random,
                                        std::function<uint64_t()> now_filetime)

@@ -26,9 +26,11 @@
 // Client messages carry Authorization: NTLM qop, opaque, realm, targetname, crand, cnum, response.
 //
 // Wiring (registrar/proxy, per client connection):
-//   REGISTER: if the connection has an association and !IsSipaeHandshake(request), check it with
-//     sa->VerifyIncoming(); otherwise HandleRegister() and answer what it says (a kAuthenticated
-//     result replaces the connection's association; answer 200 and sa->Sign() it).
+//   REGISTER: if the connection has an association and HasSipaeSignature(request), check it
+//     with sa->VerifyIncoming(); otherwise HandleRegister() and answer what it says (a
+//     kAuthenticated result replaces the connection's association; answer 200 and sa->Sign() it).
+//     SIPE re-authenticates every 8 h with an unsigned REGISTER (no Authorization) on the same
+//     connection and needs the NTLM offer then, not a 401 without WWW-Authenticate.
 //   Any other message from the client: sa->VerifyIncoming(); on error answer SipCodeOf(status)
 //     (requests) or drop it (responses).
 //   Every message sent to the client once it has an association (responses incl. provisional,
@@ -142,6 +144,11 @@ class SecurityAssociation {
 // True when the request's NTLM credentials carry gssapi-data, i.e. it is a step of the
 // handshake (HandleRegister) rather than a message signed with an existing association.
 bool IsSipaeHandshake(const SipMessage& request);
+// True when the message carries NTLM credentials with a signature (response=) and no
+// gssapi-data: something to check with SecurityAssociation::VerifyIncoming. A REGISTER that is
+// neither signed nor a handshake step (no NTLM credentials at all) starts a new handshake: SIPE
+// re-authenticates that way every 8 hours on the same connection and expects the NTLM offer.
+bool HasSipaeSignature(const SipMessage& message);
 
 struct SipaeConfig {
   std::string realm = std::string(kSipaeRealm);

@@ -524,6 +524,17 @@ TEST_F(SipaeHandshakeTest, PendingContextsExpireAndAreBounded) {
 
 TEST_F(SipaeHandshakeTest, HandshakeDetection) {
   EXPECT_FALSE(IsSipaeHandshake(Parse(Register(1, ""))));
+  EXPECT_FALSE(HasSipaeSignature(Parse(Register(1, ""))));
+  EXPECT_FALSE(HasSipaeSignature(Parse(Register(
+      2, "NTLM qop=\"auth\", realm=\"x\", targetname=\"y\", gssapi-data=\"\", version=4"))));
+  EXPECT_TRUE(HasSipaeSignature(
+      Parse(Register(2,
+                     "NTLM qop=\"auth\", opaque=\"A\", realm=\"x\", targetname=\"y\", crand=\"1\", "
+                     "cnum=\"1\", response=\"00\""))));
+  // SIPE's 8-hourly re-authentication (unsigned REGISTER) gets the NTLM offer.
+  SipaeRegisterResult again = auth_->HandleRegister(Parse(Register(5, "")));
+  EXPECT_EQ(again.kind, SipaeRegisterResult::Kind::kChallenge);
+  EXPECT_EQ(again.www_authenticate.rfind("NTLM realm=", 0), 0u);
   EXPECT_TRUE(IsSipaeHandshake(Parse(Register(
       2, "NTLM qop=\"auth\", realm=\"x\", targetname=\"y\", gssapi-data=\"\", version=4"))));
   EXPECT_FALSE(IsSipaeHandshake(
