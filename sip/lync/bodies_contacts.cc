@@ -29,6 +29,11 @@ std::string_view StripSipScheme(std::string_view uri) {
   return uri;
 }
 
+std::string WithSipScheme(std::string_view uri) {
+  if (StripSipScheme(uri).size() != uri.size()) return std::string(uri);
+  return "sip:" + std::string(uri);
+}
+
 void NormalizeContactList(ContactList& list) {
   if (list.delta_num == 0) list.delta_num = 1;
   // A contact needs a URI once "sip:" is stripped.
@@ -62,26 +67,107 @@ void NormalizeContactList(ContactList& list) {
   }
 }
 
+namespace {
+
+void WriteGroup(XmlWriter& w, std::string_view element, const ContactGroup& g) {
+  w.Open(element)
+      .Attr("id", int64_t{g.id})
+      .Attr("name", g.name)
+      .Attr("externalURI", g.external_uri)
+      .Close();
+}
+
+void WriteContact(XmlWriter& w, std::string_view element, const Contact& c, std::string_view uri) {
+  w.Open(element)
+      .Attr("uri", uri)
+      .Attr("name", c.name)
+      .Attr("groups", internal::JoinIds(c.group_ids))
+      .Attr("subscribed", c.subscribed ? "true" : "false")
+      .Attr("externalURI", c.external_uri)
+      .Close();
+}
+
+absl::StatusOr<ContactGroup> ReadGroup(const XmlElement& g, std::string_view what) {
+  absl::StatusOr<uint32_t> id = internal::RequiredUint(g, "id", what);
+  if (!id.ok()) return id.status();
+  return ContactGroup{*id, std::string(g.AttrOr("name", "")),
+                      std::string(g.AttrOr("externalURI", ""))};
+}
+
+absl::StatusOr<Contact> ReadContact(const XmlElement& c, std::string_view what) {
+  Contact contact;
+  std::optional<std::string_view> uri = c.Attr("uri");
+  if (!uri || uri->empty()) return BodyError(what, "missing uri");
+  contact.uri = std::string(*uri);
+  contact.name = std::string(c.AttrOr("name", ""));
+  std::optional<std::vector<uint32_t>> ids = ParseIdList(c.AttrOr("groups", ""));
+  if (!ids) return BodyError(what, "bad groups");
+  contact.group_ids = std::move(*ids);
+  std::optional<bool> subscribed = ParseBool(c.AttrOr("subscribed", "true"));
+  if (!subscribed) return BodyError(what, "bad subscribed");
+  contact.subscribed = *subscribed;
+  contact.external_uri = std::string(c.AttrOr("externalURI", ""));
+  return contact;
+}
+
+}  // namespace
+
 std::string BuildContactList(const ContactList& list) {
   XmlWriter w;
   w.Open("contactList").Attr("deltaNum", int64_t{list.delta_num});
-  for (const ContactGroup& g : list.groups) {
-    w.Open("group")
-        .Attr("id", int64_t{g.id})
-        .Attr("name", g.name)
-        .Attr("externalURI", g.external_uri)
-        .Close();
-  }
-  for (const Contact& c : list.contacts) {
-    w.Open("contact")
-        .Attr("uri", StripSipScheme(c.uri))
-        .Attr("name", c.name)
-        .Attr("groups", internal::JoinIds(c.group_ids))
-        .Attr("subscribed", c.subscribed ? "true" : "false")
-        .Attr("externalURI", c.external_uri)
-        .Close();
-  }
+  for (const ContactGroup& g : list.groups) WriteGroup(w, "group", g);
+  for (const Contact& c : list.contacts) WriteContact(w, "contact", c, StripSipScheme(c.uri));
   return std::move(w).Finish();
+}
+
+std::string BuildContactDelta(const ContactDelta& d) {
+  XmlWriter w;
+  w.Open("contactDelta").Attr("deltaNum", int64_t{d.delta_num});
+  for (const ContactGroup& g : d.added_groups) WriteGroup(w, "addedGroup", g);
+  for (const ContactGroup& g : d.modified_groups) WriteGroup(w, "modifiedGroup", g);
+  for (const Contact& c : d.added_contacts) {
+    WriteContact(w, "addedContact", c, WithSipScheme(c.uri));
+  }
+  for (const Contact& c : d.modified_contacts) {
+    WriteContact(w, "modifiedContact", c, WithSipScheme(c.uri));
+  }
+  for (const std::string& uri : d.deleted_contacts) {
+    w.Open("deletedContact").Attr("uri", WithSipScheme(uri)).Close();
+  }
+  for (uint32_t id : d.deleted_groups) w.Open("deletedGroup").Attr("id", int64_t{id}).Close();
+  return std::move(w).Finish();
+}
+
+absl::StatusOr<ContactDelta> ParseContactDelta(std::string_view body) {
+  absl::StatusOr<XmlDocument> doc = ParseXml(body);
+  if (!doc.ok()) return doc.status();
+  const XmlElement& root = doc->root();
+  if (root.name() != "contactDelta") return BodyError("contactDelta", "wrong root element");
+  ContactDelta d;
+  absl::StatusOr<uint32_t> delta = internal::RequiredUint(root, "deltaNum", "contactDelta");
+  if (!delta.ok()) return delta.status();
+  d.delta_num = *delta;
+  for (const XmlElement& e : root.children()) {
+    std::string_view n = e.name();
+    if (n == "addedGroup" || n == "modifiedGroup") {
+      absl::StatusOr<ContactGroup> g = ReadGroup(e, "contactDelta");
+      if (!g.ok()) return g.status();
+      (n == "addedGroup" ? d.added_groups : d.modified_groups).push_back(std::move(*g));
+    } else if (n == "addedContact" || n == "modifiedContact") {
+      absl::StatusOr<Contact> c = ReadContact(e, "contactDelta");
+      if (!c.ok()) return c.status();
+      (n == "addedContact" ? d.added_contacts : d.modified_contacts).push_back(std::move(*c));
+    } else if (n == "deletedContact") {
+      std::optional<std::string_view> uri = e.Attr("uri");
+      if (!uri || uri->empty()) return BodyError("contactDelta", "deletedContact without uri");
+      d.deleted_contacts.emplace_back(*uri);
+    } else if (n == "deletedGroup") {
+      absl::StatusOr<uint32_t> id = internal::RequiredUint(e, "id", "contactDelta");
+      if (!id.ok()) return id.status();
+      d.deleted_groups.push_back(*id);
+    }
+  }
+  return d;
 }
 
 absl::StatusOr<ContactList> ParseContactList(std::string_view body) {
@@ -94,25 +180,14 @@ absl::StatusOr<ContactList> ParseContactList(std::string_view body) {
   if (!delta.ok()) return delta.status();
   list.delta_num = *delta;
   for (const XmlElement* g : root.Children("group")) {
-    absl::StatusOr<uint32_t> id = internal::RequiredUint(*g, "id", "contactList group");
-    if (!id.ok()) return id.status();
-    list.groups.push_back(ContactGroup{*id, std::string(g->AttrOr("name", "")),
-                                       std::string(g->AttrOr("externalURI", ""))});
+    absl::StatusOr<ContactGroup> group = ReadGroup(*g, "contactList group");
+    if (!group.ok()) return group.status();
+    list.groups.push_back(std::move(*group));
   }
   for (const XmlElement* c : root.Children("contact")) {
-    Contact contact;
-    std::optional<std::string_view> uri = c->Attr("uri");
-    if (!uri || uri->empty()) return BodyError("contactList contact", "missing uri");
-    contact.uri = std::string(*uri);
-    contact.name = std::string(c->AttrOr("name", ""));
-    std::optional<std::vector<uint32_t>> ids = ParseIdList(c->AttrOr("groups", ""));
-    if (!ids) return BodyError("contactList contact", "bad groups");
-    contact.group_ids = std::move(*ids);
-    std::optional<bool> subscribed = ParseBool(c->AttrOr("subscribed", "true"));
-    if (!subscribed) return BodyError("contactList contact", "bad subscribed");
-    contact.subscribed = *subscribed;
-    contact.external_uri = std::string(c->AttrOr("externalURI", ""));
-    list.contacts.push_back(std::move(contact));
+    absl::StatusOr<Contact> contact = ReadContact(*c, "contactList contact");
+    if (!contact.ok()) return contact.status();
+    list.contacts.push_back(std::move(*contact));
   }
   return list;
 }

@@ -59,6 +59,28 @@ absl::StatusOr<ContactList> ParseContactList(std::string_view body);
 
 // "sip:bob@x" -> "bob@x"; anything else unchanged.
 std::string_view StripSipScheme(std::string_view uri);
+// "bob@x" -> "sip:bob@x"; URIs that already have the scheme are unchanged.
+std::string WithSipScheme(std::string_view uri);
+
+// An update after a change (the answer to setContact/addGroup/... comes as a NOTIFY/BENOTIFY of
+// this on the roaming-contacts subscription; SIPE applies it in this order):
+//   <contactDelta deltaNum=".."><addedGroup id name externalURI/><modifiedGroup .../>
+//   <addedContact uri name groups subscribed externalURI/><modifiedContact .../>
+//   <deletedContact uri/><deletedGroup id/></contactDelta>
+// Unlike the full list, SIPE uses the URIs of a delta as they are: the builder writes them with
+// "sip:". A modifiedContact carries the contact's complete group list (groups it is no longer in
+// are left).
+struct ContactDelta {
+  uint32_t delta_num = 1;
+  std::vector<ContactGroup> added_groups;
+  std::vector<ContactGroup> modified_groups;
+  std::vector<Contact> added_contacts;
+  std::vector<Contact> modified_contacts;
+  std::vector<std::string> deleted_contacts;  // URIs
+  std::vector<uint32_t> deleted_groups;       // ids
+};
+std::string BuildContactDelta(const ContactDelta& delta);
+absl::StatusOr<ContactDelta> ParseContactDelta(std::string_view body);
 
 // ---- SOAP SERVICE requests (MS-SIP, as sip-soap.c sends them) ----
 //

@@ -101,6 +101,11 @@ void FuzzBodies(std::string_view input) {
     Check(back->contacts.size() == list->contacts.size(), "contact count changed");
     Check(!back->groups.empty() && back->groups[0].name == kDefaultGroupName, "no default group");
   }
+  if (absl::StatusOr<ContactDelta> delta = ParseContactDelta(input); delta.ok()) {
+    absl::StatusOr<ContactDelta> back = ParseContactDelta(BuildContactDelta(*delta));
+    Check(back.ok(), "BuildContactDelta output does not parse");
+    Check(back->deleted_contacts.size() == delta->deleted_contacts.size(), "delta changed");
+  }
   if (absl::StatusOr<SoapRequest> req = ParseSoapRequest(input); req.ok()) {
     if (req->group_id) Check(ParseXml(BuildAddGroupResponse(*req->group_id)).ok(), "addGroup");
   }

@@ -113,6 +113,51 @@ TEST(ContactListTest, RejectsMalformed) {
   EXPECT_EQ(SipCodeOf(bad_groups.status()), 400);
 }
 
+TEST(ContactDeltaTest, BuildIsWhatSipeParses) {
+  ContactDelta d;
+  d.delta_num = 9;
+  d.added_groups = {{5, "Partners", ""}};
+  d.modified_groups = {{2, "Friends", ""}};
+  d.added_contacts = {{"dave@fabrikam.com", "Dave", {5}, true, ""}};
+  d.modified_contacts = {{"sip:bob@contoso.com", "Bobby", {1, 5}, true, ""}};
+  d.deleted_contacts = {"carol@contoso.com"};
+  d.deleted_groups = {3};
+  std::string xml = BuildContactDelta(d);
+  absl::StatusOr<XmlDocument> doc = ParseXml(xml);
+  ASSERT_TRUE(doc.ok()) << doc.status() << xml;
+  const XmlElement& root = doc->root();
+  // sipe-notify.c sipe_process_roaming_contacts(), contactDelta branch.
+  EXPECT_EQ(root.name(), "contactDelta");
+  EXPECT_EQ(root.Attr("deltaNum"), "9");
+  EXPECT_EQ(root.Child("addedGroup")->Attr("id"), "5");
+  EXPECT_EQ(root.Child("modifiedGroup")->Attr("name"), "Friends");
+  // Delta URIs are used as they are by SIPE: always with "sip:".
+  EXPECT_EQ(root.Child("addedContact")->Attr("uri"), "sip:dave@fabrikam.com");
+  EXPECT_EQ(root.Child("modifiedContact")->Attr("uri"), "sip:bob@contoso.com");
+  EXPECT_EQ(root.Child("modifiedContact")->Attr("groups"), "1 5");
+  EXPECT_EQ(root.Child("deletedContact")->Attr("uri"), "sip:carol@contoso.com");
+  EXPECT_EQ(root.Child("deletedGroup")->Attr("id"), "3");
+  // SIPE's processing order: groups added/modified, contacts added/modified/deleted, groups
+  // deleted.
+  std::vector<std::string_view> order;
+  for (const XmlElement& e : root.children()) order.push_back(e.name());
+  EXPECT_EQ(order,
+            (std::vector<std::string_view>{"addedGroup", "modifiedGroup", "addedContact",
+                                           "modifiedContact", "deletedContact", "deletedGroup"}));
+
+  absl::StatusOr<ContactDelta> back = ParseContactDelta(xml);
+  ASSERT_TRUE(back.ok()) << back.status();
+  EXPECT_EQ(back->delta_num, 9u);
+  ASSERT_EQ(back->modified_contacts.size(), 1u);
+  EXPECT_EQ(back->modified_contacts[0].group_ids, (std::vector<uint32_t>{1, 5}));
+  EXPECT_EQ(back->deleted_contacts, (std::vector<std::string>{"sip:carol@contoso.com"}));
+  EXPECT_EQ(back->deleted_groups, (std::vector<uint32_t>{3}));
+  EXPECT_FALSE(
+      ParseContactDelta("<contactDelta deltaNum=\"1\"><deletedGroup/></contactDelta>").ok());
+  EXPECT_FALSE(ParseContactDelta("<contactDelta><deletedContact uri=\"a\"/></contactDelta>").ok());
+  EXPECT_FALSE(ParseContactDelta("<contactList deltaNum=\"1\"/>").ok());
+}
+
 TEST(SoapTest, SetContactAsSipeSendsIt) {
   // sipe-group.c send_buddy_update(), alias escaped with g_markup_printf_escaped.
   std::string body = SipeSoap("setContact",
@@ -132,6 +177,8 @@ TEST(SoapTest, SetContactAsSipeSendsIt) {
   EXPECT_EQ(req->subscribed, true);
   EXPECT_EQ(req->uri, "sip:bob@contoso.com");
   EXPECT_EQ(StripSipScheme(req->uri), "bob@contoso.com");
+  EXPECT_EQ(WithSipScheme("bob@contoso.com"), "sip:bob@contoso.com");
+  EXPECT_EQ(WithSipScheme("SIP:bob@contoso.com"), "SIP:bob@contoso.com");
   EXPECT_EQ(req->external_uri, "");
 }
 
