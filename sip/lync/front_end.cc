@@ -87,6 +87,7 @@ FrontEndState::User& FrontEndState::LoadUser(const std::string& aor) {
   }
   user.contacts = std::move(data->contacts);
   user.containers = std::move(data->containers);
+  user.subscribers = std::move(data->subscribers);
   for (Category& c : data->publications) user.publications.push_back({std::move(c), ""});
   return user;
 }
@@ -261,7 +262,11 @@ bool FrontEnd::HandleSubscribe(ServerTransactionId id, SipMessage& request,
       for (const std::string& r : resources) {
         RlmiResource resource;
         resource.uri = r;
-        if (ServedDomains(options.domains).Serves(r.substr(r.find('@') + 1))) {
+        const bool known =
+            ServedDomains(options.domains).Serves(r.substr(r.find('@') + 1)) &&
+            (state_.directory_ == nullptr || state_.directory_->Size() == 0 ||
+             state_.directory_->FindByUri(r) != nullptr);
+        if (known) {
           resource.categories = VisibleCategories(r);
         } else {
           resource.state = "terminated";
@@ -391,6 +396,7 @@ bool FrontEnd::HandleService(ServerTransactionId id, SipMessage& request,
         if (!soap->group_ids.empty()) it->group_ids = soap->group_ids;
         if (soap->subscribed) it->subscribed = *soap->subscribed;
         it->external_uri = soap->external_uri;
+        AddSubscriber(AorOfText(soap->uri), user, out);
         break;
       }
       case SoapMethod::kDeleteContact:
@@ -521,12 +527,24 @@ bool FrontEnd::HandleService(ServerTransactionId id, SipMessage& request,
     }
     QueueRoamingNotifies(user, kRoamingSelfEvent, out);
   } else if (content_type == kSetSubscribersContentType) {
-    if (!ParseSetSubscribers(request.body()).ok()) {
+    absl::StatusOr<std::vector<Subscriber>> acknowledged = ParseSetSubscribers(request.body());
+    if (!acknowledged.ok()) {
       Reply(id, request, 400, "Malformed subscriber list");
       return true;
     }
     absl::MutexLock lock(&state_.mu_);
     ++state_.stats_.services;
+    FrontEndState::User& u = state_.LoadUser(user);
+    for (const Subscriber& a : *acknowledged) {
+      for (Subscriber& known : u.subscribers) {
+        if (AorOfText(known.user) == AorOfText(a.user)) known.acknowledged = true;
+      }
+    }
+    if (absl::Status saved = state_.store_.SaveSubscribers(user, u.subscribers); !saved.ok()) {
+      log::Warn(kLog, "subscribers not saved", {{"user", user},
+                                                {"why", FromAbsl(saved.message())}});
+    }
+    QueueRoamingNotifies(user, kRoamingSelfEvent, out);
   } else {
     Reply(id, request, 415);
     return true;
@@ -534,6 +552,38 @@ bool FrontEnd::HandleService(ServerTransactionId id, SipMessage& request,
   (void)server_.layer().SendResponse(id, std::move(ok));
   Send(std::move(out));
   return true;
+}
+
+void FrontEnd::AddSubscriber(const std::string& contact, const std::string& user,
+                             std::vector<Outgoing>& out) {
+  // MS-OCSPROT 2.5.10: the added user learns who added them (roaming-self subscribers), on every
+  // endpoint, and the client asks its user to allow or block (then acknowledges by SERVICE).
+  if (contact.empty() || contact == user) return;
+  if (!ServedDomains(state_.options().domains).Serves(contact.substr(contact.find('@') + 1))) {
+    return;
+  }
+  if (state_.directory_ != nullptr && state_.directory_->Size() > 0 &&
+      state_.directory_->FindByUri(contact) == nullptr) {
+    return;
+  }
+  FrontEndState::User& added = state_.LoadUser(contact);
+  const bool known = std::any_of(added.subscribers.begin(), added.subscribers.end(),
+                                 [&user](const Subscriber& s) { return AorOfText(s.user) == user; });
+  if (known) return;
+  Subscriber subscriber;
+  subscriber.user = std::string(StripSipScheme(user));
+  subscriber.type = std::string(kMemberSameEnterprise);
+  if (state_.directory_ != nullptr) {
+    if (UserRef record = state_.directory_->FindByUri(user)) {
+      subscriber.display_name = record->display_name;
+    }
+  }
+  added.subscribers.push_back(std::move(subscriber));
+  if (absl::Status saved = state_.store_.SaveSubscribers(contact, added.subscribers); !saved.ok()) {
+    log::Warn(kLog, "subscribers not saved", {{"user", contact},
+                                              {"why", FromAbsl(saved.message())}});
+  }
+  QueueRoamingNotifies(contact, kRoamingSelfEvent, out);
 }
 
 uint32_t FrontEnd::Availability(const std::string& aor) {
@@ -621,7 +671,7 @@ std::string FrontEnd::RoamingSelfBody(const std::string& aor) {
                                    {ContainerMember{std::string(kMemberSameEnterprise), ""}}});
   }
   self.containers = std::move(containers);
-  self.subscribers = std::vector<Subscriber>{};
+  self.subscribers = u.subscribers;
   return BuildRoamingSelf(self);
 }
 

@@ -104,6 +104,7 @@ class FrontEndState {
     bool loaded = false;
     ContactList contacts;
     std::vector<Container> containers;
+    std::vector<Subscriber> subscribers;  // who has this user in their contact list
     std::vector<Publication> publications;
     absl::flat_hash_set<std::string> subscriptions;  // keys of subscriptions this user holds
     absl::flat_hash_set<std::string> watchers;       // keys of presence subscriptions on this user
@@ -167,6 +168,9 @@ class FrontEnd final : public LocalService {
                             std::vector<Outgoing>& out) ABSL_EXCLUSIVE_LOCKS_REQUIRED(state_.mu_);
   void QueuePresenceNotifies(const std::string& aor, std::vector<Outgoing>& out)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(state_.mu_);
+  // `user` added `contact` to their list: `contact`'s endpoints hear of the new subscriber.
+  void AddSubscriber(const std::string& contact, const std::string& user,
+                     std::vector<Outgoing>& out) ABSL_EXCLUSIVE_LOCKS_REQUIRED(state_.mu_);
   void Send(std::vector<Outgoing> out);
   void Sweep() ABSL_EXCLUSIVE_LOCKS_REQUIRED(state_.mu_);
 

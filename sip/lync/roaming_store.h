@@ -1,7 +1,8 @@
 #pragma once
 // Where a user's roaming data lives between sign-ins and across restarts: the contact list
 // (groups, contacts, deltaNum), the presence categories the user published with a lifetime that
-// outlives an endpoint ("static" and "user" expire types), and the ACL containers.
+// outlives an endpoint ("static" and "user" expire types), the ACL containers, and the users who
+// added this user to their contacts (MS-PRES subscribers, with whether the user acknowledged them).
 //
 // The front end keeps the working copy in memory and writes through on every change; the gateway
 // provides the SQLite implementation (state database), tests use MemoryRoamingStore.
@@ -27,6 +28,7 @@ struct RoamingData {
   ContactList contacts;               // delta_num 0 = never stored
   std::vector<Category> publications;  // persistent ones only
   std::vector<Container> containers;
+  std::vector<Subscriber> subscribers;
 };
 
 class RoamingStore {
@@ -39,6 +41,8 @@ class RoamingStore {
                                         const std::vector<Category>& publications) = 0;
   virtual absl::Status SaveContainers(std::string_view aor,
                                       const std::vector<Container>& containers) = 0;
+  virtual absl::Status SaveSubscribers(std::string_view aor,
+                                       const std::vector<Subscriber>& subscribers) = 0;
 };
 
 // In memory: for tests and for a gateway without a state database.
@@ -64,6 +68,12 @@ class MemoryRoamingStore final : public RoamingStore {
                               const std::vector<Container>& containers) override {
     absl::MutexLock lock(&mu_);
     data_[std::string(aor)].containers = containers;
+    return absl::OkStatus();
+  }
+  absl::Status SaveSubscribers(std::string_view aor,
+                               const std::vector<Subscriber>& subscribers) override {
+    absl::MutexLock lock(&mu_);
+    data_[std::string(aor)].subscribers = subscribers;
     return absl::OkStatus();
   }
 

@@ -1,0 +1,343 @@
+// The Lync front end over the real SipServer (transactions, registrar, proxy), a fake transport
+// and a simulated clock: self-subscriptions, SERVICE, presence and their notifications.
+#include "sip/lync/front_end.h"
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "core/clock.h"
+#include "core/status.h"
+#include "core/directory.h"
+#include "core/strings.h"
+#include "core/timer_wheel.h"
+#include "gtest/gtest.h"
+#include "sip/lync/bodies_contacts.h"
+#include "sip/lync/bodies_presence.h"
+#include "sip/lync/bodies_roaming.h"
+#include "tests/sip_stack/fake_transport.h"
+
+namespace causeway::sip::lync {
+namespace {
+
+using sip::testing::FakeTransport;
+
+class NoResolver : public NextHopResolver {
+ public:
+  void Resolve(const Uri&, Callback done) override { done(SipError(404, "no DNS in this test")); }
+};
+
+ReceiveInfo From(std::string_view source, ConnectionId connection,
+                 std::string_view authenticated = {}) {
+  ReceiveInfo info;
+  info.kind = TransportKind::kTls;
+  info.source = *NetAddress::Parse(source);
+  info.local = *NetAddress::Parse("127.0.0.1:5061");
+  info.connection = connection;
+  info.authenticated_user = authenticated;
+  return info;
+}
+
+UserRecord User(std::string uri, std::string name) {
+  UserRecord r;
+  r.uri = std::move(uri);
+  r.display_name = std::move(name);
+  return r;
+}
+
+class FrontEndTest : public ::testing::Test {
+ protected:
+  FrontEndTest() {
+    directory_.Publish({User("sip:alice@example.test", "Alice A"),
+                        User("sip:bob@example.test", "Bob B")});
+    SipServerOptions options;
+    options.domains = {"example.test"};
+    options.purge_interval = Duration::zero();
+    server_ = std::make_unique<SipServer>(transport_, wheel_, clock_, location_, resolver_,
+                                          options);
+    FrontEndOptions fe;
+    fe.domains = {"example.test"};
+    fe.server_configuration.mras_uri = "sip:mras@example.test";
+    state_ = std::make_unique<FrontEndState>(fe, store_, location_, &directory_);
+    front_end_ = std::make_unique<FrontEnd>(*state_, *server_, clock_,
+                                            "<sip:127.0.0.1:5061;transport=tls>");
+    server_->SetLocalService(front_end_.get());
+  }
+  ~FrontEndTest() override { server_->SetLocalService(nullptr); }
+
+  // Registers `user` over connection `connection` from `source` (as after NTLM).
+  void Register(std::string_view user, std::string_view source, ConnectionId connection,
+                std::string_view epid) {
+    Receive(absl::StrCat("REGISTER sip:example.test SIP/2.0\r\n",
+                         "Via: SIP/2.0/TLS ", ToAbsl(source), ";branch=z9hG4bK-r", connection,
+                         "\r\nFrom: <sip:", ToAbsl(user), "@example.test>;tag=r;epid=",
+                         ToAbsl(epid), "\r\nTo: <sip:", ToAbsl(user), "@example.test>\r\n",
+                         "Call-ID: reg-", connection, "\r\nCSeq: 1 REGISTER\r\n",
+                         "Contact: <sip:", ToAbsl(source), ";transport=tls>;+sip.instance=",
+                         "\"<urn:uuid:", connection, ">\"\r\nMax-Forwards: 70\r\n",
+                         "Content-Length: 0\r\n\r\n"),
+            From(source, connection, absl::StrCat("sip:", ToAbsl(user), "@example.test")));
+  }
+
+  void Receive(std::string text, const ReceiveInfo& info) {
+    auto m = SipMessage::Parse(std::move(text));
+    ASSERT_TRUE(m.ok()) << m.status();
+    server_->transport_user().OnMessage(std::move(*m), info);
+  }
+
+  // A request from `user` to its own URI (SUBSCRIBE/SERVICE), signed in on `connection`.
+  void SelfRequest(std::string_view method, std::string_view user, ConnectionId connection,
+                   std::string_view headers, std::string_view content_type = {},
+                   std::string_view body = {}, std::string_view call_id = "c1",
+                   bool authenticated = true) {
+    const std::string aor = absl::StrCat("sip:", ToAbsl(user), "@example.test");
+    const int branch = ++branch_;
+    std::string text = absl::StrCat(
+        ToAbsl(method), " ", aor, " SIP/2.0\r\n", "Via: SIP/2.0/TLS 127.0.0.", connection,
+        ":40000;branch=z9hG4bK-", ToAbsl(call_id), "-", branch, "\r\n", "From: <", aor,
+        ">;tag=ft-", ToAbsl(call_id), "\r\nTo: <", aor, ">\r\n", "Call-ID: ", ToAbsl(call_id),
+        "\r\nCSeq: ", branch, " ", ToAbsl(method), "\r\nMax-Forwards: 70\r\n",
+        "Contact: <sip:127.0.0.", connection, ":40000;transport=tls>\r\n", ToAbsl(headers));
+    if (!content_type.empty()) absl::StrAppend(&text, "Content-Type: ", ToAbsl(content_type), "\r\n");
+    absl::StrAppend(&text, "Content-Length: ", body.size(), "\r\n\r\n", ToAbsl(body));
+    Receive(std::move(text),
+            From(absl::StrCat("127.0.0.", connection, ":40000"), connection,
+                 authenticated ? aor : std::string()));
+  }
+
+  // The last message sent whose first line starts with `prefix`, parsed.
+  SipMessage Last(std::string_view prefix) {
+    for (auto it = transport_.sent.rbegin(); it != transport_.sent.rend(); ++it) {
+      if (it->StartsWith(prefix)) return it->Parse();
+    }
+    ADD_FAILURE() << "nothing sent starting with " << prefix;
+    return *SipMessage::Parse("SIP/2.0 500 None\r\nVia: SIP/2.0/UDP x;branch=z9hG4bKx\r\n"
+                              "From: <sip:x@x>;tag=1\r\nTo: <sip:x@x>\r\nCall-ID: x\r\n"
+                              "CSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n");
+  }
+
+  std::string Header(const SipMessage& m, std::string_view name) {
+    const sip::Header* h = m.FindHeader(name);
+    return h ? std::string(h->value) : std::string();
+  }
+
+  SimulatedClock clock_;
+  TimerWheel wheel_{clock_};
+  FakeTransport transport_{&clock_};
+  LocationStore location_;
+  NoResolver resolver_;
+  SnapshotDirectory directory_;
+  MemoryRoamingStore store_;
+  std::unique_ptr<SipServer> server_;
+  std::unique_ptr<FrontEndState> state_;
+  std::unique_ptr<FrontEnd> front_end_;
+  int branch_ = 0;
+};
+
+constexpr char kSubscribeHeaders[] =
+    "Supported: ms-piggyback-first-notify\r\nSupported: ms-benotify\r\n"
+    "Proxy-Require: ms-benotify\r\nExpires: 3600\r\n";
+
+TEST_F(FrontEndTest, RoamingContactsArePiggybackedInThe200) {
+  Register("alice", "127.0.0.1:40000", 1, "e1");
+  SelfRequest("SUBSCRIBE", "alice", 1,
+              absl::StrCat("Event: vnd-microsoft-roaming-contacts\r\n", kSubscribeHeaders));
+  SipMessage ok = Last("SIP/2.0 200");
+  EXPECT_EQ(ok.cseq_method(), Method::kSubscribe);
+  EXPECT_EQ(Header(ok, "ms-piggyback-cseq"), "1");
+  EXPECT_EQ(Header(ok, "Event"), "vnd-microsoft-roaming-contacts");
+  EXPECT_EQ(Header(ok, "Content-Type"), kRoamingContactsContentType);
+  EXPECT_FALSE(ok.to_tag().empty());
+  absl::StatusOr<ContactList> list = ParseContactList(ok.body());
+  ASSERT_TRUE(list.ok()) << list.status();
+  ASSERT_EQ(list->groups.size(), 1u);
+  EXPECT_EQ(list->groups[0].name, "~");
+  EXPECT_TRUE(list->contacts.empty());
+  EXPECT_EQ(state_->subscription_count(), 1u);
+}
+
+TEST_F(FrontEndTest, SetContactUpdatesEveryEndpointAndTellsTheAddedUser) {
+  Register("alice", "127.0.0.1:40000", 1, "e1");
+  Register("alice", "127.0.0.2:40000", 2, "e2");
+  Register("bob", "127.0.0.3:40000", 3, "e3");
+  SelfRequest("SUBSCRIBE", "alice", 1,
+              absl::StrCat("Event: vnd-microsoft-roaming-contacts\r\n", kSubscribeHeaders), {}, {},
+              "a1");
+  SelfRequest("SUBSCRIBE", "alice", 2,
+              absl::StrCat("Event: vnd-microsoft-roaming-contacts\r\n", kSubscribeHeaders), {}, {},
+              "a2");
+  SelfRequest("SUBSCRIBE", "bob", 3,
+              absl::StrCat("Event: vnd-microsoft-roaming-self\r\n", kSubscribeHeaders),
+              kRoamingSelfContentType,
+              "<roamingList xmlns=\"http://schemas.microsoft.com/2006/09/sip/roaming-self\">"
+              "<roaming type=\"subscribers\"/></roamingList>",
+              "b1");
+  transport_.Take();
+  const std::string soap =
+      "<s:Envelope xmlns:s=\"http://schemas.xmlsoap.org/soap/envelope/\"><s:Body>"
+      "<m:setContact xmlns:m=\"http://schemas.microsoft.com/winrtc/2002/11/sip\">"
+      "<m:displayName>Bob</m:displayName><m:groups>1</m:groups><m:subscribed>true</m:subscribed>"
+      "<m:URI>sip:bob@example.test</m:URI><m:externalURI/><m:deltaNum>1</m:deltaNum>"
+      "</m:setContact></s:Body></s:Envelope>";
+  SelfRequest("SERVICE", "alice", 1, "", kSoapContentType, soap, "svc1");
+  EXPECT_EQ(Last("SIP/2.0").status_code(), 200);
+  // Both alice endpoints get the new list; bob hears that alice added him.
+  std::vector<SipMessage> benotifies;
+  for (const FakeTransport::Sent& s : transport_.sent) {
+    if (s.StartsWith("BENOTIFY")) benotifies.push_back(s.Parse());
+  }
+  ASSERT_EQ(benotifies.size(), 3u);
+  int contact_lists = 0;
+  int subscriber_lists = 0;
+  for (const SipMessage& n : benotifies) {
+    if (Header(n, "Event") == "vnd-microsoft-roaming-contacts") {
+      ++contact_lists;
+      absl::StatusOr<ContactList> list = ParseContactList(n.body());
+      ASSERT_TRUE(list.ok());
+      ASSERT_EQ(list->contacts.size(), 1u);
+      EXPECT_TRUE(absl::StrContains(ToAbsl(list->contacts[0].uri), "bob@example.test"));
+    } else {
+      ++subscriber_lists;
+      EXPECT_EQ(Header(n, "Event"), "vnd-microsoft-roaming-self");
+      absl::StatusOr<RoamingSelf> self = ParseRoamingSelf(n.body());
+      ASSERT_TRUE(self.ok()) << self.status();
+      ASSERT_TRUE(self->subscribers.has_value());
+      ASSERT_EQ(self->subscribers->size(), 1u);
+      EXPECT_EQ((*self->subscribers)[0].user, "alice@example.test");
+      EXPECT_EQ((*self->subscribers)[0].display_name, "Alice A");
+      EXPECT_FALSE((*self->subscribers)[0].acknowledged);
+    }
+  }
+  EXPECT_EQ(contact_lists, 2);
+  EXPECT_EQ(subscriber_lists, 1);
+  // And it is in the store (persistence across restarts).
+  absl::StatusOr<RoamingData> stored = store_.Load("sip:alice@example.test");
+  ASSERT_TRUE(stored.ok());
+  EXPECT_EQ(stored->contacts.contacts.size(), 1u);
+}
+
+TEST_F(FrontEndTest, MalformedServiceBodyIs400AndStoresNothing) {
+  Register("alice", "127.0.0.1:40000", 1, "e1");
+  SelfRequest("SERVICE", "alice", 1, "", kSoapContentType, "<s:Envelope><s:Body><m:setCon");
+  EXPECT_EQ(Last("SIP/2.0").status_code(), 400);
+  SelfRequest("SERVICE", "alice", 1, "", kCategoryPublishContentType,
+              "<!DOCTYPE x [<!ENTITY a \"b\">]><publish/>", "c2");
+  EXPECT_EQ(Last("SIP/2.0").status_code(), 400);
+  absl::StatusOr<RoamingData> stored = store_.Load("sip:alice@example.test");
+  ASSERT_TRUE(stored.ok());
+  EXPECT_TRUE(stored->contacts.contacts.empty());
+  EXPECT_TRUE(stored->publications.empty());
+}
+
+TEST_F(FrontEndTest, UnknownEventIs489WithAllowEvents) {
+  Register("alice", "127.0.0.1:40000", 1, "e1");
+  SelfRequest("SUBSCRIBE", "alice", 1, "Event: vnd-example-unknown\r\nExpires: 60\r\n");
+  SipMessage answer = Last("SIP/2.0");
+  EXPECT_EQ(answer.status_code(), 489);
+  EXPECT_TRUE(absl::StrContains(Header(answer, "Allow-Events"), "vnd-microsoft-roaming-contacts"));
+}
+
+TEST_F(FrontEndTest, UnauthenticatedSelfRequestsAreRefused) {
+  Register("alice", "127.0.0.1:40000", 1, "e1");
+  SelfRequest("SUBSCRIBE", "alice", 1,
+              absl::StrCat("Event: vnd-microsoft-roaming-contacts\r\n", kSubscribeHeaders), {}, {},
+              "c1", /*authenticated=*/false);
+  EXPECT_EQ(Last("SIP/2.0").status_code(), 403);
+  EXPECT_EQ(state_->subscription_count(), 0u);
+}
+
+TEST_F(FrontEndTest, PresenceIsAggregatedAndFannedOutToWatchers) {
+  Register("alice", "127.0.0.1:40000", 1, "e1");
+  Register("bob", "127.0.0.3:40000", 3, "e3");
+  const std::string batch =
+      "<batchSub xmlns=\"http://schemas.microsoft.com/2006/01/sip/batch-subscribe\" "
+      "uri=\"sip:bob@example.test\" name=\"\"><action name=\"subscribe\" id=\"1\"><adhocList>"
+      "<resource uri=\"sip:alice@example.test\"/><resource uri=\"sip:carol@example.test\"/>"
+      "</adhocList><categoryList xmlns=\"http://schemas.microsoft.com/2006/09/sip/categorylist\">"
+      "<category name=\"state\"/><category name=\"note\"/></categoryList></action></batchSub>";
+  SelfRequest("SUBSCRIBE", "bob", 3,
+              absl::StrCat("Event: presence\r\nRequire: adhoclist, categoryList\r\n"
+                           "Supported: eventlist\r\n",
+                           kSubscribeHeaders),
+              kBatchSubscribeContentType, batch, "b-presence");
+  SipMessage ok = Last("SIP/2.0 200");
+  EXPECT_TRUE(absl::StrContains(Header(ok, "Content-Type"), "multipart/related"));
+  EXPECT_TRUE(absl::StrContains(ToAbsl(ok.body()), "<availability>3500</availability>"));
+  EXPECT_TRUE(absl::StrContains(ToAbsl(ok.body()), "Alice A"));  // contactCard
+  EXPECT_TRUE(absl::StrContains(ToAbsl(ok.body()), "terminated"));  // carol is no resource
+  transport_.Take();
+
+  // alice publishes a busy user state with a note: bob gets a BENOTIFY with both.
+  const std::string publish =
+      "<publish xmlns=\"http://schemas.microsoft.com/2006/09/sip/rich-presence\">"
+      "<publications uri=\"sip:alice@example.test\">"
+      "<publication categoryName=\"state\" instance=\"536870912\" container=\"2\" version=\"0\" "
+      "expireType=\"user\"><state xmlns=\"http://schemas.microsoft.com/2006/09/sip/state\" "
+      "xmlns:xsi=\"http://www.w3.org/2001/XMLSchema-instance\" manual=\"true\" "
+      "xsi:type=\"userState\"><availability>6500</availability></state></publication>"
+      "<publication categoryName=\"note\" instance=\"0\" container=\"200\" version=\"0\" "
+      "expireType=\"static\"><note xmlns=\"http://schemas.microsoft.com/2006/09/sip/note\">"
+      "<body type=\"personal\" uri=\"\">Caf\xC3\xA9 &amp; cake</body></note></publication>"
+      "</publications></publish>";
+  SelfRequest("SERVICE", "alice", 1, "", kCategoryPublishContentType, publish, "pub1");
+  EXPECT_EQ(Last("SIP/2.0").status_code(), 200);
+  SipMessage notify = Last("BENOTIFY");
+  EXPECT_EQ(notify.to().uri_text, "sip:bob@example.test");
+  EXPECT_EQ(Header(notify, "Event"), "presence");
+  absl::StatusOr<CategoriesDocument> doc = ParseCategories(notify.body());
+  ASSERT_TRUE(doc.ok()) << doc.status();
+  EXPECT_EQ(doc->uri, "sip:alice@example.test");
+  EXPECT_TRUE(absl::StrContains(ToAbsl(notify.body()), "<availability>6500</availability>"));
+  EXPECT_TRUE(absl::StrContains(ToAbsl(notify.body()), "Caf\xC3\xA9 &amp; cake"));
+
+  // Republishing with a stale version is a 409 with the current versions; nothing changes.
+  SelfRequest("SERVICE", "alice", 1, "", kCategoryPublishContentType, publish, "pub2");
+  SipMessage conflict = Last("SIP/2.0");
+  EXPECT_EQ(conflict.status_code(), 409);
+  EXPECT_EQ(Header(conflict, "Content-Type"), kFaultContentType);
+
+  // alice signs out: bob sees offline.
+  transport_.Take();
+  Receive(absl::StrCat("REGISTER sip:example.test SIP/2.0\r\n",
+                       "Via: SIP/2.0/TLS 127.0.0.1:40000;branch=z9hG4bK-unreg\r\n",
+                       "From: <sip:alice@example.test>;tag=r;epid=e1\r\n",
+                       "To: <sip:alice@example.test>\r\nCall-ID: reg-1\r\nCSeq: 2 REGISTER\r\n",
+                       "Contact: <sip:127.0.0.1:40000;transport=tls>;+sip.instance=",
+                       "\"<urn:uuid:1>\"\r\nExpires: 0\r\nMax-Forwards: 70\r\n",
+                       "Content-Length: 0\r\n\r\n"),
+          From("127.0.0.1:40000", 1, "sip:alice@example.test"));
+  EXPECT_EQ(Last("SIP/2.0").status_code(), 200);
+  front_end_->OnRegistrationChanged("sip:alice@example.test");
+  EXPECT_TRUE(absl::StrContains(ToAbsl(Last("BENOTIFY").body()), "<availability>18500</availability>"));
+}
+
+TEST_F(FrontEndTest, SubscriptionRefreshAndRemovalInDialog) {
+  Register("alice", "127.0.0.1:40000", 1, "e1");
+  SelfRequest("SUBSCRIBE", "alice", 1,
+              absl::StrCat("Event: vnd-microsoft-roaming-self\r\n", kSubscribeHeaders), {}, {},
+              "dlg");
+  SipMessage ok = Last("SIP/2.0 200");
+  const std::string tag(ok.to_tag());
+  ASSERT_EQ(state_->subscription_count(), 1u);
+  auto in_dialog = [&](std::string_view expires, int cseq) {
+    Receive(absl::StrCat("SUBSCRIBE sip:127.0.0.1:5061;transport=tls SIP/2.0\r\n",
+                         "Via: SIP/2.0/TLS 127.0.0.1:40000;branch=z9hG4bK-dlg", cseq, "\r\n",
+                         "From: <sip:alice@example.test>;tag=ft-dlg\r\n",
+                         "To: <sip:alice@example.test>;tag=", tag, "\r\nCall-ID: dlg\r\n",
+                         "CSeq: ", cseq, " SUBSCRIBE\r\nEvent: vnd-microsoft-roaming-self\r\n",
+                         "Expires: ", ToAbsl(expires), "\r\nMax-Forwards: 70\r\n",
+                         "Content-Length: 0\r\n\r\n"),
+            From("127.0.0.1:40000", 1, "sip:alice@example.test"));
+  };
+  in_dialog("600", 10);
+  EXPECT_EQ(Last("SIP/2.0").status_code(), 200);
+  EXPECT_EQ(state_->subscription_count(), 1u);
+  in_dialog("0", 11);
+  EXPECT_EQ(Last("SIP/2.0").status_code(), 200);
+  EXPECT_EQ(state_->subscription_count(), 0u);
+}
+
+}  // namespace
+}  // namespace causeway::sip::lync
