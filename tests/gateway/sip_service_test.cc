@@ -19,6 +19,7 @@
 #include "absl/strings/str_cat.h"
 #include "core/strings.h"
 #include "gateway/config.h"
+#include "gateway/state_dir.h"
 #include "gtest/gtest.h"
 #include "sip/codec/message.h"
 #include "sip/codec/stream_framer.h"
@@ -112,7 +113,9 @@ class SipServiceTest : public ::testing::Test {
     config.sip.tcp = {*NetAddress::Parse("127.0.0.1:0")};
     StartContext context;
     context.config = std::make_shared<const GatewayConfig>(config);
-    context.state_dir = dir_ / "state";
+    absl::StatusOr<std::string> state_dir = PrepareStateDir(dir_ / "state");
+    ASSERT_TRUE(state_dir.ok()) << state_dir.status();
+    context.state_dir = *state_dir;
     context.workers = 2;
     service_ = MakeSipService();
     ASSERT_TRUE(service_->Start(context).ok());
