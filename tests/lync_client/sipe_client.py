@@ -210,6 +210,17 @@ class SipeClient:
         why = "driver exited" if self._stdout_closed else "timed out after %.1fs" % timeout
         raise TimeoutError("no %r event (%s)\n%s" % (event, why, self.output()))
 
+    def skip(self, event=None):
+        """Marks every event received so far (named `event`, or all) as matched, so later
+        wait_for() calls only see what arrives after this call. Returns how many were skipped."""
+        with self._cond:
+            n = 0
+            for i, ev in enumerate(self.events):
+                if i not in self._consumed and (event is None or ev.get("event") == event):
+                    self._consumed.add(i)
+                    n += 1
+            return n
+
     def expect_none(self, event, predicate=None, duration=1.0):
         """Fails (AssertionError) if a matching event arrives within `duration` seconds."""
         deadline = time.monotonic() + duration

@@ -585,8 +585,11 @@ bool InitPurple() {
 
   // Console debug (stdout) stays off: it would corrupt the JSON stream. SIPE logs when any of
   // enabled/verbose/unsafe is set, so "verbose" routes its output through our debug UI ops.
+  // SIPE 1.25 prints whole SIP messages (headers and bodies) only when "unsafe" is on, and just
+  // a "MESSAGE >>>>>>>>>> SIP(0x...)" marker otherwise: the debug file gets the whole messages.
   purple_debug_set_enabled(FALSE);
   purple_debug_set_verbose(g.debug_file != nullptr || g.opts.verbose);
+  purple_debug_set_unsafe(g.debug_file != nullptr);
 
   // No D-Bus: libpurple would otherwise register on (or, with $DISPLAY set, autolaunch) a
   // session bus, and parallel drivers would fight over its service name.
@@ -603,6 +606,7 @@ bool InitPurple() {
   // variables; stdout must stay JSON-only whatever they say.
   purple_debug_set_enabled(FALSE);
   purple_debug_set_verbose(g.debug_file != nullptr || g.opts.verbose);
+  purple_debug_set_unsafe(g.debug_file != nullptr);
   purple_set_blist(purple_blist_new());
   purple_blist_load();
   purple_prefs_load();

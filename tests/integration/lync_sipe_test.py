@@ -1,0 +1,807 @@
+#!/usr/bin/python3
+"""Real-client integration test: pidgin-sipe (through sipe_driver) and sipp against causeway's
+Lync front end.
+
+  lync_sipe_test.py --causeway build/X/gateway/causeway \
+      --driver build/X/tests/lync_client/sipe_driver [--log-dir DIR] [--only N,N...]
+
+Starts causeway on free 127.0.0.1 ports with a temporary state dir and users alice, bob, carol
+(and dave, who never signs in), then runs the cases below in order. Each case prints PASS or FAIL
+with a reason; later cases set up what they need themselves, so one failure does not hide the
+others. Exit status 1 if any case fails. Every process started here is stopped by PID; every wait
+is bounded. Logs (causeway.log, SIPE --debug-file per client, driver output, sipp traces) go to
+--log-dir, or to a temp dir that is kept (and printed) only when a case fails.
+
+SIPE clients (NTLM over TLS, MS-SIPAE signatures):
+  1 sign-in: alice and bob sign in; a wrong password and a user not in the directory are refused
+  2 presence: alice adds bob to "Friends", sees every availability bob sets, with his note
+  3 endpoints: a second alice endpoint gets the contact list; a removal on one reaches the other
+  4 im: IM and typing both ways, non-ASCII and HTML special characters
+  5 offline: bob signs out, alice sees him offline; an IM to offline bob is an error
+  6 restart: SIGTERM -> exit 0, restart on the same state dir; alice's contact list persisted
+  7 fork: a sipp endpoint of bob (Digest, own epid and +sip.instance) next to SIPE-bob; alice's
+    IM INVITE forks to both, SIPE answers, the sipp endpoint gets CANCEL (MS-OCSPROT 2.5.11)
+sipp only (standard SIP client over TCP, Digest):
+  8 digest-register: 401 -> 200 with the right password
+  9 digest-wrong-password: 403 or a new 401, never 200
+ 10 subscribe-bad-event: SUBSCRIBE with an unknown Event -> 489
+ 11 service-malformed: SERVICE with a malformed SOAP body -> 400, the roaming contact list is
+    unchanged (compared through SUBSCRIBE vnd-microsoft-roaming-contacts before and after)
+"""
+
+import argparse
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import traceback
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(os.path.dirname(HERE))
+sys.path.insert(0, os.path.join(REPO, "tests", "lync_client"))
+from sipe_client import SipeClient  # noqa: E402
+
+LOOPBACK = "127.0.0.1"
+DOMAIN = "example.test"
+USERS = {  # user part -> (password, display name)
+    "alice": ("Alice-pw-1", "Alice A"),
+    "bob": ("Bob-pw-2", "Bob B"),
+    "carol": ("Carol-pw-3", "Carol C"),
+    "dave": ("Dave-pw-4", "Dave D"),
+}
+START_TIMEOUT_S = 30      # causeway up (first start generates the certificate)
+STOP_TIMEOUT_S = 20       # SIGTERM -> exit (shutdown_timeout_s is 5 in our config)
+SIGN_IN_TIMEOUT_S = 30
+EVENT_TIMEOUT_S = 15
+SIPP_TIMEOUT_S = 20
+
+# Availability classes the driver offers -> the SIPE status id alice must see.
+STATUS_CLASSES = [("busy", "busy"), ("dnd", "do-not-disturb"), ("brb", "be-right-back"),
+                  ("away", "away"), ("available", "available")]
+
+
+def uri(user):
+    return "sip:%s@%s" % (user, DOMAIN)
+
+
+class CaseFailure(Exception):
+    pass
+
+
+def check(cond, reason):
+    if not cond:
+        raise CaseFailure(reason)
+
+
+# ---------------------------------------------------------------------------------------------
+# Processes
+
+def free_port(used):
+    """A loopback port free for both TCP and UDP, not handed out before in this run."""
+    for _ in range(200):
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as tcp:
+            tcp.bind((LOOPBACK, 0))
+            port = tcp.getsockname()[1]
+            if port in used:
+                continue
+            try:
+                with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
+                    udp.bind((LOOPBACK, port))
+            except OSError:
+                continue
+        used.add(port)
+        return port
+    raise RuntimeError("no free loopback port")
+
+
+def stop_pid(proc, sig=signal.SIGTERM, grace_s=10.0):
+    """Stops one process we started, by PID: `sig`, then SIGKILL. Returns the exit code."""
+    if proc is None:
+        return None
+    if proc.poll() is None:
+        try:
+            os.kill(proc.pid, sig)
+        except ProcessLookupError:
+            pass
+        try:
+            proc.wait(timeout=grace_s)
+        except subprocess.TimeoutExpired:
+            try:
+                os.kill(proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            proc.wait(timeout=10)
+    return proc.returncode
+
+
+class Causeway:
+    def __init__(self, binary, work_dir, log_path, used_ports, log_level="debug"):
+        self.binary = binary
+        self.state_dir = os.path.join(work_dir, "state")
+        self.config = os.path.join(work_dir, "causeway.toml")
+        self.log_path = log_path
+        self.sip_port = free_port(used_ports)   # UDP + TCP
+        self.tls_port = free_port(used_ports)
+        self.proc = None
+        with open(self.config, "w") as f:
+            f.write('[general]\nstate_dir = "%s"\nworkers = 2\nshutdown_timeout_s = 5\n'
+                    'log_level = "%s"\n\n[sip]\nudp = ["%s:%d"]\ntcp = ["%s:%d"]\n'
+                    'tls = ["%s:%d"]\n' % (self.state_dir, log_level, LOOPBACK, self.sip_port, LOOPBACK,
+                                          self.sip_port, LOOPBACK, self.tls_port))
+
+    @property
+    def cert(self):
+        return os.path.join(self.state_dir, "self-signed-cert.pem")
+
+    @property
+    def tls_server(self):
+        return "%s:%d" % (LOOPBACK, self.tls_port)
+
+    def add_user(self, user):
+        password, display = USERS[user]
+        r = subprocess.run([self.binary, "--config", self.config, "user", "add", uri(user),
+                            "--password", password, "--display-name", display],
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=30)
+        if r.returncode != 0:
+            raise RuntimeError("causeway user add %s: exit %d: %s"
+                               % (user, r.returncode, r.stdout.decode(errors="replace")))
+
+    def log(self):
+        try:
+            with open(self.log_path, encoding="utf-8", errors="replace") as f:
+                return f.read()
+        except OSError:
+            return ""
+
+    def start(self):
+        offset = len(self.log())
+        log = open(self.log_path, "a")
+        self.proc = subprocess.Popen([self.binary, "--config", self.config], stdout=log,
+                                     stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        log.close()
+        deadline = time.monotonic() + START_TIMEOUT_S
+        while time.monotonic() < deadline:
+            if "msg=started" in self.log()[offset:]:
+                return
+            if self.proc.poll() is not None:
+                raise RuntimeError("causeway exited with %s before starting:\n%s"
+                                   % (self.proc.returncode, self.log()[offset:][-3000:]))
+            time.sleep(0.1)
+        raise RuntimeError("causeway did not log msg=started within %ds" % START_TIMEOUT_S)
+
+    def stop(self):
+        """SIGTERM by PID (SIGKILL after STOP_TIMEOUT_S). Returns the exit code."""
+        rc = stop_pid(self.proc, signal.SIGTERM, STOP_TIMEOUT_S)
+        self.proc = None
+        return rc
+
+    def running(self):
+        return self.proc is not None and self.proc.poll() is None
+
+    def wait_log(self, pattern, offset=0, timeout=5.0):
+        """The first log line after `offset` (characters) matching `pattern`, or None."""
+        rx = re.compile(pattern)
+        deadline = time.monotonic() + timeout
+        while True:
+            for line in self.log()[offset:].splitlines():
+                if rx.search(line):
+                    return line
+            if time.monotonic() >= deadline:
+                return None
+            time.sleep(0.1)
+
+
+class Sipp:
+    """One sipp instance over TCP towards causeway; traces in the log dir."""
+
+    def __init__(self, ctx, name, scenario, user, password, keys=(), ooc=None, calls=1):
+        self.name = name
+        d = os.path.join(ctx.log_dir, "sipp")
+        os.makedirs(d, exist_ok=True)
+        self.msg_log = os.path.join(d, name + "_msg.log")
+        self.err_log = os.path.join(d, name + "_err.log")
+        self.screen = os.path.join(d, name + "_screen.log")
+        for p in (self.msg_log, self.err_log):
+            if os.path.exists(p):
+                os.remove(p)
+        epid = "%010x" % (abs(hash((name, time.time()))) % (1 << 40))
+        instance = "0b0b%04x-5f0c-4c1e-9a3d-%012x" % (os.getpid() & 0xffff,
+                                                      abs(hash(name)) % (1 << 48))
+        cmd = ["sipp", "%s:%d" % (LOOPBACK, ctx.causeway.sip_port),
+               "-sf", os.path.join(HERE, scenario), "-t", "t1", "-i", LOOPBACK, "-p",
+               str(free_port(ctx.used_ports)), "-m", str(calls), "-nostdin",
+               "-timeout", "%ds" % SIPP_TIMEOUT_S, "-timeout_error",
+               "-au", user, "-ap", password,
+               "-key", "user", user, "-key", "domain", DOMAIN, "-key", "epid", epid,
+               "-key", "instance", instance,
+               "-trace_msg", "-message_file", self.msg_log,
+               "-trace_err", "-error_file", self.err_log]
+        for k, v in keys:
+            cmd += ["-key", k, v]
+        if ooc:
+            cmd += ["-oocsf", os.path.join(HERE, ooc)]
+        self.cmd = cmd
+        self.screen_file = open(self.screen, "w")
+        self.screen_file.write(" ".join(cmd) + "\n\n")
+        self.screen_file.flush()
+        self.proc = subprocess.Popen(cmd, stdout=self.screen_file, stderr=subprocess.STDOUT,
+                                     stdin=subprocess.DEVNULL, cwd=d)
+        ctx.sipps.append(self)
+
+    def wait(self, timeout=SIPP_TIMEOUT_S + 15):
+        try:
+            return self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            return self.stop()
+
+    def stop(self):
+        rc = stop_pid(self.proc, signal.SIGTERM, 5.0)
+        self.screen_file.close()
+        return rc
+
+    def messages(self):
+        """sipp's message trace as a list of (direction, text): 'sent' / 'received'."""
+        try:
+            with open(self.msg_log, encoding="utf-8", errors="replace") as f:
+                text = f.read()
+        except OSError:
+            return []
+        # Each entry: a "-----... <timestamp>" line, "TCP message sent (N bytes):" or
+        # "TCP message received [N] bytes :", a blank line, the message.
+        out = []
+        for block in re.split(r"^-{10,}[^\n]*\n", text, flags=re.M)[1:]:
+            head, _, message = block.partition("\n")
+            if "message sent" in head:
+                out.append(("sent", message.strip()))
+            elif "message received" in head:
+                out.append(("received", message.strip()))
+        return out
+
+    def received(self, first_line_re, header_re=None):
+        """Received messages whose first line matches (and that have a matching header)."""
+        hits = []
+        for direction, text in self.messages():
+            body = text.split("\n", 1)
+            if direction != "received" or not re.match(first_line_re, body[0].strip()):
+                continue
+            if header_re and not re.search(header_re, text, flags=re.M | re.I):
+                continue
+            hits.append(text)
+        return hits
+
+    def first_error(self):
+        try:
+            with open(self.err_log, encoding="utf-8", errors="replace") as f:
+                lines = [ln.strip() for ln in f if ln.strip()]
+        except OSError:
+            lines = []
+        responses = [t.split("\n", 1)[0].strip() for d, t in self.messages() if d == "received"]
+        what = lines[-1] if lines else "no sipp error logged"
+        return "%s (received: %s)" % (what, ", ".join(responses) or "nothing")
+
+
+# ---------------------------------------------------------------------------------------------
+# Test context
+
+class Context:
+    def __init__(self, args, log_dir):
+        self.args = args
+        self.log_dir = log_dir
+        self.used_ports = set()
+        self.causeway = Causeway(args.causeway, log_dir, os.path.join(log_dir, "causeway.log"),
+                                 self.used_ports, args.causeway_log_level)
+        self.clients = {}     # name -> SipeClient (running or not)
+        self.all_clients = []
+        self.sipps = []
+        self.client_serial = 0
+
+    def new_client(self, name, user, password=None, login_user=None):
+        """Starts a SIPE client (fresh libpurple user dir) for `user`; name keys self.clients."""
+        self.client_serial += 1
+        tag = "%02d-%s" % (self.client_serial, name)
+        password = USERS[user][0] if password is None and user in USERS else password
+        client = SipeClient(self.args.driver, user=uri(user), password=password,
+                            login="%s@%s" % (login_user or user, DOMAIN),
+                            server=self.causeway.tls_server, trust_cert=self.causeway.cert,
+                            debug_file=os.path.join(self.log_dir, tag + ".sipe-debug.log"))
+        client.tag = tag
+        client.start()
+        self.clients[name] = client
+        self.all_clients.append(client)
+        return client
+
+    def signed_in(self, name, user=None):
+        """A running, signed-in client `name` (started and signed in now if needed)."""
+        c = self.clients.get(name)
+        if c is not None and c.running() and any(e["event"] == "signed_on" for e in c.events) \
+                and not any(e["event"] in ("connection_error", "signed_off") for e in c.events):
+            return c
+        if c is not None:
+            self.stop_client(name)
+        c = self.new_client(name, user or name)
+        c.wait_for("signed_on", timeout=SIGN_IN_TIMEOUT_S)
+        return c
+
+    def stop_client(self, name, quit=True):
+        c = self.clients.pop(name, None)
+        if c is None:
+            return None
+        rc = c.quit() if quit else c.stop()
+        self.save_client_output(c)
+        return rc
+
+    def save_client_output(self, c):
+        try:
+            with open(os.path.join(self.log_dir, c.tag + ".driver.log"), "w") as f:
+                f.write(c.output() + "\n")
+        except OSError:
+            pass
+
+    def ensure_friend(self, alice):
+        """bob in alice's contact list in group Friends (case 2 does it; repeated if needed)."""
+        for b in alice.buddies():
+            if b["uri"] == uri("bob") and b["group"] == "Friends":
+                return
+        alice.send("add %s Friends" % uri("bob"))
+        alice.wait_for("buddy_added", lambda e: e["uri"] == uri("bob"), timeout=EVENT_TIMEOUT_S)
+
+    def cleanup(self):
+        for name in list(self.clients):
+            try:
+                self.stop_client(name)
+            except Exception:  # noqa: BLE001 - cleanup must go on
+                pass
+        for c in self.all_clients:
+            if c.running():
+                c.stop()
+                self.save_client_output(c)
+        for s in self.sipps:
+            s.stop()
+        if self.causeway.running():
+            self.causeway.stop()
+
+
+def sipe_debug(client):
+    path = client.args[client.args.index("--debug-file") + 1]
+    try:
+        with open(path, encoding="utf-8", errors="replace") as f:
+            return f.read()
+    except OSError:
+        return ""
+
+
+def short(text, n=600):
+    text = str(text)
+    return text if len(text) <= n else text[:n] + " ..."
+
+
+def event_error(e):
+    """A TimeoutError from wait_for carries the whole driver output: keep its first line."""
+    return str(e).split("\n", 1)[0]
+
+
+# ---------------------------------------------------------------------------------------------
+# Cases
+
+def case_sign_in(ctx):
+    cw = ctx.causeway
+    offset = len(cw.log())
+    alice = ctx.signed_in("alice")
+    bob = ctx.signed_in("bob")
+    for name, c in (("alice", alice), ("bob", bob)):
+        peer = [e for e in c.events if e["event"] == "tls_peer"]
+        check(peer and peer[0].get("trusted"), "%s: no trusted TLS peer event: %r" % (name, peer))
+        line = cw.wait_log(r'component=sipae msg="signed in" user=%s ' % re.escape(uri(name)),
+                           offset)
+        check(line, "causeway log has no 'signed in' line for %s" % uri(name))
+    # Signatures: SIPE verifies the server's signature on everything after NTLM and drops
+    # unsigned or badly signed messages. Both clients saw validated ones and no failures.
+    for name, c in (("alice", alice), ("bob", bob)):
+        deadline = time.monotonic() + 10
+        while True:
+            log = sipe_debug(c)
+            ok = log.count("signature of incoming message validated")
+            if ok >= 3 or time.monotonic() >= deadline:
+                break
+            time.sleep(0.2)
+        bad = [ln for ln in log.splitlines()
+               if re.search(r"sip_transport_input:.*signature", ln) and "validated" not in ln]
+        check(ok >= 3, "%s: SIPE validated %d server signatures (want >= 3: the REGISTER 200 "
+              "and the self-subscriptions)" % (name, ok))
+        check(not bad, "%s: SIPE rejected signatures: %s" % (name, short(bad[:3])))
+
+    # A wrong password: connection_error, and causeway logs the refusal.
+    offset = len(cw.log())
+    wrong = ctx.new_client("bob-wrong", "bob", password="not-" + USERS["bob"][0])
+    try:
+        err = wrong.wait_for("connection_error", timeout=SIGN_IN_TIMEOUT_S)
+    except TimeoutError as e:
+        raise CaseFailure("wrong password: " + event_error(e))
+    finally:
+        ctx.stop_client("bob-wrong", quit=False)
+    check(not any(e["event"] == "signed_on" for e in wrong.events),
+          "wrong password: signed_on was reported")
+    line = cw.wait_log(r'msg="sign-in refused".*%s' % re.escape(uri("bob")), offset)
+    check(line, "wrong password: no 'sign-in refused' line for bob in the causeway log")
+
+    # A user not in the directory.
+    offset = len(cw.log())
+    USERS.setdefault("mallory", ("Mallory-pw", "Mallory"))
+    stranger = ctx.new_client("mallory", "mallory")
+    try:
+        err2 = stranger.wait_for("connection_error", timeout=SIGN_IN_TIMEOUT_S)
+    except TimeoutError as e:
+        raise CaseFailure("unknown user: " + event_error(e))
+    finally:
+        ctx.stop_client("mallory", quit=False)
+    check(not any(e["event"] == "signed_on" for e in stranger.events),
+          "unknown user: signed_on was reported")
+    refusal = cw.wait_log(r"mallory@%s" % re.escape(DOMAIN), offset, timeout=2.0)
+    return "alice, bob signed in (TLS pinned, NTLM, signatures validated); wrong password -> " \
+           "%r; unknown user -> %r; log: %s" % (err.get("reason"), err2.get("reason"),
+                                                short(refusal or "(no line naming mallory)", 200))
+
+
+def case_presence(ctx):
+    alice = ctx.signed_in("alice")
+    bob = ctx.signed_in("bob")
+    bob_uri = uri("bob")
+    if not any(b["uri"] == bob_uri for b in alice.buddies()):
+        alice.send("add %s Friends" % bob_uri)
+        added = alice.wait_for("buddy_added", lambda e: e["uri"] == bob_uri,
+                               timeout=EVENT_TIMEOUT_S)
+        check(added.get("group") == "Friends", "buddy_added in group %r" % added.get("group"))
+    try:
+        alice.wait_for("buddy_status", lambda e: e["uri"] == bob_uri and e.get("online"),
+                       timeout=EVENT_TIMEOUT_S)
+    except TimeoutError as e:
+        raise CaseFailure("alice never sees bob online: " + event_error(e))
+    seen = []
+    for n, (cls, sipe_id) in enumerate(STATUS_CLASSES):
+        note = "Café ☕ %s #%d" % (cls, n)
+        alice.skip("buddy_status")
+        bob.send("status %s %s" % (cls, note))
+        try:
+            bob.wait_for("status_set", timeout=5)
+            ev = alice.wait_for(
+                "buddy_status",
+                lambda e, s=sipe_id, t=note: e["uri"] == bob_uri and e["status"] == s
+                and t in (e.get("message") or ""), timeout=EVENT_TIMEOUT_S)
+        except TimeoutError as e:
+            last = [x for x in alice.events if x["event"] == "buddy_status" and
+                    x["uri"] == bob_uri][-1:]
+            raise CaseFailure("bob set %s with note %r; alice never saw status %s with that "
+                              "note; last buddy_status: %r" % (cls, note, sipe_id, last)) from e
+        seen.append("%s(%r)" % (ev["status"], ev["message"]))
+    # The note as alice's SIPE parsed it out of the NOTIFY, byte for byte.
+    last_note = "Café ☕ available #%d" % (len(STATUS_CLASSES) - 1)
+    check("note(%s)" % last_note in sipe_debug(alice),
+          "alice's SIPE debug log never shows note(%s)" % last_note)
+    return "alice saw " + ", ".join(seen)
+
+
+def case_endpoints(ctx):
+    alice = ctx.signed_in("alice")
+    ctx.ensure_friend(alice)
+    bob_uri = uri("bob")
+    alice2 = ctx.signed_in("alice2", "alice")
+    try:
+        ev = alice2.wait_for("buddy_added", lambda e: e["uri"] == bob_uri,
+                             timeout=EVENT_TIMEOUT_S)
+    except TimeoutError as e:
+        raise CaseFailure("second alice endpoint did not get bob in its list: " +
+                          event_error(e))
+    check(ev.get("group") == "Friends", "second endpoint has bob in group %r" % ev.get("group"))
+    alice2.ping()
+    alice.ping()
+    # Only what happens from now on counts.
+    for c in (alice, alice2):
+        c.skip("buddy_added")
+        c.skip("buddy_removed")
+    # Remove on the second endpoint, the first one follows.
+    alice2.send("remove " + bob_uri)
+    try:
+        alice2.wait_for("buddy_removed", lambda e: e["uri"] == bob_uri, timeout=5)
+        alice.wait_for("buddy_removed", lambda e: e["uri"] == bob_uri, timeout=EVENT_TIMEOUT_S)
+    except TimeoutError as e:
+        raise CaseFailure("remove on endpoint 2 not seen on endpoint 1: " + event_error(e))
+    # Add back on the first endpoint, the second one follows (and later cases need bob).
+    alice.send("add %s Friends" % bob_uri)
+    try:
+        alice.wait_for("buddy_added", lambda e: e["uri"] == bob_uri, timeout=EVENT_TIMEOUT_S)
+        again = alice2.wait_for("buddy_added", lambda e: e["uri"] == bob_uri,
+                                timeout=EVENT_TIMEOUT_S)
+    except TimeoutError as e:
+        raise CaseFailure("add on endpoint 1 not seen on endpoint 2: " + event_error(e))
+    check(again.get("group") == "Friends", "re-added bob in group %r on endpoint 2"
+          % again.get("group"))
+    ctx.stop_client("alice2")
+    return "endpoint 2 got bob in Friends; remove on 2 -> buddy_removed on 1; add on 1 -> " \
+           "buddy_added on 2"
+
+
+def case_im(ctx):
+    alice = ctx.signed_in("alice")
+    bob = ctx.signed_in("bob")
+    a_uri, b_uri = uri("alice"), uri("bob")
+    text1 = "Grüße, Bob ☕ <b>not bold</b> & 1 < 2 > 0 \"q\" 'a'"
+    text2 = "Merci Alice — çà & là <i>x</i> < > &amp; 漢字"
+    steps = []
+    for c in (alice, bob):
+        c.skip("im_received")
+        c.skip("typing")
+        c.skip("im_error")
+    try:
+        alice.send("im %s %s" % (b_uri, text1))
+        got = bob.wait_for("im_received", lambda e: e["from"] == a_uri, timeout=EVENT_TIMEOUT_S)
+        check(got["text"] == text1, "bob received %r, alice sent %r" % (got["text"], text1))
+        steps.append("alice->bob IM")
+        bob.send("typing " + a_uri)
+        alice.wait_for("typing", lambda e: e["from"] == b_uri and e["state"] == "typing",
+                       timeout=EVENT_TIMEOUT_S)
+        steps.append("bob->alice typing")
+        bob.send("im %s %s" % (a_uri, text2))
+        got = alice.wait_for("im_received", lambda e: e["from"] == b_uri,
+                             timeout=EVENT_TIMEOUT_S)
+        check(got["text"] == text2, "alice received %r, bob sent %r" % (got["text"], text2))
+        steps.append("bob->alice IM")
+        alice.send("typing " + b_uri)
+        bob.wait_for("typing", lambda e: e["from"] == a_uri and e["state"] == "typing",
+                     timeout=EVENT_TIMEOUT_S)
+        steps.append("alice->bob typing")
+    except TimeoutError as e:
+        raise CaseFailure("after [%s]: %s" % (", ".join(steps), event_error(e)))
+    for c in (alice, bob):
+        try:
+            c.expect_none("im_error", duration=0.2)
+        except AssertionError as e:
+            raise CaseFailure("%s: %s" % (c.user, str(e).split("\n", 1)[0]))
+    return ", ".join(steps) + " (texts intact)"
+
+
+def case_offline(ctx):
+    alice = ctx.signed_in("alice")
+    bob = ctx.signed_in("bob")
+    ctx.ensure_friend(alice)
+    b_uri = uri("bob")
+    deadline = time.monotonic() + EVENT_TIMEOUT_S
+    while True:
+        mine = [b for b in alice.buddies() if b["uri"] == b_uri]
+        if (mine and mine[0]["online"]) or time.monotonic() >= deadline:
+            break
+        time.sleep(0.5)
+    check(mine and mine[0]["online"], "alice does not see bob online before he signs out: %r"
+          % mine)
+    alice.skip("buddy_status")
+    alice.skip("im_error")
+    rc = ctx.stop_client("bob")
+    check(rc == 0, "bob's driver exited %s on quit" % rc)
+    check(any(e["event"] == "signed_off" for e in bob.events), "bob: no signed_off")
+    try:
+        off = alice.wait_for("buddy_status", lambda e: e["uri"] == b_uri and not e.get("online"),
+                             timeout=EVENT_TIMEOUT_S)
+    except TimeoutError as e:
+        raise CaseFailure("alice never saw bob offline: " + event_error(e))
+    text = "are you there? ☕ <&>"
+    alice.send("im %s %s" % (b_uri, text))
+    try:
+        err = alice.wait_for("im_error", lambda e: e["to"] == b_uri, timeout=40)
+    except TimeoutError as e:
+        raise CaseFailure("IM to offline bob: no im_error (silently lost?): " + event_error(e))
+    return "alice saw bob %s; IM to offline bob -> im_error %r" % (off["status"],
+                                                                  short(err.get("text"), 160))
+
+
+def case_restart(ctx):
+    cw = ctx.causeway
+    alice = ctx.signed_in("alice")
+    ctx.ensure_friend(alice)
+    alice.ping()
+    ctx.stop_client("alice")
+    for name in list(ctx.clients):
+        ctx.stop_client(name)
+    rc = cw.stop()
+    check(rc == 0, "causeway exited %s on SIGTERM (want 0)" % rc)
+    cw.start()
+    # A fresh libpurple user dir: the list can only come from the server.
+    alice = ctx.signed_in("alice")
+    try:
+        ev = alice.wait_for("buddy_added", lambda e: e["uri"] == uri("bob"),
+                            timeout=EVENT_TIMEOUT_S)
+    except TimeoutError as e:
+        raise CaseFailure("after restart alice's list has no bob: " + event_error(e))
+    check(ev.get("group") == "Friends", "after restart bob is in group %r" % ev.get("group"))
+    return "SIGTERM -> exit 0; after restart alice's list has bob in Friends"
+
+
+def case_fork(ctx):
+    alice = ctx.signed_in("alice")
+    bob = ctx.signed_in("bob")
+    done = os.path.join(ctx.log_dir, "sipp", "fork_cancelled.done")
+    os.makedirs(os.path.dirname(done), exist_ok=True)
+    if os.path.exists(done):
+        os.remove(done)
+    ep = Sipp(ctx, "fork_bob_endpoint", "lync_endpoint_hold.xml", "bob", USERS["bob"][0],
+              keys=[("done", done)], ooc="lync_cancel_uas.xml")
+    try:
+        deadline = time.monotonic() + SIPP_TIMEOUT_S
+        while time.monotonic() < deadline and ep.proc.poll() is None:
+            if ep.received(r"SIP/2\.0 200", r"^CSeq:\s*2 REGISTER"):
+                break
+            time.sleep(0.1)
+        if not ep.received(r"SIP/2\.0 200", r"^CSeq:\s*2 REGISTER"):
+            raise CaseFailure("sipp endpoint of bob did not register with Digest: %s"
+                              % ep.first_error())
+        text = "fork test ☕ <ok> & more"
+        bob.skip("im_received")
+        alice.skip("im_error")
+        alice.send("im %s %s" % (uri("bob"), text))
+        try:
+            got = bob.wait_for("im_received", lambda e: e["from"] == uri("alice"),
+                               timeout=EVENT_TIMEOUT_S)
+        except TimeoutError as e:
+            raise CaseFailure("SIPE-bob did not get the IM: " + event_error(e))
+        check(got["text"] == text, "SIPE-bob received %r" % got["text"])
+        deadline = time.monotonic() + EVENT_TIMEOUT_S
+        while time.monotonic() < deadline and not os.path.exists(done):
+            time.sleep(0.1)
+        invites = ep.received(r"INVITE sip:")
+        cancels = ep.received(r"CANCEL sip:")
+        check(invites, "the sipp endpoint was never offered the INVITE (received: %s)"
+              % ep.first_error())
+        check(cancels, "the sipp endpoint got the INVITE but no CANCEL after SIPE answered")
+        check(os.path.exists(done), "the sipp endpoint got CANCEL but not the ACK for its 487: "
+              "%s" % ep.first_error())
+        try:
+            alice.expect_none("im_error", duration=0.2)
+        except AssertionError as e:
+            raise CaseFailure("alice: " + str(e).split("\n", 1)[0])
+    finally:
+        ep.stop()
+    return "INVITE forked to SIPE-bob (answered, IM delivered) and the sipp endpoint " \
+           "(180, CANCEL, 200/487, ACK)"
+
+
+def run_sipp_case(ctx, name, scenario, user, password, keys=()):
+    s = Sipp(ctx, name, scenario, user, password, keys=keys)
+    rc = s.wait()
+    s.stop()
+    if rc != 0:
+        raise CaseFailure("sipp %s exit %s: %s" % (scenario, rc, s.first_error()))
+    return s
+
+
+def case_digest_register(ctx):
+    s = run_sipp_case(ctx, "digest_register", "lync_digest_register.xml", "carol",
+                      USERS["carol"][0])
+    chall = s.received(r"SIP/2\.0 401")
+    check(chall and re.search(r"^WWW-Authenticate:\s*Digest", chall[0], re.M | re.I),
+          "401 has no Digest challenge")
+    return "REGISTER -> 401 (Digest offered) -> 200"
+
+
+def case_digest_wrong(ctx):
+    s = run_sipp_case(ctx, "digest_wrong", "lync_digest_register_wrong.xml", "carol",
+                      "not-" + USERS["carol"][0])
+    final = [t.split("\n", 1)[0] for d, t in s.messages() if d == "received"][-1]
+    return "REGISTER with a wrong password -> %s" % final.strip()
+
+
+def case_bad_event(ctx):
+    run_sipp_case(ctx, "subscribe_bad_event", "lync_subscribe_bad_event.xml", "carol",
+                  USERS["carol"][0])
+    return "SUBSCRIBE Event: x-causeway-no-such-package -> 489"
+
+
+def contact_list_body(text):
+    m = re.search(r"<contactList.*</contactList>|<contactList[^>]*/>", text, re.S)
+    return m.group(0) if m else None
+
+
+def case_service_malformed(ctx):
+    peer = "dave@" + DOMAIN
+    s = run_sipp_case(ctx, "service_malformed", "lync_service_malformed.xml", "carol",
+                      USERS["carol"][0], keys=[("peer", peer)])
+    lists = [contact_list_body(t) for t in s.received(r"SIP/2\.0 200",
+                                                       r"^CSeq:\s*\d+ SUBSCRIBE")]
+    check(len(lists) == 2, "want 2 SUBSCRIBE 200s, got %d" % len(lists))
+    before, after = lists
+    check(before is not None and after is not None,
+          "a SUBSCRIBE 200 carries no contactList (before: %r, after: %r)"
+          % (short(before, 200), short(after, 200)))
+    check(peer in before, "the valid setContact did not store %s: %s" % (peer, short(before)))
+    check("mallory" not in after, "the malformed SERVICE stored mallory: %s" % short(after))
+    check(before == after, "contact list changed after the malformed SERVICE:\n  before %s\n"
+          "  after  %s" % (short(before), short(after)))
+    return "setContact stored %s; malformed SOAP -> 400; contact list unchanged" % peer
+
+
+CASES = [
+    ("1-sign-in", case_sign_in),
+    ("2-presence", case_presence),
+    ("3-endpoints", case_endpoints),
+    ("4-im-typing", case_im),
+    ("5-offline", case_offline),
+    ("6-restart", case_restart),
+    ("7-fork-cancel", case_fork),
+    ("8-digest-register", case_digest_register),
+    ("9-digest-wrong-password", case_digest_wrong),
+    ("10-subscribe-bad-event", case_bad_event),
+    ("11-service-malformed", case_service_malformed),
+]
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    ap.add_argument("--causeway", required=True, help="the causeway binary")
+    ap.add_argument("--driver", required=True, help="the sipe_driver binary")
+    ap.add_argument("--log-dir", help="keep all logs here (default: a temp dir, kept on failure)")
+    ap.add_argument("--only", help="comma-separated case numbers to run, e.g. 1,2,7")
+    ap.add_argument("--causeway-log-level", default="debug",
+                    help="causeway's general.log_level (default debug: the evidence on failure)")
+    args = ap.parse_args()
+    for path in (args.causeway, args.driver):
+        if not os.access(path, os.X_OK):
+            print("FAIL setup: %s is not executable" % path)
+            return 1
+    if shutil.which("sipp") is None:
+        print("FAIL setup: sipp not found (Debian package sip-tester)")
+        return 1
+    if args.log_dir:
+        log_dir = os.path.abspath(args.log_dir)
+        os.makedirs(log_dir, exist_ok=True)
+        if os.path.exists(os.path.join(log_dir, "state")):
+            shutil.rmtree(os.path.join(log_dir, "state"))
+    else:
+        log_dir = tempfile.mkdtemp(prefix="lync-sipe-test-")
+    only = set(args.only.split(",")) if args.only else None
+
+    ctx = Context(args, log_dir)
+    results = []
+    try:
+        try:
+            for user in USERS:
+                ctx.causeway.add_user(user)
+            ctx.causeway.start()
+        except Exception as e:  # noqa: BLE001
+            results.append(("setup", False, str(e)))
+        else:
+            for name, fn in CASES:
+                if only and name.split("-", 1)[0] not in only:
+                    continue
+                t0 = time.monotonic()
+                try:
+                    if not ctx.causeway.running():
+                        ctx.causeway.start()
+                    why = fn(ctx)
+                    ok = True
+                except CaseFailure as e:
+                    ok, why = False, str(e)
+                except TimeoutError as e:
+                    ok, why = False, event_error(e)
+                except Exception as e:  # noqa: BLE001 - a broken case must not stop the rest
+                    ok, why = False, "%s: %s\n%s" % (type(e).__name__, e, traceback.format_exc())
+                results.append((name, ok, why))
+                print("%s %s (%.1fs): %s" % ("PASS" if ok else "FAIL", name,
+                                             time.monotonic() - t0, why), flush=True)
+    finally:
+        ctx.cleanup()
+    failed = [r for r in results if not r[1]]
+    for name, ok, why in results:
+        if name == "setup":
+            print("FAIL setup: %s" % why)
+    print("%d passed, %d failed" % (len(results) - len(failed), len(failed)))
+    if failed:
+        print("logs kept in %s (causeway.log, *.sipe-debug.log, *.driver.log, sipp/)" % log_dir)
+    elif not args.log_dir:
+        shutil.rmtree(log_dir, ignore_errors=True)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
