@@ -345,6 +345,7 @@ void Proxy::OnRequest(ProxyServerTxId server, SipMessage&& request, const Receiv
     if (bindings.empty()) {
       const bool exists = directory_ == nullptr || directory_->Exists(*aor);
       Reply(server, request, exists ? 480 : 404);
+      ReportMessageOutcome(request, exists ? 480 : 404);
       return;
     }
     for (const Binding& b : bindings) {
@@ -534,6 +535,12 @@ void Proxy::CancelPending(Context& ctx) {
   }
 }
 
+void Proxy::ReportMessageOutcome(const SipMessage& request, int code) {
+  if (options_.on_message_outcome && request.method() == Method::kMessage) {
+    options_.on_message_outcome(request, code);
+  }
+}
+
 void Proxy::MaybeComplete(Context& ctx) {
   for (const Branch& b : ctx.branches) {
     if (b.state != BranchState::kCompleted) return;
@@ -559,6 +566,7 @@ void Proxy::MaybeComplete(Context& ctx) {
     }
     // RFC 4320 §4.2: never a 408 to a non-INVITE: the caller's own transaction timed out too,
     // and a late 408 would only feed the "408 storm" that RFC describes.
+    ReportMessageOutcome(ctx.request, best.status_code());
     if (ctx.is_invite || best.status_code() != 408) {
       absl::Status s = transactions_.SendResponse(ctx.server, std::move(best));
       if (!s.ok()) log::Debug(kLog, "final not sent", {{"why", FromAbsl(s.message())}});
@@ -615,6 +623,7 @@ void Proxy::OnResponse(ProxyClientTxId client, SipMessage&& response, const Rece
         (void)transactions_.SendStateless(response, *to);
       }
     } else if (forward) {
+      if (!ctx->final_sent) ReportMessageOutcome(ctx->request, code);
       ctx->final_sent = true;
       absl::Status s = transactions_.SendResponse(ctx->server, std::move(response));
       if (!s.ok()) log::Debug(kLog, "2xx not forwarded", {{"why", FromAbsl(s.message())}});

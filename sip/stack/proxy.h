@@ -12,6 +12,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -83,6 +84,9 @@ struct ProxyOptions {
   // (the RFC keeps one per branch; one per context bounds timers per call and differs only when
   // branches ring at very different times).
   Duration timer_c = std::chrono::minutes(3);
+  // Told the final outcome of every MESSAGE the proxy handled (the code sent upstream: 2xx =
+  // delivered), so accepted instant messages reach the event bus and failures are reported.
+  std::function<void(const SipMessage& request, int code)> on_message_outcome;
 };
 
 struct ProxyStats {
@@ -176,6 +180,7 @@ class Proxy {
   void FinishBranch(Context& ctx, size_t index, int code, SipMessage* response);
   void CancelPending(Context& ctx);
   void MaybeComplete(Context& ctx);
+  void ReportMessageOutcome(const SipMessage& request, int code);
   void ForwardStatelessly(SipMessage&& request);
   void OnTimerC(uint64_t context_id);
   std::string OwnVia(TransportKind kind, bool v6, std::string_view branch) const;

@@ -584,6 +584,25 @@ TEST_F(ProxyTest, UnregisteredUserIs480AndUnknownUserIs404) {
   EXPECT_EQ(Codes(), (std::vector<int>{480, 404, 480}));
 }
 
+TEST_F(ProxyTest, MessageOutcomesAreReportedOnce) {
+  std::vector<std::pair<std::string, int>> outcomes;
+  ProxyOptions options;
+  options.on_message_outcome = [&outcomes](const SipMessage& request, int code) {
+    outcomes.emplace_back(std::string(request.request_uri_text()), code);
+  };
+  Make(options);
+  Bind("sip:alice@127.0.0.3:5070", TransportKind::kUdp, 0, "127.0.0.3:5070");
+  Bind("sip:alice@127.0.0.4:5070", TransportKind::kUdp, 0, "127.0.0.4:5070");
+  Deliver(Request("MESSAGE", "sip:alice@example.com"));
+  ASSERT_EQ(tx_.sent.size(), 2u);
+  Answer(1, 200, "b");
+  Answer(0, 200, "a");  // a second 2xx is not a second delivery
+  Deliver(Request("MESSAGE", "sip:bob@example.com"), 2);  // not registered
+  Deliver(Request("INVITE", "sip:bob@example.com"), 3);   // not a MESSAGE: not reported
+  EXPECT_EQ(outcomes, (std::vector<std::pair<std::string, int>>{
+                          {"sip:alice@example.com", 200}, {"sip:bob@example.com", 480}}));
+}
+
 TEST_F(ProxyTest, TimerCCancelsARingingBranch) {
   Deliver(Request("INVITE", "sip:bob@127.0.0.9"));
   Answer(0, 180);
