@@ -19,7 +19,9 @@
 #include "core/status.h"
 #include "core/strings.h"
 #include "gateway/sqlite_directory.h"
+#include "gateway/sqlite_roaming_store.h"
 #include "gateway/wiring.h"
+#include "mappings/sip_im.h"
 #include "sip/codec/message.h"
 #include "sip/io/resolver.h"
 #include "sip/io/resolver_uri.h"
@@ -106,6 +108,7 @@ class Shard final : public sip::TransportUser, public sip::Transport, public sip
   }
 
   runtime::Worker& worker() { return worker_; }
+  Bus& bus() { return bus_; }
   sip::SipTransport& transport() { return *transport_; }
   sip::SipServer& server() { return *server_; }
 
@@ -135,8 +138,12 @@ class Shard final : public sip::TransportUser, public sip::Transport, public sip
            (token & kTokenMask);
   }
 
+  // Publishes what the proxy learnt about a MESSAGE: delivered (2xx) or not.
+  void PublishMessageOutcome(const SipMessage& request, int code);
+
   SipService& service_;
   runtime::Worker& worker_;
+  Bus bus_;  // this worker's event bus (core/bus.h: single-threaded, one per worker)
   std::unique_ptr<sip::Resolver> resolver_;
   std::unique_ptr<sip::SipTransport> transport_;
   // MS-SIPAE sign-in and signing; null when the directory has no users (lab mode: no auth).
@@ -148,6 +155,8 @@ class Shard final : public sip::TransportUser, public sip::Transport, public sip
 
 class SipService final : public Service {
  public:
+  explicit SipService(SipServiceHooks hooks) : hooks_(std::move(hooks)) {}
+  const SipServiceHooks& hooks() const { return hooks_; }
   std::string_view Name() const override { return "sip"; }
   absl::Status Start(const StartContext& context) override;
   std::vector<std::string> Listeners() const override { return listeners_; }
@@ -191,6 +200,7 @@ class SipService final : public Service {
   // Re-reads the user directory when `causeway user ...` changed it, until Stop().
   void WatchDirectory();
 
+  SipServiceHooks hooks_;
   std::unique_ptr<runtime::Runtime> runtime_;
   std::unique_ptr<SqliteDirectory> directory_;
   std::unique_ptr<sip::AorDirectory> aor_directory_;
@@ -257,6 +267,9 @@ absl::Status Shard::Init(const GatewayConfig& config, sip::SipTransportOptions t
   }
   options.shard = static_cast<uint32_t>(worker_.index());
   if (!purge) options.purge_interval = Duration::zero();
+  options.proxy.on_message_outcome = [this](const SipMessage& request, int code) {
+    PublishMessageOutcome(request, code);
+  };
   options.on_bindings_expired = [this](const std::vector<std::string>& aors) {
     if (!front_end_) return;
     for (const std::string& aor : aors) front_end_->OnRegistrationChanged(aor);
@@ -282,12 +295,15 @@ absl::Status Shard::Init(const GatewayConfig& config, sip::SipTransportOptions t
 void Shard::OnMessage(SipMessage&& message, const sip::ReceiveInfo& received) {
   sip::ReceiveInfo info = received;
   if (security_) {
-    absl::Status verified = security_->OnIncoming(message, &info);
+    sip::lync::SecurityLayer::ResponseHeaders auth_headers;
+    absl::Status verified = security_->OnIncoming(message, &info, &auth_headers);
     if (!verified.ok()) {
-      // A request with a bad or missing signature gets its answer; a response is dropped.
+      // A request with a bad or missing signature (or Digest proof, 407) gets its answer; a
+      // response is dropped.
       if (message.is_request() && message.method() != sip::Method::kAck) {
         SipMessage answer = sip::MakeResponse(message, SipCodeOf(verified).value_or(403), {},
                                               sip::NewLocalTag());
+        for (const auto& [name, value] : auth_headers) (void)answer.AppendHeader(name, value);
         sip::Destination back;
         back.kind = info.kind;
         back.address = info.source;
@@ -348,6 +364,26 @@ void Shard::OnSendFailed(uint64_t token, const sip::Destination& to, const absl:
   worker_.Rearm();
 }
 
+void Shard::PublishMessageOutcome(const SipMessage& request, int code) {
+  absl::StatusOr<InstantMessageEvent> im = mappings::ImFromSipMessage(request);
+  if (!im.ok()) return;  // not a text message (e.g. a control body): nothing to tell
+  absl::Status published;
+  if (code >= 200 && code < 300) {
+    published = bus_.Publish(*im);
+  } else {
+    DeliveryFailureEvent failure;
+    failure.message_id = im->message_id;
+    failure.from = im->from;
+    failure.to = im->to;
+    failure.reason = mappings::FailureReasonFromSipCode(code);
+    failure.text = absl::StrCat("SIP ", code);
+    published = bus_.Publish(failure);
+  }
+  if (!published.ok()) {
+    log::Warn("sip", "bus publish failed", {{"why", FromAbsl(published.message())}});
+  }
+}
+
 void Shard::Resolve(const sip::Uri& uri, Callback done) {
   // Resolver callbacks are copyable std::functions; ours is move-only.
   auto shared_done = std::make_shared<Callback>(std::move(done));
@@ -395,7 +431,12 @@ absl::Status SipService::Start(const StartContext& context) {
   sip::lync::FrontEndOptions front_end;
   front_end.domains = config.sip.domains.empty() ? directory_->Domains() : config.sip.domains;
   front_end.require_authentication = directory_->Size() > 0;
-  roaming_store_ = std::make_unique<sip::lync::MemoryRoamingStore>();
+  auto roaming_store = SqliteRoamingStore::Open(context.state_dir);
+  if (!roaming_store.ok()) {
+    return absl::Status(roaming_store.status().code(),
+                        absl::StrCat("roaming store: ", roaming_store.status().message()));
+  }
+  roaming_store_ = std::move(*roaming_store);
   front_end_state_ = std::make_unique<sip::lync::FrontEndState>(
       std::move(front_end), *roaming_store_, *location_, directory_.get());
 
@@ -416,6 +457,7 @@ absl::Status SipService::Start(const StartContext& context) {
     transport.owner = static_cast<uint32_t>(i);
     absl::Status status = shard->Init(config, transport, *location_, /*purge=*/i == 0);
     if (!status.ok()) return status;
+    if (hooks_.on_bus) hooks_.on_bus(i, shard->bus());
     if (i == 0) {
       // Later workers bind the ports the first one got (port 0 in tests means ephemeral).
       transport.listen = shard->transport().BoundListeners();
@@ -466,6 +508,8 @@ void SipService::Stop() {
 
 }  // namespace
 
-std::unique_ptr<Service> MakeSipService() { return std::make_unique<SipService>(); }
+std::unique_ptr<Service> MakeSipService(SipServiceHooks hooks) {
+  return std::make_unique<SipService>(std::move(hooks));
+}
 
 }  // namespace causeway::gateway

@@ -4,12 +4,22 @@
 // store shared by all workers. Responses that arrive on a worker other than the one owning their
 // client transaction (the shard is tagged in the Via branch) are handed to the owner.
 
+#include <functional>
 #include <memory>
 
+#include "core/bus.h"
 #include "gateway/daemon.h"
 
 namespace causeway::gateway {
 
-std::unique_ptr<Service> MakeSipService();
+struct SipServiceHooks {
+  // Called once per worker, on the thread that starts the service, with that worker's index and
+  // its event bus (before any traffic): connectors subscribe here. Every instant message the SIP
+  // side delivered (InstantMessageEvent) or failed to deliver (DeliveryFailureEvent) is published
+  // on the bus of the worker that handled it.
+  std::function<void(size_t worker, Bus& bus)> on_bus;
+};
+
+std::unique_ptr<Service> MakeSipService(SipServiceHooks hooks = {});
 
 }  // namespace causeway::gateway

@@ -344,8 +344,8 @@ void Proxy::OnRequest(ProxyServerTxId server, SipMessage&& request, const Receiv
   if (ours) {
     if (bindings.empty()) {
       const bool exists = directory_ == nullptr || directory_->Exists(*aor);
-      Reply(server, request, exists ? 480 : 404);
       ReportMessageOutcome(request, exists ? 480 : 404);
+      Reply(server, request, exists ? 480 : 404);
       return;
     }
     for (const Binding& b : bindings) {

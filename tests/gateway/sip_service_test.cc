@@ -10,6 +10,8 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <mutex>
+#include <thread>
 #include <memory>
 #include <optional>
 #include <string>
@@ -17,6 +19,8 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "core/bus.h"
+#include "core/events.h"
 #include "core/strings.h"
 #include "gateway/config.h"
 #include "gateway/state_dir.h"
@@ -111,13 +115,27 @@ class SipServiceTest : public ::testing::Test {
     config.sip.udp.clear();
     config.sip.tls.clear();
     config.sip.tcp = {*NetAddress::Parse("127.0.0.1:0")};
+    config.sip.domains = {"example.com"};
     StartContext context;
     context.config = std::make_shared<const GatewayConfig>(config);
     absl::StatusOr<std::string> state_dir = PrepareStateDir(dir_ / "state");
     ASSERT_TRUE(state_dir.ok()) << state_dir.status();
     context.state_dir = *state_dir;
     context.workers = 2;
-    service_ = MakeSipService();
+    SipServiceHooks hooks;
+    hooks.on_bus = [this](size_t, Bus& bus) {
+      subscriptions_.push_back(bus.Subscribe<InstantMessageEvent>(
+          [this](const InstantMessageEvent& e) {
+            std::lock_guard<std::mutex> lock(events_mu_);
+            delivered_.push_back(e);
+          }));
+      subscriptions_.push_back(bus.Subscribe<DeliveryFailureEvent>(
+          [this](const DeliveryFailureEvent& e) {
+            std::lock_guard<std::mutex> lock(events_mu_);
+            failed_.push_back(e);
+          }));
+    };
+    service_ = MakeSipService(std::move(hooks));
     ASSERT_TRUE(service_->Start(context).ok());
     for (const std::string& listener : service_->Listeners()) {
       const std::string prefix = "tcp:127.0.0.1:";
@@ -133,7 +151,22 @@ class SipServiceTest : public ::testing::Test {
     if (service_) service_->Stop();
   }
 
+  // Bounded wait until the buses delivered at least these many events.
+  void WaitForEvents(size_t delivered, size_t failed) {
+    for (int i = 0; i < 200; ++i) {
+      {
+        std::lock_guard<std::mutex> lock(events_mu_);
+        if (delivered_.size() >= delivered && failed_.size() >= failed) return;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+  }
+
   testing::ScratchDir dir_;
+  std::vector<Subscription> subscriptions_;  // outlive the service's buses (see core/bus.h)
+  std::mutex events_mu_;
+  std::vector<InstantMessageEvent> delivered_;
+  std::vector<DeliveryFailureEvent> failed_;
   std::unique_ptr<Service> service_;
   uint16_t port_ = 0;
 };
@@ -202,6 +235,42 @@ TEST_F(SipServiceTest, RegisteredFlowsAreUsedFromEveryWorker) {
     EXPECT_EQ(final_response->status_code(), 200) << "user " << i;
     EXPECT_EQ(Header(*final_response, "Call-ID"), absl::StrCat("msg-", i, "@test"));
   }
+
+  // Every delivered IM is on the bus of the worker that handled it, once. (The worker publishes
+  // when the 200 goes upstream: allow it a moment.)
+  WaitForEvents(kUsers, 0);
+  {
+    std::lock_guard<std::mutex> lock(events_mu_);
+    ASSERT_EQ(delivered_.size(), static_cast<size_t>(kUsers));
+    for (const InstantMessageEvent& e : delivered_) {
+      EXPECT_EQ(e.body, "hello");
+      EXPECT_EQ(e.from.user, "sender");
+      EXPECT_EQ(e.to.domain, "example.com");
+    }
+    EXPECT_TRUE(failed_.empty());
+  }
+
+  // A MESSAGE for a user of our domain with no registration is refused (480) and reported as a
+  // delivery failure.
+  ASSERT_TRUE(sender.Send(absl::StrCat(
+      "MESSAGE sip:nobody@example.com SIP/2.0\r\n"
+      "Via: SIP/2.0/TCP 127.0.0.1:", sender.local_port(), ";branch=z9hG4bKnobody\r\n",
+      "Max-Forwards: 70\r\nFrom: <sip:sender@example.com>;tag=sn\r\n"
+      "To: <sip:nobody@example.com>\r\nCall-ID: nobody@test\r\nCSeq: 1 MESSAGE\r\n"
+      "Content-Type: text/plain\r\nContent-Length: 2\r\n\r\nhi")));
+  std::optional<SipMessage> refused;
+  for (int n = 0; n < 4 && !refused; ++n) {
+    std::optional<SipMessage> r = sender.Receive();
+    ASSERT_TRUE(r.has_value());
+    if (r->status_code() >= 200) refused = std::move(r);
+  }
+  ASSERT_TRUE(refused.has_value());
+  EXPECT_EQ(refused->status_code(), 480);
+  WaitForEvents(kUsers, 1);
+  std::lock_guard<std::mutex> lock(events_mu_);
+  ASSERT_EQ(failed_.size(), 1u);
+  EXPECT_EQ(failed_[0].reason, DeliveryFailureReason::kUnavailable);
+  EXPECT_EQ(failed_[0].to.user, "nobody");
 }
 
 }  // namespace
