@@ -41,11 +41,108 @@ CREATE TABLE user_phones (
 );
 )sql";
 
+// Version 2: the Lync front end's roaming data (gateway/sqlite_roaming_store.h), per user keyed by
+// the lower-case AOR. No foreign key to `users` (the front end may keep data for users the
+// directory does not list); the trigger deletes a user's roaming data with the user. Lists keep
+// their order in `position`; the 32-bit protocol values are checked to fit. STRICT: a column
+// holds only its declared type.
+constexpr std::string_view kRoamingV2 = R"sql(
+CREATE TABLE roaming_users (
+  id INTEGER PRIMARY KEY,
+  aor TEXT NOT NULL UNIQUE CHECK (aor = lower(aor) AND aor <> ''),
+  delta_num INTEGER CHECK (delta_num BETWEEN 0 AND 4294967295)  -- NULL: no contact list saved
+) STRICT;
+CREATE TABLE roaming_groups (
+  user_id INTEGER NOT NULL REFERENCES roaming_users(id) ON DELETE CASCADE,
+  position INTEGER NOT NULL,
+  group_id INTEGER NOT NULL CHECK (group_id BETWEEN 0 AND 4294967295),
+  name TEXT NOT NULL,
+  external_uri TEXT NOT NULL,
+  PRIMARY KEY (user_id, position)
+) STRICT;
+CREATE TABLE roaming_contacts (
+  user_id INTEGER NOT NULL REFERENCES roaming_users(id) ON DELETE CASCADE,
+  position INTEGER NOT NULL,
+  uri TEXT NOT NULL,
+  name TEXT NOT NULL,
+  subscribed INTEGER NOT NULL CHECK (subscribed IN (0, 1)),
+  external_uri TEXT NOT NULL,
+  PRIMARY KEY (user_id, position)
+) STRICT;
+CREATE TABLE roaming_contact_groups (
+  user_id INTEGER NOT NULL,
+  contact_position INTEGER NOT NULL,
+  position INTEGER NOT NULL,
+  group_id INTEGER NOT NULL CHECK (group_id BETWEEN 0 AND 4294967295),
+  PRIMARY KEY (user_id, contact_position, position),
+  FOREIGN KEY (user_id, contact_position) REFERENCES roaming_contacts(user_id, position)
+    ON DELETE CASCADE
+) STRICT;
+CREATE TABLE roaming_publications (
+  user_id INTEGER NOT NULL REFERENCES roaming_users(id) ON DELETE CASCADE,
+  position INTEGER NOT NULL,
+  name TEXT NOT NULL,
+  instance INTEGER NOT NULL CHECK (instance BETWEEN 0 AND 4294967295),
+  container INTEGER NOT NULL CHECK (container BETWEEN 0 AND 4294967295),
+  version INTEGER NOT NULL CHECK (version BETWEEN 0 AND 4294967295),
+  publish_time TEXT NOT NULL,
+  expire_type TEXT NOT NULL,
+  xml TEXT NOT NULL,
+  PRIMARY KEY (user_id, position)
+) STRICT;
+CREATE TABLE roaming_containers (
+  user_id INTEGER NOT NULL REFERENCES roaming_users(id) ON DELETE CASCADE,
+  position INTEGER NOT NULL,
+  container_id INTEGER NOT NULL CHECK (container_id BETWEEN 0 AND 4294967295),
+  version INTEGER NOT NULL CHECK (version BETWEEN 0 AND 4294967295),
+  PRIMARY KEY (user_id, position)
+) STRICT;
+CREATE TABLE roaming_container_members (
+  user_id INTEGER NOT NULL,
+  container_position INTEGER NOT NULL,
+  position INTEGER NOT NULL,
+  type TEXT NOT NULL,
+  value TEXT NOT NULL,
+  PRIMARY KEY (user_id, container_position, position),
+  FOREIGN KEY (user_id, container_position) REFERENCES roaming_containers(user_id, position)
+    ON DELETE CASCADE
+) STRICT;
+CREATE TABLE roaming_subscribers (
+  user_id INTEGER NOT NULL REFERENCES roaming_users(id) ON DELETE CASCADE,
+  position INTEGER NOT NULL,
+  user TEXT NOT NULL,
+  display_name TEXT NOT NULL,
+  acknowledged INTEGER NOT NULL CHECK (acknowledged IN (0, 1)),
+  type TEXT NOT NULL,
+  PRIMARY KEY (user_id, position)
+) STRICT;
+-- Spelled out rather than left to ON DELETE CASCADE: a connection without foreign_keys (the
+-- sqlite3 shell) deletes everything too.
+CREATE TRIGGER users_delete_roaming AFTER DELETE ON users
+BEGIN
+  DELETE FROM roaming_contact_groups
+    WHERE user_id IN (SELECT id FROM roaming_users WHERE aor = OLD.uri);
+  DELETE FROM roaming_container_members
+    WHERE user_id IN (SELECT id FROM roaming_users WHERE aor = OLD.uri);
+  DELETE FROM roaming_groups WHERE user_id IN (SELECT id FROM roaming_users WHERE aor = OLD.uri);
+  DELETE FROM roaming_contacts
+    WHERE user_id IN (SELECT id FROM roaming_users WHERE aor = OLD.uri);
+  DELETE FROM roaming_publications
+    WHERE user_id IN (SELECT id FROM roaming_users WHERE aor = OLD.uri);
+  DELETE FROM roaming_containers
+    WHERE user_id IN (SELECT id FROM roaming_users WHERE aor = OLD.uri);
+  DELETE FROM roaming_subscribers
+    WHERE user_id IN (SELECT id FROM roaming_users WHERE aor = OLD.uri);
+  DELETE FROM roaming_users WHERE aor = OLD.uri;
+END;
+)sql";
+
 }  // namespace
 
 const std::vector<Migration>& StateMigrations() {
   static const std::vector<Migration> kMigrations = {
       {1, "user directory (users, user_phones)", kUsersV1},
+      {2, "Lync roaming data (roaming_users, roaming_groups, roaming_contacts, ...)", kRoamingV2},
   };
   return kMigrations;
 }
