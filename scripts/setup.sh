@@ -14,7 +14,7 @@ packages=(
   # fuzzing and sanitizers
   clang-14 libclang-rt-14-dev
   # real peers and tools used by tests and benchmarks
-  sip-tester kamailio openssl procps python3 python3-dnslib
+  sip-tester kamailio kamailio-presence-modules kamailio-sqlite-modules openssl procps python3 python3-dnslib
   # the real Lync-protocol client (pidgin-sipe) and what its headless libpurple driver builds with
   pidgin-sipe libpurple-dev libglib2.0-dev libxml2-dev
 )
