@@ -88,6 +88,17 @@ FrontEndState::User& FrontEndState::LoadUser(const std::string& aor) {
   user.contacts = std::move(data->contacts);
   user.containers = std::move(data->containers);
   user.subscribers = std::move(data->subscribers);
+  if (user.containers.empty()) {
+    // The access levels every Lync user starts with (MS-PRES): colleagues of the same enterprise
+    // in 200, federated contacts in 100, and empty personal, workgroup and blocked levels.
+    user.containers = {
+        Container{kContainerBlocked, 0, {}},
+        Container{kContainerPersonal, 0, {}},
+        Container{kContainerWorkgroup, 0, {}},
+        Container{kContainerColleagues, 0, {ContainerMember{std::string(kMemberSameEnterprise), ""}}},
+        Container{kContainerPublic, 0, {ContainerMember{std::string(kMemberFederated), ""}}},
+    };
+  }
   for (Category& c : data->publications) user.publications.push_back({std::move(c), ""});
   return user;
 }
@@ -267,7 +278,7 @@ bool FrontEnd::HandleSubscribe(ServerTransactionId id, SipMessage& request,
             (state_.directory_ == nullptr || state_.directory_->Size() == 0 ||
              state_.directory_->FindByUri(r) != nullptr);
         if (known) {
-          resource.categories = VisibleCategories(r);
+          resource.categories = VisibleCategories(r, user);
         } else {
           resource.state = "terminated";
           resource.reason = "noresource";
@@ -279,7 +290,7 @@ bool FrontEnd::HandleSubscribe(ServerTransactionId id, SipMessage& request,
       body = std::move(multipart.body);
     } else {
       content_type = kEventCategoriesContentType;
-      body = BuildCategories(VisibleCategories(target));
+      body = BuildCategories(VisibleCategories(target, user));
     }
 
     if (expires.count() > 0) {
@@ -615,37 +626,74 @@ uint32_t FrontEnd::Availability(const std::string& aor) {
   return machine != 0 ? machine : static_cast<uint32_t>(lync::Availability::kOnline);
 }
 
-CategoriesDocument FrontEnd::VisibleCategories(const std::string& aor) {
+uint32_t FrontEnd::ContainerOf(const std::string& aor, const std::string& watcher) {
+  // MS-PRES access levels: a watcher belongs to the highest-numbered container that lists it (as a
+  // user, by domain, as a colleague of the same enterprise, or as a federated contact); 0 = none
+  // (sees only the aggregate state).
+  const std::string domain = watcher.substr(watcher.find('@') + 1);
+  const bool colleague = ServedDomains(state_.options().domains).Serves(domain);
+  FrontEndState::User& u = state_.LoadUser(aor);
+  uint32_t best = 0;
+  for (const Container& c : u.containers) {
+    for (const ContainerMember& m : c.members) {
+      const bool member =
+          (m.type == kMemberUser && AorOfText(m.value) == watcher) ||
+          (m.type == kMemberDomain && absl::EqualsIgnoreCase(ToAbsl(m.value), ToAbsl(domain))) ||
+          (m.type == kMemberSameEnterprise && colleague) ||
+          (m.type == kMemberFederated && !colleague);
+      if (member) best = std::max(best, c.id);
+    }
+  }
+  return best;
+}
+
+CategoriesDocument FrontEnd::VisibleCategories(const std::string& aor, const std::string& watcher) {
   CategoriesDocument doc;
   doc.uri = aor;
   const std::string now = FormatPublishTime(std::chrono::system_clock::now());
+  const uint32_t container = watcher == aor ? kContainerPersonal : ContainerOf(aor, watcher);
+  const bool blocked = container == kContainerBlocked;
   AggregateState aggregate;
-  aggregate.availability = Availability(aor);
+  // A blocked watcher sees the user offline (MS-PRES: the blocked container's only category).
+  aggregate.availability =
+      blocked ? static_cast<uint32_t>(lync::Availability::kOffline) : Availability(aor);
   Category state;
   state.name = "state";
   state.instance = 0;
-  state.container = kContainerColleagues;
+  state.container = container;
   state.version = 1;
   state.publish_time = now;
   state.xml = BuildAggregateState(aggregate);
   doc.categories.push_back(std::move(state));
+  if (blocked) return doc;
 
+  // The latest publication of each other category in the watcher's container.
   FrontEndState::User& u = state_.LoadUser(aor);
-  const FrontEndState::Publication* note = nullptr;
+  std::vector<const FrontEndState::Publication*> latest;
   for (const FrontEndState::Publication& p : u.publications) {
-    if (p.category.name == "note" &&
-        (note == nullptr || p.category.publish_time > note->category.publish_time)) {
-      note = &p;
+    if (p.category.name == "state") continue;  // replaced by the aggregate above
+    if (p.category.container != container) continue;
+    auto same = std::find_if(latest.begin(), latest.end(), [&p](const auto* q) {
+      return q->category.name == p.category.name;
+    });
+    if (same == latest.end()) {
+      latest.push_back(&p);
+    } else if (p.category.publish_time > (*same)->category.publish_time) {
+      *same = &p;
     }
   }
-  if (note != nullptr) doc.categories.push_back(note->category);
+  bool has_card = false;
+  for (const FrontEndState::Publication* p : latest) {
+    has_card = has_card || p->category.name == "contactCard";
+    doc.categories.push_back(p->category);
+  }
 
-  if (state_.directory_ != nullptr) {
+  if (!has_card && state_.directory_ != nullptr) {
     if (UserRef record = state_.directory_->FindByUri(aor);
         record != nullptr && !record->display_name.empty()) {
       Category card;
       card.name = "contactCard";
-      card.container = kContainerColleagues;
+      card.container = container;
       card.version = 1;
       card.publish_time = now;
       card.xml = ContactCardXml(record->display_name);
@@ -664,13 +712,7 @@ std::string FrontEnd::RoamingSelfBody(const std::string& aor) {
     categories.categories.push_back(p.category);
   }
   self.categories = std::move(categories);
-  std::vector<Container> containers = u.containers;
-  if (containers.empty()) {
-    // Nobody set an access level yet: colleagues (same enterprise) see the presence.
-    containers.push_back(Container{kContainerColleagues, 1,
-                                   {ContainerMember{std::string(kMemberSameEnterprise), ""}}});
-  }
-  self.containers = std::move(containers);
+  self.containers = u.containers;
   self.subscribers = u.subscribers;
   return BuildRoamingSelf(self);
 }
@@ -735,10 +777,17 @@ void FrontEnd::QueueRoamingNotifies(const std::string& aor, std::string_view eve
 void FrontEnd::QueuePresenceNotifies(const std::string& aor, std::vector<Outgoing>& out) {
   FrontEndState::User& u = state_.LoadUser(aor);
   if (u.watchers.empty()) return;
-  const std::string body = BuildCategories(VisibleCategories(aor));
   u.last_availability = Availability(aor);
+  // One body per access level: watchers in the same container see the same categories.
+  absl::flat_hash_map<uint32_t, std::string> bodies;
   for (const std::string& key : u.watchers) {
-    if (std::optional<Outgoing> n = MakeNotify(key, kEventCategoriesContentType, body)) {
+    auto s = state_.subscriptions_.find(key);
+    if (s == state_.subscriptions_.end()) continue;
+    const std::string& watcher = s->second.subscriber;
+    const uint32_t container = watcher == aor ? kContainerPersonal : ContainerOf(aor, watcher);
+    auto [body, fresh] = bodies.try_emplace(container);
+    if (fresh) body->second = BuildCategories(VisibleCategories(aor, watcher));
+    if (std::optional<Outgoing> n = MakeNotify(key, kEventCategoriesContentType, body->second)) {
       out.push_back(std::move(*n));
     }
   }

@@ -156,7 +156,10 @@ class FrontEnd final : public LocalService {
 
   // Under the state lock: notification bodies and their fan-out.
   std::string PresenceOf(const std::string& aor) ABSL_EXCLUSIVE_LOCKS_REQUIRED(state_.mu_);
-  CategoriesDocument VisibleCategories(const std::string& aor)
+  // What `watcher` may see of `aor` (MS-PRES containers: the watcher's access level).
+  CategoriesDocument VisibleCategories(const std::string& aor, const std::string& watcher)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(state_.mu_);
+  uint32_t ContainerOf(const std::string& aor, const std::string& watcher)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(state_.mu_);
   uint32_t Availability(const std::string& aor) ABSL_EXCLUSIVE_LOCKS_REQUIRED(state_.mu_);
   std::string RoamingSelfBody(const std::string& aor) ABSL_EXCLUSIVE_LOCKS_REQUIRED(state_.mu_);

@@ -313,6 +313,59 @@ TEST_F(FrontEndTest, PresenceIsAggregatedAndFannedOutToWatchers) {
   EXPECT_TRUE(absl::StrContains(ToAbsl(Last("BENOTIFY").body()), "<availability>18500</availability>"));
 }
 
+TEST_F(FrontEndTest, AccessLevelsDecideWhatAWatcherSees) {
+  Register("alice", "127.0.0.1:40000", 1, "e1");
+  Register("bob", "127.0.0.3:40000", 3, "e3");
+  // alice publishes a note for her personal contacts only (container 400).
+  const std::string publish =
+      "<publish xmlns=\"http://schemas.microsoft.com/2006/09/sip/rich-presence\">"
+      "<publications uri=\"sip:alice@example.test\">"
+      "<publication categoryName=\"note\" instance=\"0\" container=\"400\" version=\"0\" "
+      "expireType=\"static\"><note xmlns=\"http://schemas.microsoft.com/2006/09/sip/note\">"
+      "<body type=\"personal\" uri=\"\">for friends</body></note></publication>"
+      "</publications></publish>";
+  SelfRequest("SERVICE", "alice", 1, "", kCategoryPublishContentType, publish, "pub");
+  ASSERT_EQ(Last("SIP/2.0").status_code(), 200);
+  const std::string batch =
+      "<batchSub xmlns=\"http://schemas.microsoft.com/2006/01/sip/batch-subscribe\" "
+      "uri=\"sip:bob@example.test\" name=\"\"><action name=\"subscribe\" id=\"1\"><adhocList>"
+      "<resource uri=\"sip:alice@example.test\"/></adhocList></action></batchSub>";
+  SelfRequest("SUBSCRIBE", "bob", 3, absl::StrCat("Event: presence\r\n", kSubscribeHeaders),
+              kBatchSubscribeContentType, batch, "watch");
+  SipMessage first = Last("SIP/2.0 200");
+  // bob is a colleague (container 200): available, but not the personal note.
+  EXPECT_TRUE(absl::StrContains(ToAbsl(first.body()), "<availability>3500</availability>"));
+  EXPECT_FALSE(absl::StrContains(ToAbsl(first.body()), "for friends"));
+
+  auto set_members = [&](uint32_t container, std::string_view action, std::string_view call_id) {
+    ContainerUpdate update;
+    update.id = container;
+    update.changes.push_back({std::string(action), {std::string(kMemberUser), "bob@example.test"}});
+    SelfRequest("SERVICE", "alice", 1, "", kSetContainerMembersContentType,
+                BuildSetContainerMembers({update}), call_id);
+    ASSERT_EQ(Last("SIP/2.0").status_code(), 200);
+  };
+  // alice puts bob in her personal level: he sees the note.
+  transport_.Take();
+  set_members(400, "add", "acl1");
+  SelfRequest("SERVICE", "alice", 1, "", kCategoryPublishContentType,
+              absl::StrCat(publish.substr(0, publish.find("version=\"0\"")), "version=\"1\"",
+                           publish.substr(publish.find("version=\"0\"") + 11)),
+              "pub2");
+  ASSERT_EQ(Last("SIP/2.0").status_code(), 200);
+  EXPECT_TRUE(absl::StrContains(ToAbsl(Last("BENOTIFY").body()), "for friends"));
+  // alice blocks bob: he sees her offline and nothing else, although she is signed in.
+  set_members(32000, "add", "acl2");
+  SelfRequest("SERVICE", "alice", 1, "", kCategoryPublishContentType,
+              absl::StrCat(publish.substr(0, publish.find("version=\"0\"")), "version=\"2\"",
+                           publish.substr(publish.find("version=\"0\"") + 11)),
+              "pub3");
+  ASSERT_EQ(Last("SIP/2.0").status_code(), 200);
+  SipMessage blocked = Last("BENOTIFY");
+  EXPECT_TRUE(absl::StrContains(ToAbsl(blocked.body()), "<availability>18500</availability>"));
+  EXPECT_FALSE(absl::StrContains(ToAbsl(blocked.body()), "for friends"));
+}
+
 TEST_F(FrontEndTest, SubscriptionRefreshAndRemovalInDialog) {
   Register("alice", "127.0.0.1:40000", 1, "e1");
   SelfRequest("SUBSCRIBE", "alice", 1,
