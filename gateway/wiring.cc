@@ -1,5 +1,6 @@
 #include "gateway/wiring.h"
 
+#include <openssl/rand.h>
 #include <openssl/ssl.h>
 
 #include <chrono>
@@ -34,6 +35,19 @@ void AddListeners(const SipConfig& sip, const std::vector<NetAddress>& addresses
     listen.advertised = AdvertisedAddress(sip, address.port());
     out.listen.push_back(listen);
   }
+}
+
+// The Digest nonce key every worker's SecurityLayer shares (a nonce issued by one worker must
+// verify on another): 32 random bytes, drawn once per process on first use.
+const std::string& ProcessDigestSecret() {
+  static const std::string secret = [] {
+    std::string s(32, '\0');
+    if (RAND_bytes(reinterpret_cast<unsigned char*>(s.data()), static_cast<int>(s.size())) != 1) {
+      s.clear();  // each layer then draws its own: nonces only verify on the issuing worker
+    }
+    return s;
+  }();
+  return secret;
 }
 
 }  // namespace
@@ -117,6 +131,7 @@ sip::lync::SecurityLayerOptions MakeSecurityLayerOptions(const GatewayConfig& co
   sip::lync::SecurityLayerOptions options;
   const std::string server = LyncServerName(config, certificate);
   options.sipae.targetname = server;
+  options.digest_secret = ProcessDigestSecret();
   auto first_label = [](std::string_view name) {
     return absl::AsciiStrToUpper(ToAbsl(name.substr(0, name.find('.'))));
   };

@@ -318,6 +318,21 @@ std::array<uint8_t, 16> NtlmMac(uint32_t flags, const Bytes16& sign_key, const B
   return out;
 }
 
+absl::StatusOr<NtlmLogin> PeekNtlmAuthenticateLogin(std::string_view msg) {
+  if (msg.size() < kAuthenticateHeader || std::memcmp(msg.data(), kSignature, 8) != 0 ||
+      Get32(msg, 8) != 3) {
+    return Refuse("malformed AUTHENTICATE_MESSAGE");
+  }
+  std::string_view domain16, user16;
+  if (!Field(msg, 28, &domain16) || !Field(msg, 36, &user16)) {
+    return Refuse("AUTHENTICATE field outside the message");
+  }
+  if ((Get32(msg, 60) & kNtlmNegotiateUnicode) == 0) {
+    return Refuse("client did not negotiate Unicode");
+  }
+  return NtlmLogin{NtlmUtf8FromUtf16Le(user16), NtlmUtf8FromUtf16Le(domain16)};
+}
+
 absl::StatusOr<NtlmAuthResult> VerifyNtlmAuthenticate(const NtlmChallengeState& challenge,
                                                       std::string_view msg,
                                                       const NtHashLookup& lookup,

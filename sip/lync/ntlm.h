@@ -126,6 +126,14 @@ absl::StatusOr<NtlmAuthResult> VerifyNtlmAuthenticate(const NtlmChallengeState& 
                                                       const NtHashLookup& lookup,
                                                       const NtlmVerifyOptions& options = {});
 
+// The user and domain names an AUTHENTICATE_MESSAGE carries (UTF-8, as sent), read without
+// checking anything else: for rate-limiting failed sign-ins before the NTLMv2 check runs.
+struct NtlmLogin {
+  std::string user;
+  std::string domain;
+};
+absl::StatusOr<NtlmLogin> PeekNtlmAuthenticateLogin(std::string_view authenticate_message);
+
 // SIGNKEY/SEALKEY (MS-NLMP 3.4.5.2/3.4.5.3) for both directions from the exported session key.
 NtlmSessionKeys DeriveNtlmSessionKeys(uint32_t flags, const Bytes16& exported_session_key);
 

@@ -305,6 +305,16 @@ bool HasSipaeSignature(const SipMessage& message) {
   return cred && cred->has_response && !cred->has_gssapi_data;
 }
 
+std::optional<NtlmLogin> SipaeAuthenticateLogin(const SipMessage& request) {
+  std::optional<SipaeAuthParams> cred = FindNtlmCredentials(request);
+  if (!cred || !cred->has_gssapi_data || cred->gssapi_data.empty()) return std::nullopt;
+  std::string token;
+  if (!absl::Base64Unescape(ToAbsl(cred->gssapi_data), &token)) return std::nullopt;
+  absl::StatusOr<NtlmLogin> login = PeekNtlmAuthenticateLogin(token);
+  if (!login.ok()) return std::nullopt;
+  return *std::move(login);
+}
+
 SipaeAuthenticator::SipaeAuthenticator(SipaeConfig config, const Clock& clock, NtHashLookup lookup,
                                        std::function<void(std::span<uint8_t>)> random,
                                        std::function<uint64_t()> now_filetime)

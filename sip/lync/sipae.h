@@ -150,6 +150,10 @@ bool IsSipaeHandshake(const SipMessage& request);
 // re-authenticates that way every 8 hours on the same connection and expects the NTLM offer.
 bool HasSipaeSignature(const SipMessage& message);
 
+// The login (user, domain) of the NTLM AUTHENTICATE a REGISTER carries (step 3), nullopt for any
+// other request. Nothing is verified: it names the key of a failed-sign-in limiter.
+std::optional<NtlmLogin> SipaeAuthenticateLogin(const SipMessage& request);
+
 struct SipaeConfig {
   std::string realm = std::string(kSipaeRealm);
   std::string targetname;  // the FQDN clients connect to, e.g. "fe01.contoso.com"

@@ -375,6 +375,14 @@ std::string NtlmAuthenticateForTest(std::string_view challenge, std::string_view
   *exported = c.exported;
   return c.authenticate;
 }
+// The same with an NTLMv2 timestamp (FILETIME), for servers that check the clock skew.
+std::string NtlmAuthenticateForTestAt(std::string_view challenge, std::string_view user,
+                                      std::string_view domain, std::string_view password,
+                                      uint64_t timestamp, Bytes16* exported) {
+  ClientOut c = MakeAuthenticate(challenge, user, domain, password, timestamp);
+  *exported = c.exported;
+  return c.authenticate;
+}
 }  // namespace testclient
 
 }  // namespace causeway::sip::lync
