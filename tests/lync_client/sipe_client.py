@@ -40,7 +40,7 @@ class SipeClientError(Exception):
 class SipeClient:
     def __init__(self, driver, user, password="", server="127.0.0.1:5061", trust_cert=None,
                  login=None, transport="tls", auth="ntlm", user_agent=None, user_dir=None,
-                 debug_file=None, verbose=False, extra_args=(), env=None):
+                 debug_file=None, verbose=False, extra_args=(), env=None, host_name=None):
         self.driver = driver
         self.user = user
         self.args = [driver, "--user", user, "--password", password, "--server", server,
@@ -53,6 +53,8 @@ class SipeClient:
             self.args += ["--user-agent", user_agent]
         if debug_file:
             self.args += ["--debug-file", debug_file]
+        if host_name:  # SIPE hashes it into its epid: another endpoint of the same user
+            self.args += ["--host-name", host_name]
         if verbose:
             self.args += ["--verbose"]
         self.args += list(extra_args)

@@ -44,7 +44,32 @@ constexpr guint kShutdownHardSeconds = 10;
 bool g_interpose_enabled = true;
 int g_sax_rewrites = 0;
 
+// --host-name: SIPE's epid (and the +sip.instance made from it) is a hash of the sign-in
+// address, g_get_host_name() and the local IP, so two clients of one user on one host would be
+// one endpoint. Set before libpurple starts; glib caches the first answer.
+const char* g_host_name = nullptr;
+
 }  // namespace
+
+// Exported like xmlSAXUserParseMemory: glib's g_get_host_name() binds to this gethostname.
+extern "C" int gethostname(char* name, size_t len) {
+  using RealFn = int (*)(char*, size_t);
+  if (g_host_name == nullptr) {
+    static RealFn real = reinterpret_cast<RealFn>(dlsym(RTLD_NEXT, "gethostname"));
+    if (real == nullptr) {
+      errno = ENOSYS;
+      return -1;
+    }
+    return real(name, len);
+  }
+  const size_t n = std::strlen(g_host_name);
+  if (n + 1 > len) {
+    errno = ENAMETOOLONG;
+    return -1;
+  }
+  std::memcpy(name, g_host_name, n + 1);
+  return 0;
+}
 
 // Defined in the executable and exported (ENABLE_EXPORTS), so libsipe.so, loaded later with
 // dlopen, binds its xmlSAXUserParseMemory reference here instead of in libxml2.
@@ -159,6 +184,7 @@ struct Options {
   std::string trust_cert;  // PEM file of the only certificate accepted
   std::string user_dir;
   std::string user_agent;
+  std::string host_name;    // what gethostname() tells SIPE (its epid hashes it)
   std::string plugin_dir = kDefaultPluginDir;
   std::string debug_file;
   bool verbose = false;
@@ -173,7 +199,7 @@ void Usage() {
                "         --password PW --server HOST:PORT [--transport tls|tcp|auto]\n"
                "         [--auth ntlm|krb5|tls-dsk] --trust-cert server.pem --user-dir DIR\n"
                "         [--user-agent UA] [--plugin-dir DIR] [--debug-file PATH] [--verbose]\n"
-               "         [--publish]\n"
+               "         [--publish] [--host-name NAME]\n"
                "       sipe_driver --selftest-xml [--no-interpose] [--user-dir DIR]\n"
                "commands on stdin: status <id> [note], im <uri> <text>, typing <uri> [stop],\n"
                "  add <uri> [group], remove <uri>, buddies, ping, quit\n");
@@ -200,6 +226,7 @@ bool ParseOptions(int argc, char** argv, Options& o) {
     else if (arg == "--trust-cert") ok = value(o.trust_cert);
     else if (arg == "--user-dir") ok = value(o.user_dir);
     else if (arg == "--user-agent") ok = value(o.user_agent);
+    else if (arg == "--host-name") ok = value(o.host_name);
     else if (arg == "--plugin-dir") ok = value(o.plugin_dir);
     else if (arg == "--debug-file") ok = value(o.debug_file);
     else if (arg == "--verbose") o.verbose = true;
@@ -956,6 +983,7 @@ int main(int argc, char** argv) {
   g_set_print_handler(PrintToStderr);
   signal(SIGPIPE, SIG_IGN);
   g_interpose_enabled = !g.opts.no_interpose;
+  if (!g.opts.host_name.empty()) g_host_name = g.opts.host_name.c_str();
   if (g_mkdir_with_parents(g.opts.user_dir.c_str(), 0700) != 0) {
     std::fprintf(stderr, "sipe_driver: cannot create %s\n", g.opts.user_dir.c_str());
     return 2;
