@@ -109,16 +109,36 @@ absl::StatusOr<bool> SqliteDirectory::Refresh() {
   absl::StatusOr<int64_t> version = db_->DataVersion();
   if (!version.ok()) return version.status();
   if (*version == data_version_) return false;
+  // Another connection committed: the directory, or only other state (roaming data)?
+  absl::StatusOr<int64_t> directory_version = DirectoryVersion();
+  if (!directory_version.ok()) return directory_version.status();
+  if (*directory_version == directory_version_) {
+    data_version_ = *version;
+    return false;
+  }
   if (absl::Status st = Reload(); !st.ok()) return st;
   data_version_ = *version;
   return true;
 }
 
 absl::Status SqliteDirectory::Reload() {
+  // Read first: a change committed between the two reads is reloaded again next time, never
+  // missed.
+  absl::StatusOr<int64_t> directory_version = DirectoryVersion();
+  if (!directory_version.ok()) return directory_version.status();
   absl::StatusOr<std::vector<UserRecord>> users = List();
   if (!users.ok()) return users.status();
   snapshot_.Publish(std::move(*users));
+  directory_version_ = *directory_version;
   return absl::OkStatus();
+}
+
+absl::StatusOr<int64_t> SqliteDirectory::DirectoryVersion() {
+  absl::StatusOr<Statement> stmt = db_->Prepare("SELECT version FROM directory_version");
+  if (!stmt.ok()) return stmt.status();
+  absl::StatusOr<bool> row = stmt->Step();
+  if (!row.ok()) return row.status();
+  return *row ? stmt->ColumnInt(0) : 0;
 }
 
 absl::StatusOr<std::vector<UserRecord>> SqliteDirectory::List() {

@@ -4,9 +4,10 @@
 //
 // The daemon opens it at start and calls Refresh() every few seconds from one thread; Refresh()
 // reloads the snapshot only when another connection committed (PRAGMA data_version), e.g. a
-// `causeway user add` while the daemon runs. Lookups (the UserDirectory methods) are thread-safe
-// and never touch the database. The write methods (for the CLI) reload the snapshot themselves.
-// All non-lookup methods belong to one thread at a time.
+// `causeway user add` while the daemon runs, and that commit changed the directory (the
+// `directory_version` counter; roaming data and other state do not count). Lookups (the
+// UserDirectory methods) are thread-safe and never touch the database. The write methods (for
+// the CLI) reload the snapshot themselves. All non-lookup methods belong to one thread at a time.
 //
 // Only password material is stored (sip/lync/credentials.h); the password is neither stored nor
 // logged nor put in an error message.
@@ -78,10 +79,13 @@ class SqliteDirectory : public UserDirectory {
  private:
   explicit SqliteDirectory(std::unique_ptr<StateDb> db) : db_(std::move(db)) {}
   absl::StatusOr<int64_t> UserId(const std::string& uri);
+  // The directory_version counter (bumped by triggers on every change to users/user_phones).
+  absl::StatusOr<int64_t> DirectoryVersion();
 
   std::unique_ptr<StateDb> db_;
   SnapshotDirectory snapshot_;
   int64_t data_version_ = -1;
+  int64_t directory_version_ = -1;  // of the loaded snapshot
 };
 
 }  // namespace causeway::gateway

@@ -137,12 +137,36 @@ BEGIN
 END;
 )sql";
 
+// Version 3: a counter that every change to the user directory bumps (triggers), so the daemon
+// reloads its snapshot when users changed rather than on any commit of another connection
+// (PRAGMA data_version also moves on every roaming-data write).
+constexpr std::string_view kDirectoryVersionV3 = R"sql(
+CREATE TABLE directory_version (
+  id INTEGER PRIMARY KEY CHECK (id = 1),
+  version INTEGER NOT NULL
+) STRICT;
+INSERT INTO directory_version (id, version) VALUES (1, 0);
+CREATE TRIGGER users_insert_version AFTER INSERT ON users
+BEGIN UPDATE directory_version SET version = version + 1; END;
+CREATE TRIGGER users_update_version AFTER UPDATE ON users
+BEGIN UPDATE directory_version SET version = version + 1; END;
+CREATE TRIGGER users_delete_version AFTER DELETE ON users
+BEGIN UPDATE directory_version SET version = version + 1; END;
+CREATE TRIGGER user_phones_insert_version AFTER INSERT ON user_phones
+BEGIN UPDATE directory_version SET version = version + 1; END;
+CREATE TRIGGER user_phones_update_version AFTER UPDATE ON user_phones
+BEGIN UPDATE directory_version SET version = version + 1; END;
+CREATE TRIGGER user_phones_delete_version AFTER DELETE ON user_phones
+BEGIN UPDATE directory_version SET version = version + 1; END;
+)sql";
+
 }  // namespace
 
 const std::vector<Migration>& StateMigrations() {
   static const std::vector<Migration> kMigrations = {
       {1, "user directory (users, user_phones)", kUsersV1},
       {2, "Lync roaming data (roaming_users, roaming_groups, roaming_contacts, ...)", kRoamingV2},
+      {3, "user directory change counter (directory_version)", kDirectoryVersionV3},
   };
   return kMigrations;
 }

@@ -562,20 +562,60 @@ TEST(SqliteRoamingStore, MigratesADatabaseWithUsersOnly) {
     std::vector<Migration> v1 = {StateMigrations().front()};
     absl::StatusOr<std::unique_ptr<StateDb>> db = StateDb::OpenFile(path, v1);
     ASSERT_TRUE(db.ok()) << db.status();
-    absl::StatusOr<std::unique_ptr<SqliteDirectory>> directory =
-        SqliteDirectory::Create(std::move(*db));
-    ASSERT_TRUE(directory.ok()) << directory.status();
-    NewUser user;
-    user.uri = kAlice;
-    user.password = "Password";
-    ASSERT_TRUE((*directory)->Add(user).ok());
+    ASSERT_TRUE((*db)
+                    ->Exec("INSERT INTO users (uri, nt_hash, ha1_md5, ha1_sha256, created_at, "
+                           "updated_at) VALUES ('sip:alice@example.test', zeroblob(16), "
+                           "printf('%32s', ''), printf('%64s', ''), 0, 0)")
+                    .ok());
   }
   auto store = OpenStore(dir);
   ASSERT_NE(store, nullptr);
   SaveAll(*store, kAlice, Sample());
+  absl::StatusOr<std::unique_ptr<SqliteDirectory>> directory = SqliteDirectory::Open(dir.path());
+  ASSERT_TRUE(directory.ok()) << directory.status();
+  EXPECT_NE((*directory)->FindByUri(kAlice), nullptr);
   RawDb raw(path);
   EXPECT_EQ(raw.Text("PRAGMA user_version"), std::to_string(StateMigrations().size()));
   EXPECT_EQ(raw.Text("SELECT uri FROM users"), kAlice);
+}
+
+// The daemon's directory polls PRAGMA data_version, which every roaming write moves: it must
+// reload only for changes to the directory itself.
+TEST(SqliteRoamingStore, DirectoryRefreshIgnoresRoamingWrites) {
+  ScratchDir dir;
+  absl::StatusOr<std::unique_ptr<SqliteDirectory>> daemon = SqliteDirectory::Open(dir.path());
+  ASSERT_TRUE(daemon.ok()) << daemon.status();
+  auto store = OpenStore(dir);
+  ASSERT_NE(store, nullptr);
+  SaveAll(*store, kAlice, Sample());
+  absl::StatusOr<bool> reloaded = (*daemon)->Refresh();
+  ASSERT_TRUE(reloaded.ok()) << reloaded.status();
+  EXPECT_FALSE(*reloaded);
+  {
+    absl::StatusOr<std::unique_ptr<SqliteDirectory>> cli = SqliteDirectory::Open(dir.path());
+    ASSERT_TRUE(cli.ok()) << cli.status();
+    NewUser user;
+    user.uri = kBob;
+    user.password = "Password";
+    user.phone_numbers = {"+15551230009"};
+    ASSERT_TRUE((*cli)->Add(user).ok());
+  }
+  SaveAll(*store, kBob, Sample());  // a roaming write after the directory change
+  reloaded = (*daemon)->Refresh();
+  ASSERT_TRUE(reloaded.ok()) << reloaded.status();
+  EXPECT_TRUE(*reloaded);
+  EXPECT_NE((*daemon)->FindByUri(kBob), nullptr);
+  ASSERT_TRUE(store->SaveContacts(kBob, ContactList{}).ok());
+  EXPECT_FALSE(*(*daemon)->Refresh());
+  // Phones count as directory changes too, also from a plain SQLite connection.
+  RawDb raw(dir / "causeway.db");
+  ASSERT_EQ(raw.Exec("UPDATE user_phones SET number = '+15551230008'"), "ok");
+  EXPECT_TRUE(*(*daemon)->Refresh());
+  EXPECT_NE((*daemon)->FindByPhone("+15551230008"), nullptr);
+  ASSERT_EQ(raw.Exec("DELETE FROM user_phones"), "ok");
+  EXPECT_TRUE(*(*daemon)->Refresh());
+  EXPECT_EQ((*daemon)->FindByPhone("+15551230008"), nullptr);
+  EXPECT_FALSE(*(*daemon)->Refresh());
 }
 
 }  // namespace
