@@ -14,6 +14,7 @@
 #include "absl/strings/str_cat.h"
 #include "core/strings.h"
 #include "gateway/names.h"
+#include "sip/lync/client_policy.h"
 
 // toml++ is the one place that may throw (parse errors); it is caught right at the call.
 #include <toml++/toml.h>
@@ -141,6 +142,16 @@ std::string SetServerName(const Value& v, GatewayConfig& c) {
   c.lync.server_name = absl::AsciiStrToLower(ToAbsl(s));
   return "";
 }
+
+// lync.blocked_clients: every rule must parse (sip/lync/client_policy.h).
+std::string SetBlockedClients(const Value& v, GatewayConfig& c) {
+  const Strings& rules = std::get<Strings>(v);
+  absl::StatusOr<sip::lync::ClientPolicy> policy = sip::lync::ClientPolicy::Create(rules);
+  if (!policy.ok()) return std::string(policy.status().message());
+  c.lync.blocked_clients = rules;
+  return "";
+}
+Value GetBlockedClients(const GatewayConfig& c) { return c.lync.blocked_clients; }
 
 std::string SetLogLevel(const Value& v, GatewayConfig& c) {
   const std::string& s = std::get<std::string>(v);
@@ -313,6 +324,10 @@ const std::vector<Option>& Options() {
        "Name clients connect to (MS-SIPAE targetname and NTLM server name); empty = the first "
        "DNS name of the TLS certificate.",
        Value(std::string()), &SetServerName, &GetString<kLync, &L::server_name>},
+      {"lync", "blocked_clients",
+       "Client version policy on REGISTER User-Agent, first match decides: \"UCCAPI/15.0\" blocks "
+       "UCCAPI below 15.0, \"allow OC/>=16.0\" allows, \"*\" blocks all.",
+       Value(Strings{}), &SetBlockedClients, &GetBlockedClients},
   };
   return *options;
 }

@@ -70,6 +70,9 @@ struct DnsConfig {
 struct LyncConfig {
   uint32_t keep_alive_s = 0;  // ms-keep-alive timeout given to clients
   std::string server_name;    // MS-SIPAE targetname; empty = the TLS certificate's first DNS name
+  // Client version policy rules (sip/lync/client_policy.h syntax), checked in order on every
+  // REGISTER's User-Agent; validated at load, kept as written.
+  std::vector<std::string> blocked_clients;
 };
 
 // Always obtain one from DefaultConfig() or LoadConfig*(): the member initializers above are only

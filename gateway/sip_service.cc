@@ -26,6 +26,8 @@
 #include "sip/io/resolver.h"
 #include "sip/io/resolver_uri.h"
 #include "sip/io/transport.h"
+#include "sip/lync/client_policy.h"
+#include "sip/lync/diagnostics.h"
 #include "sip/lync/front_end.h"
 #include "sip/lync/registration.h"
 #include "sip/lync/roaming_store.h"
@@ -103,6 +105,7 @@ class Shard final : public sip::TransportUser, public sip::Transport, public sip
   void SendForOtherShard(uint32_t origin, const sip::Destination& to, std::string bytes,
                          uint64_t token) {
     if (!server_) return;  // closed while the send was in flight
+    diagnostics_->OnOutgoing(security_ && security_->HasAssociation(to.connection), bytes);
     if (security_) security_->OnOutgoing(to, bytes);
     transport_->Send(to, std::move(bytes), token == 0 ? 0 : ForwardedToken(origin, token));
   }
@@ -151,6 +154,9 @@ class Shard final : public sip::TransportUser, public sip::Transport, public sip
   sip::LocationStore* location_ = nullptr;
   std::unique_ptr<sip::SipServer> server_;
   std::unique_ptr<sip::lync::FrontEnd> front_end_;  // uses server_: declared after it
+  // ms-diagnostics on errors for signed-in clients, stripped at the organisation's edge.
+  std::unique_ptr<sip::lync::DiagnosticsFilter> diagnostics_;
+  std::unique_ptr<sip::lync::ClientPolicy> client_policy_;  // null: no lync.blocked_clients
 };
 
 class SipService final : public Service {
@@ -249,6 +255,13 @@ absl::Status Shard::Init(const GatewayConfig& config, sip::SipTransportOptions t
 
   sip::SipServerOptions options = MakeSipServerOptions(config);
   if (options.domains.empty() && directory != nullptr) options.domains = directory->Domains();
+  diagnostics_ = std::make_unique<sip::lync::DiagnosticsFilter>(sip::lync::DiagnosticsFilterOptions{
+      LyncServerName(config, service_.certificate()), options.domains});
+  if (!config.lync.blocked_clients.empty()) {
+    auto policy = sip::lync::ClientPolicy::Create(config.lync.blocked_clients);
+    if (!policy.ok()) return policy.status();
+    client_policy_ = std::make_unique<sip::lync::ClientPolicy>(*std::move(policy));
+  }
   sip::lync::RegistrationOptions lync;
   lync.keep_alive = std::chrono::seconds(config.lync.keep_alive_s);
   options.registrar.decorate_accepted = [this, lync](const SipMessage& request,
@@ -294,6 +307,18 @@ absl::Status Shard::Init(const GatewayConfig& config, sip::SipTransportOptions t
 
 void Shard::OnMessage(SipMessage&& message, const sip::ReceiveInfo& received) {
   sip::ReceiveInfo info = received;
+  // Client version policy (MS-OCSPROT 2.6.1): a blocked client never reaches authentication.
+  if (client_policy_ && message.is_request() && message.method() == sip::Method::kRegister) {
+    if (std::optional<SipMessage> blocked =
+            client_policy_->AnswerRegister(message, diagnostics_->options().source)) {
+      sip::Destination back;
+      back.kind = info.kind;
+      back.address = info.source;
+      back.connection = info.connection;
+      transport_->Send(back, blocked->Serialize(), 0);
+      return;
+    }
+  }
   if (security_) {
     sip::lync::SecurityLayer::ResponseHeaders auth_headers;
     absl::Status verified = security_->OnIncoming(message, &info, &auth_headers);
@@ -346,6 +371,7 @@ void Shard::Send(const sip::Destination& to, std::string bytes, uint64_t token) 
       }
     }
   }
+  diagnostics_->OnOutgoing(security_ && security_->HasAssociation(to.connection), bytes);
   if (security_) security_->OnOutgoing(to, bytes);
   transport_->Send(to, std::move(bytes), token);
 }

@@ -45,7 +45,7 @@
 
 namespace causeway::sip::lync {
 
-using ClientVersion = std::array<uint32_t, 4>; // major, minor, build, qfe
+using ClientVersion = std::array<uint32_t, 4>;  // major, minor, build, qfe
 
 enum class ClientAction : uint8_t { kBlock, kAllow };
 enum class VersionOp : uint8_t {
@@ -60,10 +60,10 @@ enum class VersionOp : uint8_t {
 
 struct ClientVersionRule {
   ClientAction action = ClientAction::kBlock;
-  std::string product; // lower case; "*" = any
+  std::string product;  // lower case; "*" = any
   VersionOp op = VersionOp::kAny;
   ClientVersion version{};
-  std::string text; // as configured
+  std::string text;  // as configured
 };
 
 // Parses one rule; the error message says what is wrong (no key name: the
@@ -84,10 +84,9 @@ std::vector<UserAgentProduct> ParseUserAgent(std::string_view user_agent);
 bool RuleMatches(const ClientVersionRule &rule, std::string_view user_agent);
 
 class ClientPolicy {
-public:
+ public:
   // Every rule must parse; the error names the first bad one.
-  static absl::StatusOr<ClientPolicy>
-  Create(const std::vector<std::string> &rules);
+  static absl::StatusOr<ClientPolicy> Create(const std::vector<std::string> &rules);
 
   // The first rule matching `user_agent` when it blocks, else nullptr
   // (allowed).
@@ -102,8 +101,8 @@ public:
   bool empty() const { return rules_.empty(); }
   const std::vector<ClientVersionRule> &rules() const { return rules_; }
 
-private:
+ private:
   std::vector<ClientVersionRule> rules_;
 };
 
-} // namespace causeway::sip::lync
+}  // namespace causeway::sip::lync

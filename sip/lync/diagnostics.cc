@@ -25,10 +25,8 @@ constexpr std::array kTable = {
     // Front end 4004, an ms-diagnostics-public row: a request from a connection
     // that is not
     // signed in as the From user.
-    Diagnostic{
-        403, 4004,
-        "Credentials provided are not authorized to act as specified from URI.",
-        true},
+    Diagnostic{403, 4004, "Credentials provided are not authorized to act as specified from URI.",
+               true},
     // Front end 4005.
     kDiagNoSuchUser,
     // No row: method not allowed here.
@@ -42,8 +40,7 @@ constexpr std::array kTable = {
     // limits.
     Diagnostic{413, 4008, "Input data too large.", false},
     // Front end 4013.
-    Diagnostic{415, 4013,
-               "Content-type does not match the expected content-type.", false},
+    Diagnostic{415, 4013, "Content-type does not match the expected content-type.", false},
     // No row: Require names an extension we do not support.
     Diagnostic{420, 4000, "Bad extension.", false},
     // No row: registration interval too brief.
@@ -84,37 +81,31 @@ bool IsQuotable(char c) {
 void AppendQuoted(std::string &out, std::string_view text) {
   out.push_back('"');
   for (char c : text) {
-    if (IsQuotable(c))
-      out.push_back(c);
+    if (IsQuotable(c)) out.push_back(c);
   }
   out.push_back('"');
 }
 
 bool IsTokenChar(char c) {
-  return absl::ascii_isalnum(static_cast<unsigned char>(c)) || c == '-' ||
-         c == '_' || c == '.';
+  return absl::ascii_isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.';
 }
 
 // The end of the header section: the index of the "\r\n\r\n", or npos.
 size_t HeaderEnd(std::string_view bytes) { return bytes.find("\r\n\r\n"); }
 
-bool StartsWithNoCase(std::string_view text, size_t at,
-                      std::string_view prefix) {
+bool StartsWithNoCase(std::string_view text, size_t at, std::string_view prefix) {
   return text.size() - at >= prefix.size() &&
-         absl::EqualsIgnoreCase(ToAbsl(text.substr(at, prefix.size())),
-                                ToAbsl(prefix));
+         absl::EqualsIgnoreCase(ToAbsl(text.substr(at, prefix.size())), ToAbsl(prefix));
 }
 
-} // namespace
+}  // namespace
 
 std::span<const Diagnostic> DiagnosticTable() { return kTable; }
 
 std::optional<Diagnostic> DiagnosticForStatus(int status) {
-  if (status < 400 || status > 699 || status == 401 || status == 407)
-    return std::nullopt;
+  if (status < 400 || status > 699 || status == 401 || status == 407) return std::nullopt;
   for (const Diagnostic &d : kTable) {
-    if (d.status == status)
-      return d;
+    if (d.status == status) return d;
   }
   Diagnostic relayed = kDiagNotFromPreviousHop;
   relayed.status = status;
@@ -129,8 +120,7 @@ std::string FormatDiagnostic(
   out.append(";source=");
   AppendQuoted(out, source);
   for (const auto &[name, value] : attributes) {
-    if (name.empty() || !std::all_of(name.begin(), name.end(), IsTokenChar))
-      continue;
+    if (name.empty() || !std::all_of(name.begin(), name.end(), IsTokenChar)) continue;
     out.push_back(';');
     out.append(name);
     out.push_back('=');
@@ -140,11 +130,9 @@ std::string FormatDiagnostic(
 }
 
 bool AddDiagnosticIfMissing(SipMessage &response, std::string_view source) {
-  if (!response.is_response())
-    return false;
+  if (!response.is_response()) return false;
   std::optional<Diagnostic> d = DiagnosticForStatus(response.status_code());
-  if (!d)
-    return false;
+  if (!d) return false;
   if (response.FindHeader(kMsDiagnostics) != nullptr ||
       response.FindHeader(kMsDiagnosticsPublic) != nullptr) {
     return false;
@@ -156,29 +144,24 @@ bool AddDiagnosticIfMissing(SipMessage &response, std::string_view source) {
 }
 
 size_t StripDiagnostics(SipMessage &message) {
-  return message.RemoveHeaders(kMsDiagnostics) +
-         message.RemoveHeaders(kMsDiagnosticsPublic);
+  return message.RemoveHeaders(kMsDiagnostics) + message.RemoveHeaders(kMsDiagnosticsPublic);
 }
 
 std::optional<int> ResponseStatus(std::string_view bytes) {
   // "SIP/2.0 NNN " — the version compared case-insensitively (RFC 3261 §7.1).
-  if (bytes.size() < 12 || !StartsWithNoCase(bytes, 0, "SIP/2.0 "))
-    return std::nullopt;
+  if (bytes.size() < 12 || !StartsWithNoCase(bytes, 0, "SIP/2.0 ")) return std::nullopt;
   int code = 0;
   for (size_t i = 8; i < 11; ++i) {
-    if (bytes[i] < '0' || bytes[i] > '9')
-      return std::nullopt;
+    if (bytes[i] < '0' || bytes[i] > '9') return std::nullopt;
     code = code * 10 + (bytes[i] - '0');
   }
-  if (bytes[11] != ' ' || code < 100)
-    return std::nullopt;
+  if (bytes[11] != ' ' || code < 100) return std::nullopt;
   return code;
 }
 
 bool HasDiagnosticHeader(std::string_view bytes) {
   const size_t end = HeaderEnd(bytes);
-  const std::string_view headers =
-      end == std::string_view::npos ? bytes : bytes.substr(0, end + 2);
+  const std::string_view headers = end == std::string_view::npos ? bytes : bytes.substr(0, end + 2);
   // Every header line starts right after a '\n'; the start line is never a
   // header.
   for (size_t nl = headers.find('\n'); nl != std::string_view::npos;
@@ -187,24 +170,18 @@ bool HasDiagnosticHeader(std::string_view bytes) {
       // "ms-diagnostics" or "ms-diagnostics-public", then optional spaces and
       // the colon.
       size_t at = nl + 1 + kMsDiagnostics.size();
-      if (StartsWithNoCase(headers, at, "-public"))
-        at += 7;
-      while (at < headers.size() && (headers[at] == ' ' || headers[at] == '\t'))
-        ++at;
-      if (at < headers.size() && headers[at] == ':')
-        return true;
+      if (StartsWithNoCase(headers, at, "-public")) at += 7;
+      while (at < headers.size() && (headers[at] == ' ' || headers[at] == '\t')) ++at;
+      if (at < headers.size() && headers[at] == ':') return true;
     }
   }
   return false;
 }
 
-bool IsServedDomain(std::string_view host,
-                    std::span<const std::string> domains) {
-  if (domains.empty())
-    return true;
+bool IsServedDomain(std::string_view host, std::span<const std::string> domains) {
+  if (domains.empty()) return true;
   for (const std::string &d : domains) {
-    if (absl::EqualsIgnoreCase(ToAbsl(d), ToAbsl(host)))
-      return true;
+    if (absl::EqualsIgnoreCase(ToAbsl(d), ToAbsl(host))) return true;
   }
   return false;
 }
@@ -214,29 +191,24 @@ bool LeavesOrganisation(bool to_signed_in_client, std::string_view from_host,
   return !to_signed_in_client && !IsServedDomain(from_host, domains);
 }
 
-bool DiagnosticsFilter::OnOutgoing(bool to_signed_in_client,
-                                   std::string &bytes) {
+bool DiagnosticsFilter::OnOutgoing(bool to_signed_in_client, std::string &bytes) {
   const std::optional<int> status = ResponseStatus(bytes);
-  if (!status)
-    return false; // a request
+  if (!status) return false;  // a request
   if (to_signed_in_client) {
-    if (*status < 400 || HasDiagnosticHeader(bytes))
-      return false;
+    if (*status < 400 || HasDiagnosticHeader(bytes)) return false;
     std::optional<Diagnostic> d = DiagnosticForStatus(*status);
     const size_t end = HeaderEnd(bytes);
-    if (!d || end == std::string::npos)
-      return false;
+    if (!d || end == std::string::npos) return false;
     // Inserted as the last header line: no re-serialization, the body and its
     // length stay.
-    std::string line = absl::StrCat(
-        ToAbsl(d->is_public ? kMsDiagnosticsPublic : kMsDiagnostics), ": ",
-        FormatDiagnostic(d->error_id, d->reason, options_.source), "\r\n");
+    std::string line =
+        absl::StrCat(ToAbsl(d->is_public ? kMsDiagnosticsPublic : kMsDiagnostics), ": ",
+                     FormatDiagnostic(d->error_id, d->reason, options_.source), "\r\n");
     bytes.insert(end + 2, line);
     ++stats_.added;
     return true;
   }
-  if (!HasDiagnosticHeader(bytes))
-    return false;
+  if (!HasDiagnosticHeader(bytes)) return false;
   // Rare: a response with a diagnostic for a peer that is not a signed-in
   // client. Parse it to learn whose request it answers.
   ParseLimits limits;
@@ -244,15 +216,12 @@ bool DiagnosticsFilter::OnOutgoing(bool to_signed_in_client,
   limits.max_headers = 100000;
   limits.max_header_line = std::max(limits.max_header_line, bytes.size());
   absl::StatusOr<SipMessage> message = SipMessage::Parse(bytes, limits);
-  if (!message.ok())
-    return false;
-  if (!LeavesOrganisation(false, message->from().uri.host(), options_.domains))
-    return false;
-  if (StripDiagnostics(*message) == 0)
-    return false;
+  if (!message.ok()) return false;
+  if (!LeavesOrganisation(false, message->from().uri.host(), options_.domains)) return false;
+  if (StripDiagnostics(*message) == 0) return false;
   bytes = message->Serialize();
   ++stats_.stripped;
   return true;
 }
 
-} // namespace causeway::sip::lync
+}  // namespace causeway::sip::lync

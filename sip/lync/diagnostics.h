@@ -34,26 +34,23 @@
 namespace causeway::sip::lync {
 
 inline constexpr std::string_view kMsDiagnostics = "ms-diagnostics";
-inline constexpr std::string_view kMsDiagnosticsPublic =
-    "ms-diagnostics-public";
+inline constexpr std::string_view kMsDiagnosticsPublic = "ms-diagnostics-public";
 
 // One row of the table of errors this server generates.
 struct Diagnostic {
-  int status = 0;   // the SIP status code it goes with
-  int error_id = 0; // MS-OCER ErrorId
+  int status = 0;    // the SIP status code it goes with
+  int error_id = 0;  // MS-OCER ErrorId
   std::string_view reason;
-  bool is_public = false; // MS-OCER lists it as ms-diagnostics-public
+  bool is_public = false;  // MS-OCER lists it as ms-diagnostics-public
 };
 
 // Well-known rows, for code that generates a specific condition (the table
 // below has them too).
 inline constexpr Diagnostic kDiagNoSuchUser{
-    404, 4005, "Destination URI either not enabled for SIP or does not exist.",
-    false};
-inline constexpr Diagnostic kDiagUserOffline{
-    480, 1007, "Temporarily cannot route.", false};
-inline constexpr Diagnostic kDiagClientVersionBlocked{
-    403, 17002, "Invalid protocol client version.", false};
+    404, 4005, "Destination URI either not enabled for SIP or does not exist.", false};
+inline constexpr Diagnostic kDiagUserOffline{480, 1007, "Temporarily cannot route.", false};
+inline constexpr Diagnostic kDiagClientVersionBlocked{403, 17002,
+                                                      "Invalid protocol client version.", false};
 // For an error that came from another hop without a diagnostic (MS-OCER
 // SipStack 1011).
 inline constexpr Diagnostic kDiagNotFromPreviousHop{
@@ -74,10 +71,9 @@ std::optional<Diagnostic> DiagnosticForStatus(int status);
 // `;name="value"` per extra attribute. Quotes, backslashes and control
 // characters are dropped from every quoted text, so the value always parses
 // (pidgin-sipe cuts the reason at the first quote).
-std::string
-FormatDiagnostic(int error_id, std::string_view reason, std::string_view source,
-                 std::span<const std::pair<std::string_view, std::string_view>>
-                     attributes = {});
+std::string FormatDiagnostic(
+    int error_id, std::string_view reason, std::string_view source,
+    std::span<const std::pair<std::string_view, std::string_view>> attributes = {});
 
 // Adds the diagnostic of the response's status when it has neither
 // ms-diagnostics nor ms-diagnostics-public. Returns true when a header was
@@ -103,8 +99,7 @@ bool HasDiagnosticHeader(std::string_view bytes);
 
 // `host` is one of `domains` (case-insensitive). An empty list serves every
 // domain (the development default of sip.domains), so nothing is foreign then.
-bool IsServedDomain(std::string_view host,
-                    std::span<const std::string> domains);
+bool IsServedDomain(std::string_view host, std::span<const std::string> domains);
 
 // A response leaves the organisation when it goes to a peer that is not one of
 // our signed-in clients and the request it answers did not come from a served
@@ -114,23 +109,21 @@ bool LeavesOrganisation(bool to_signed_in_client, std::string_view from_host,
                         std::span<const std::string> domains);
 
 struct DiagnosticsFilterOptions {
-  std::string source; // our server name (MS-SIPAE targetname, lync.server_name)
-  std::vector<std::string>
-      domains; // served domains, lower case; empty = every domain
+  std::string source;                // our server name (MS-SIPAE targetname, lync.server_name)
+  std::vector<std::string> domains;  // served domains, lower case; empty = every domain
 };
 
 struct DiagnosticsFilterStats {
-  uint64_t added = 0;    // diagnostics added to errors for signed-in clients
-  uint64_t stripped = 0; // responses that lost their diagnostics at the edge
+  uint64_t added = 0;     // diagnostics added to errors for signed-in clients
+  uint64_t stripped = 0;  // responses that lost their diagnostics at the edge
 };
 
 // The outgoing hook of a worker: one call per serialized message, before the
 // MS-SIPAE signature (the signature covers the final bytes, so it is computed
 // last).
 class DiagnosticsFilter {
-public:
-  explicit DiagnosticsFilter(DiagnosticsFilterOptions options)
-      : options_(std::move(options)) {}
+ public:
+  explicit DiagnosticsFilter(DiagnosticsFilterOptions options) : options_(std::move(options)) {}
 
   // `bytes` is one serialized message about to be sent; `to_signed_in_client`
   // says whether its destination connection has an MS-SIPAE association. An
@@ -142,9 +135,9 @@ public:
   const DiagnosticsFilterOptions &options() const { return options_; }
   const DiagnosticsFilterStats &stats() const { return stats_; }
 
-private:
+ private:
   DiagnosticsFilterOptions options_;
   DiagnosticsFilterStats stats_;
 };
 
-} // namespace causeway::sip::lync
+}  // namespace causeway::sip::lync

@@ -2,6 +2,7 @@
 
 #include <set>
 #include <string>
+#include <vector>
 
 #include "gateway/names.h"
 #include "gtest/gtest.h"
@@ -66,6 +67,27 @@ TEST(Config, LyncServerNameIsAHostName) {
   ASSERT_FALSE(bad.ok());
   EXPECT_EQ(bad.status().message(), "c.toml: lync.server_name: \"not a host\" is not a host name");
   EXPECT_FALSE(ParseConfig("[lync]\nkeep_alive_s = 5\n", "c.toml").ok());
+}
+
+TEST(Config, LyncBlockedClientsAreValidatedRules) {
+  EXPECT_TRUE(DefaultConfig().lync.blocked_clients.empty());
+  absl::StatusOr<GatewayConfig> ok = ParseConfig(
+      "[lync]\nblocked_clients = [\"UCCAPI/15.0\", \"allow OC/>=16.0\", \"*\"]\n", "c.toml");
+  ASSERT_TRUE(ok.ok()) << ok.status();
+  EXPECT_EQ(ok->lync.blocked_clients,
+            (std::vector<std::string>{"UCCAPI/15.0", "allow OC/>=16.0", "*"}));
+  // Round trip through --print-config.
+  absl::StatusOr<GatewayConfig> again = ParseConfig(ConfigToToml(*ok), "again.toml");
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_EQ(again->lync.blocked_clients, ok->lync.blocked_clients);
+
+  absl::StatusOr<GatewayConfig> bad =
+      ParseConfig("[lync]\nblocked_clients = [\"UCCAPI/15.0\", \"OC/four\"]\n", "c.toml");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_EQ(bad.status().message().substr(0, 41), "c.toml: lync.blocked_clients: \"OC/four\": ")
+      << bad.status().message();
+  EXPECT_FALSE(ParseConfig("[lync]\nblocked_clients = \"UCCAPI/15.0\"\n", "c.toml").ok());
+  EXPECT_FALSE(ParseConfig("[lync]\nblocked_clients = [\"deny UCCAPI\"]\n", "c.toml").ok());
 }
 
 TEST(Config, EmptyDocumentIsTheDefaults) {
@@ -288,7 +310,7 @@ TEST(Config, OptionTableIsComplete) {
     EXPECT_FALSE(o.doc.empty()) << name;
     EXPECT_LT(o.doc.size() + o.key.size(), 200u) << name << ": keep docs to one line";
   }
-  EXPECT_EQ(seen.size(), 32u);
+  EXPECT_EQ(seen.size(), 33u);
 }
 
 TEST(Names, Hostnames) {

@@ -16,8 +16,8 @@ SipMessage Parse(std::string text) {
   return std::move(*m);
 }
 
-std::string Response(int code, std::string_view from_host,
-                     std::string_view extra = {}, std::string_view body = {}) {
+std::string Response(int code, std::string_view from_host, std::string_view extra = {},
+                     std::string_view body = {}) {
   std::string out = "SIP/2.0 " + std::to_string(code) + " Whatever\r\n";
   out += "Via: SIP/2.0/TLS 192.0.2.1:5061;branch=z9hG4bK776asdhds\r\n";
   out += "From: <sip:alice@" + std::string(from_host) + ">;tag=1928301774\r\n";
@@ -33,8 +33,7 @@ std::string Response(int code, std::string_view from_host,
 TEST(DiagnosticsTest, TableCoversWhatWeGenerateOncePerStatus) {
   std::set<int> seen;
   for (const Diagnostic &d : DiagnosticTable()) {
-    EXPECT_TRUE(seen.insert(d.status).second)
-        << "status listed twice: " << d.status;
+    EXPECT_TRUE(seen.insert(d.status).second) << "status listed twice: " << d.status;
     EXPECT_GE(d.status, 400);
     EXPECT_FALSE(d.reason.empty());
     EXPECT_EQ(d.reason.find('"'), std::string_view::npos);
@@ -44,8 +43,7 @@ TEST(DiagnosticsTest, TableCoversWhatWeGenerateOncePerStatus) {
                 (d.error_id >= 4000 && d.error_id < 6000))
         << d.error_id;
   }
-  for (int status :
-       {400, 403, 404, 408, 409, 413, 415, 420, 480, 483, 489, 503, 513}) {
+  for (int status : {400, 403, 404, 408, 409, 413, 415, 420, 480, 483, 489, 503, 513}) {
     EXPECT_TRUE(seen.count(status)) << status;
   }
 }
@@ -87,15 +85,15 @@ TEST(DiagnosticsTest, AddToParsedResponseOnlyWhenMissing) {
             "4005;reason=\"Destination URI either not enabled for SIP or does "
             "not exist.\";"
             "source=\"fe01.example.test\"");
-  EXPECT_FALSE(AddDiagnosticIfMissing(r, "fe01.example.test")); // has one now
+  EXPECT_FALSE(AddDiagnosticIfMissing(r, "fe01.example.test"));  // has one now
   EXPECT_EQ(r.HeaderValues("ms-diagnostics").size(), 1u);
 
   SipMessage forbidden = Parse(Response(403, "example.test"));
   EXPECT_TRUE(AddDiagnosticIfMissing(forbidden, "fe"));
   EXPECT_NE(forbidden.FindHeader("ms-diagnostics-public"), nullptr);
 
-  SipMessage has_public = Parse(Response(
-      480, "example.test", "ms-diagnostics-public: 1;reason=\"x\"\r\n"));
+  SipMessage has_public =
+      Parse(Response(480, "example.test", "ms-diagnostics-public: 1;reason=\"x\"\r\n"));
   EXPECT_FALSE(AddDiagnosticIfMissing(has_public, "fe"));
   SipMessage ok = Parse(Response(200, "example.test"));
   EXPECT_FALSE(AddDiagnosticIfMissing(ok, "fe"));
@@ -129,17 +127,13 @@ TEST(DiagnosticsTest, ResponseStatusFromBytes) {
 
 TEST(DiagnosticsTest, HeaderDetectionLooksAtHeaderLinesOnly) {
   EXPECT_TRUE(HasDiagnosticHeader(Response(480, "x", "MS-DIAGNOSTICS: 1\r\n")));
-  EXPECT_TRUE(
-      HasDiagnosticHeader(Response(480, "x", "ms-diagnostics-public : 1\r\n")));
+  EXPECT_TRUE(HasDiagnosticHeader(Response(480, "x", "ms-diagnostics-public : 1\r\n")));
   EXPECT_FALSE(HasDiagnosticHeader(Response(480, "x")));
   // In a value, in the body, or as a prefix of another header name: not a
   // header.
-  EXPECT_FALSE(HasDiagnosticHeader(
-      Response(480, "x", "Subject: ms-diagnostics: 1\r\n")));
-  EXPECT_FALSE(
-      HasDiagnosticHeader(Response(480, "x", "ms-diagnosticsx: 1\r\n")));
-  EXPECT_FALSE(
-      HasDiagnosticHeader(Response(480, "x", {}, "\r\nms-diagnostics: 1\r\n")));
+  EXPECT_FALSE(HasDiagnosticHeader(Response(480, "x", "Subject: ms-diagnostics: 1\r\n")));
+  EXPECT_FALSE(HasDiagnosticHeader(Response(480, "x", "ms-diagnosticsx: 1\r\n")));
+  EXPECT_FALSE(HasDiagnosticHeader(Response(480, "x", {}, "\r\nms-diagnostics: 1\r\n")));
 }
 
 TEST(DiagnosticsTest, ServedDomainsAndTheEdge) {
@@ -147,14 +141,12 @@ TEST(DiagnosticsTest, ServedDomainsAndTheEdge) {
   EXPECT_TRUE(IsServedDomain("EXAMPLE.test", domains));
   EXPECT_FALSE(IsServedDomain("partner.test", domains));
   EXPECT_FALSE(IsServedDomain("sub.example.test", domains));
-  EXPECT_TRUE(
-      IsServedDomain("anything", {})); // empty list: every domain is ours
+  EXPECT_TRUE(IsServedDomain("anything", {}));  // empty list: every domain is ours
 
   EXPECT_FALSE(LeavesOrganisation(true, "partner.test",
-                                  domains)); // our signed-in client
-  EXPECT_FALSE(
-      LeavesOrganisation(false, "corp.test", domains)); // our domain's UA
-  EXPECT_TRUE(LeavesOrganisation(false, "partner.test", domains)); // federation
+                                  domains));                        // our signed-in client
+  EXPECT_FALSE(LeavesOrganisation(false, "corp.test", domains));    // our domain's UA
+  EXPECT_TRUE(LeavesOrganisation(false, "partner.test", domains));  // federation
   EXPECT_FALSE(LeavesOrganisation(false, "partner.test", {}));
 }
 
@@ -171,9 +163,8 @@ TEST(DiagnosticsFilterTest, ErrorToSignedInClientGetsOneBeforeTheBody) {
   ASSERT_TRUE(filter.OnOutgoing(true, bytes));
   SipMessage m = Parse(bytes);
   ASSERT_NE(m.FindHeader("ms-diagnostics"), nullptr);
-  EXPECT_EQ(
-      m.FindHeader("ms-diagnostics")->value,
-      "1007;reason=\"Temporarily cannot route.\";source=\"fe01.example.test\"");
+  EXPECT_EQ(m.FindHeader("ms-diagnostics")->value,
+            "1007;reason=\"Temporarily cannot route.\";source=\"fe01.example.test\"");
   EXPECT_EQ(m.body(), "body");
   EXPECT_EQ(filter.stats().added, 1u);
   // Only once.
@@ -199,8 +190,7 @@ TEST(DiagnosticsFilterTest, LeavesEverythingElseByteForByte) {
   // are kept.
   for (const std::string &original :
        {Response(404, "example.test"),
-        Response(404, "example.test",
-                 "ms-diagnostics: 4005;reason=\"x\"\r\n")}) {
+        Response(404, "example.test", "ms-diagnostics: 4005;reason=\"x\"\r\n")}) {
     std::string bytes = original;
     EXPECT_FALSE(filter.OnOutgoing(false, bytes));
     EXPECT_EQ(bytes, original);
@@ -211,10 +201,9 @@ TEST(DiagnosticsFilterTest, LeavesEverythingElseByteForByte) {
 
 TEST(DiagnosticsFilterTest, StrippedAtTheEdge) {
   DiagnosticsFilter filter = Filter();
-  std::string bytes =
-      Response(404, "partner.test",
-               "ms-diagnostics: 4005;reason=\"x\";source=\"fe01\"\r\n"
-               "ms-diagnostics-public: 4004;reason=\"y\"\r\n");
+  std::string bytes = Response(404, "partner.test",
+                               "ms-diagnostics: 4005;reason=\"x\";source=\"fe01\"\r\n"
+                               "ms-diagnostics-public: 4004;reason=\"y\"\r\n");
   ASSERT_TRUE(filter.OnOutgoing(false, bytes));
   SipMessage m = Parse(bytes);
   EXPECT_EQ(m.FindHeader("ms-diagnostics"), nullptr);
@@ -223,8 +212,7 @@ TEST(DiagnosticsFilterTest, StrippedAtTheEdge) {
   EXPECT_EQ(m.call_id(), "a84b4c76e66710");
   EXPECT_EQ(filter.stats().stripped, 1u);
   // A 2xx leaving with one loses it too.
-  std::string ok =
-      Response(200, "partner.test", "ms-diagnostics: 1;reason=\"x\"\r\n");
+  std::string ok = Response(200, "partner.test", "ms-diagnostics: 1;reason=\"x\"\r\n");
   EXPECT_TRUE(filter.OnOutgoing(false, ok));
   EXPECT_FALSE(HasDiagnosticHeader(ok));
   // Nothing to strip: untouched.
@@ -234,5 +222,5 @@ TEST(DiagnosticsFilterTest, StrippedAtTheEdge) {
   EXPECT_EQ(plain, copy);
 }
 
-} // namespace
-} // namespace causeway::sip::lync
+}  // namespace
+}  // namespace causeway::sip::lync
