@@ -152,8 +152,7 @@ DigestAuthenticator* SecurityLayer::DigestFor(std::string_view domain) {
 }
 
 absl::Status SecurityLayer::Authorize(const SipMessage& request, std::string_view aor,
-                                      const ReceiveInfo& info,
-                                      ResponseHeaders* response_headers) {
+                                      const ReceiveInfo& info, ResponseHeaders* response_headers) {
   auto it = info.connection == 0 ? associations_.end() : associations_.find(info.connection);
   if (it != associations_.end() && HasSipaeSignature(request)) {
     // A refresh signed with the connection's association (OnIncoming checked the signature).
@@ -182,8 +181,8 @@ absl::Status SecurityLayer::Authorize(const SipMessage& request, std::string_vie
   }
   if (IsReliable(info.kind) && info.connection != 0) {
     response_headers->emplace_back(
-        "WWW-Authenticate", FormatSipaeOffer(options_.sipae.realm, options_.sipae.targetname,
-                                             options_.sipae.version));
+        "WWW-Authenticate",
+        FormatSipaeOffer(options_.sipae.realm, options_.sipae.targetname, options_.sipae.version));
     offered = true;
   }
   if (!offered) {
@@ -207,10 +206,10 @@ absl::Status SecurityLayer::AuthorizeNtlm(const SipMessage& request, std::string
   std::string failure_key;
   if (std::optional<NtlmLogin> login = SipaeAuthenticateLogin(request)) {
     absl::StatusOr<UserRef> user = directory_.FindByLogin(login->user, login->domain);
-    failure_key = absl::StrCat(
-        (user.ok() && *user != nullptr) ? (*user)->uri
-                                        : Lower(absl::StrCat(login->domain, "\\", login->user)),
-        "|", info.source.HostString());
+    failure_key = absl::StrCat((user.ok() && *user != nullptr)
+                                   ? (*user)->uri
+                                   : Lower(absl::StrCat(login->domain, "\\", login->user)),
+                               "|", info.source.HostString());
     if (ntlm_failures_.Locked(failure_key, now)) {
       ++stats_.rejected;
       ++stats_.locked_out;
@@ -289,8 +288,8 @@ absl::Status SecurityLayer::AuthorizeDigest(const SipMessage& request, std::stri
       ++stats_.rejected;
       return SipError(400, verdict.reason);
   }
-  UserRef user = directory_.FindByUri(absl::StrCat("sip:", ToAbsl(verdict.user), "@",
-                                                   ToAbsl(Lower(domain))));
+  UserRef user =
+      directory_.FindByUri(absl::StrCat("sip:", ToAbsl(verdict.user), "@", ToAbsl(Lower(domain))));
   if (user == nullptr || !absl::EqualsIgnoreCase(ToAbsl(user->uri), ToAbsl(aor))) {
     ++stats_.rejected;
     log::Info(kDigestLog, "REGISTER for another user's address refused",
@@ -404,8 +403,8 @@ absl::Status SecurityLayer::OnIncoming(const SipMessage& message, ReceiveInfo* i
   absl::Status verified = association.sa->VerifyIncoming(message);
   if (!verified.ok()) {
     ++stats_.bad_signatures;
-    log::Info(kLog, "bad signature", {{"user", association.aor},
-                                      {"why", FromAbsl(verified.message())}});
+    log::Info(kLog, "bad signature",
+              {{"user", association.aor}, {"why", FromAbsl(verified.message())}});
     return verified;
   }
   ++stats_.verified;

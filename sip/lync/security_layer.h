@@ -85,8 +85,8 @@ struct SecurityLayerStats {
   uint64_t rejected = 0;       // failed handshakes and REGISTERs for an AOR not the user's
   uint64_t verified = 0;       // signed messages accepted
   uint64_t bad_signatures = 0;
-  uint64_t signed_out = 0;  // messages we signed
-  uint64_t reauthentications = 0;  // unsigned REGISTERs on an associated connection
+  uint64_t signed_out = 0;            // messages we signed
+  uint64_t reauthentications = 0;     // unsigned REGISTERs on an associated connection
   uint64_t digest_authenticated = 0;  // REGISTERs and requests proven with Digest
   uint64_t digest_challenged = 0;     // 401/407 with Digest challenges
   uint64_t locked_out = 0;            // 403 for too many failures (NTLM and Digest)

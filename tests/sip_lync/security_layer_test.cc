@@ -117,11 +117,11 @@ class SecurityLayerTest : public ::testing::Test {
     std::string b = branch.empty() ? "z9hG4bK" + std::string(method) + std::to_string(cseq)
                                    : std::string(branch);
     return std::string(method) + " " + std::string(ruri) + " SIP/2.0\r\n" +
-           "Via: SIP/2.0/TLS 10.0.0.5:50000;branch=" + b + "\r\n" + "From: <" +
-           std::string(from) + ">;tag=f" + std::to_string(cseq) + "\r\n" + "To: <" +
-           std::string(to) + ">\r\n" + "Call-ID: call-" + std::string(method) + "\r\n" +
-           "CSeq: " + std::to_string(cseq) + " " + std::string(method) + "\r\n" +
-           "Max-Forwards: 70\r\n" + std::string(extra) + "Content-Length: 0\r\n\r\n";
+           "Via: SIP/2.0/TLS 10.0.0.5:50000;branch=" + b + "\r\n" + "From: <" + std::string(from) +
+           ">;tag=f" + std::to_string(cseq) + "\r\n" + "To: <" + std::string(to) + ">\r\n" +
+           "Call-ID: call-" + std::string(method) + "\r\n" + "CSeq: " + std::to_string(cseq) + " " +
+           std::string(method) + "\r\n" + "Max-Forwards: 70\r\n" + std::string(extra) +
+           "Content-Length: 0\r\n\r\n";
   }
   static std::string Register(int cseq, std::string_view extra = "",
                               std::string_view aor = kAlice) {
@@ -169,8 +169,9 @@ class SecurityLayerTest : public ::testing::Test {
     EXPECT_EQ(offers.size(), 3u);  // Digest SHA-256, Digest MD5, NTLM
     EXPECT_EQ(offers.back().rfind("NTLM realm=", 0), 0u) << offers.back();
     Headers h2;
-    std::string step2 = "Authorization: NTLM qop=\"auth\", realm=\"SIP Communications Service\", "
-                        "targetname=\"fe.example.test\", gssapi-data=\"\", version=4\r\n";
+    std::string step2 =
+        "Authorization: NTLM qop=\"auth\", realm=\"SIP Communications Service\", "
+        "targetname=\"fe.example.test\", gssapi-data=\"\", version=4\r\n";
     EXPECT_EQ(RegisterThrough(Register(2, step2), Tls(connection, ip), &h2), 401);
     std::vector<std::string> challenge = Values(h2, "WWW-Authenticate");
     EXPECT_EQ(challenge.size(), 1u);
@@ -255,18 +256,16 @@ TEST_F(SecurityLayerTest, NtlmSignInVerifiesSignsAndRefreshes) {
   EXPECT_TRUE(info.authenticated_user.empty());
   // Unsigned on the associated connection: 401.
   info = Tls(1);
-  EXPECT_EQ(SipCodeOf(layer_->OnIncoming(
-                Parse(Request("MESSAGE", "sip:bob@example.test", kAlice, "sip:bob@example.test",
-                              2)),
-                &info, &headers)),
+  EXPECT_EQ(SipCodeOf(layer_->OnIncoming(Parse(Request("MESSAGE", "sip:bob@example.test", kAlice,
+                                                       "sip:bob@example.test", 2)),
+                                         &info, &headers)),
             401);
 
   // A signed refresh for the own AOR passes; for bob's AOR it is refused.
   Headers h;
   EXPECT_EQ(RegisterThrough(ClientSign(Register(4), alice), Tls(1), &h), 200);
-  EXPECT_EQ(RegisterThrough(
-                ClientSign(Register(5, "", "sip:bob@example.test"), alice), Tls(1), &h,
-                "sip:bob@example.test"),
+  EXPECT_EQ(RegisterThrough(ClientSign(Register(5, "", "sip:bob@example.test"), alice), Tls(1), &h,
+                            "sip:bob@example.test"),
             403);
   EXPECT_FALSE(layer_->Reauthenticating(1));
 
@@ -320,10 +319,9 @@ TEST_F(SecurityLayerTest, UnsignedReauthenticationGetsTheOfferAndReplacesTheAsso
   // ...and one it could not sign must prove itself like any UA (407 Digest), not pass.
   info = Tls(1);
   Headers challenge;
-  EXPECT_EQ(SipCodeOf(layer_->OnIncoming(
-                Parse(Request("MESSAGE", "sip:bob@example.test", kAlice, "sip:bob@example.test",
-                              12)),
-                &info, &challenge)),
+  EXPECT_EQ(SipCodeOf(layer_->OnIncoming(Parse(Request("MESSAGE", "sip:bob@example.test", kAlice,
+                                                       "sip:bob@example.test", 12)),
+                                         &info, &challenge)),
             407);
   EXPECT_EQ(Values(challenge, "Proxy-Authenticate").size(), 2u);
 
@@ -333,17 +331,18 @@ TEST_F(SecurityLayerTest, UnsignedReauthenticationGetsTheOfferAndReplacesTheAsso
   EXPECT_EQ(layer_->stats().authenticated, 2u);
   EXPECT_TRUE(Signed(1, kNotify));
   info = Tls(1);
-  EXPECT_EQ(SipCodeOf(layer_->OnIncoming(
-                Parse(ClientSign(Request("MESSAGE", "sip:bob@example.test", kAlice,
-                                         "sip:bob@example.test", 13),
-                                 old_keys)),
-                &info, &h)),
-            401);  // the old opaque names no association any more
+  EXPECT_EQ(
+      SipCodeOf(layer_->OnIncoming(Parse(ClientSign(Request("MESSAGE", "sip:bob@example.test",
+                                                            kAlice, "sip:bob@example.test", 13),
+                                                    old_keys)),
+                                   &info, &h)),
+      401);  // the old opaque names no association any more
   info = Tls(1);
-  EXPECT_TRUE(layer_->OnIncoming(Parse(ClientSign(Request("MESSAGE", "sip:bob@example.test",
-                                                          kAlice, "sip:bob@example.test", 14),
-                                                  new_keys)),
-                                 &info, &h)
+  EXPECT_TRUE(layer_
+                  ->OnIncoming(Parse(ClientSign(Request("MESSAGE", "sip:bob@example.test", kAlice,
+                                                        "sip:bob@example.test", 14),
+                                                new_keys)),
+                               &info, &h)
                   .ok());
   EXPECT_EQ(info.authenticated_user, kAlice);
 }
@@ -357,10 +356,9 @@ TEST_F(SecurityLayerTest, AbandonedReauthenticationEndsAfterThePendingTimeout) {
   EXPECT_FALSE(layer_->Reauthenticating(1));
   EXPECT_TRUE(Signed(1, kNotify));
   ReceiveInfo info = Tls(1);
-  EXPECT_EQ(SipCodeOf(layer_->OnIncoming(
-                Parse(Request("MESSAGE", "sip:bob@example.test", kAlice, "sip:bob@example.test",
-                              12)),
-                &info, &h)),
+  EXPECT_EQ(SipCodeOf(layer_->OnIncoming(Parse(Request("MESSAGE", "sip:bob@example.test", kAlice,
+                                                       "sip:bob@example.test", 12)),
+                                         &info, &h)),
             401);
 }
 
@@ -416,10 +414,9 @@ TEST_F(SecurityLayerTest, DigestRegisterOverUdp) {
   // (One nonce serves both challenges, so the second answer counts on.)
   for (const std::string& challenge : challenges) {
     std::string nc = challenge == challenges[0] ? "00000001" : "00000002";
-    std::string auth = "Authorization: " +
-                       DigestAnswer(challenge, "alice", "alice-pw", "REGISTER",
-                                    "sip:example.test", nc) +
-                       "\r\n";
+    std::string auth =
+        "Authorization: " +
+        DigestAnswer(challenge, "alice", "alice-pw", "REGISTER", "sip:example.test", nc) + "\r\n";
     Headers ok;
     EXPECT_EQ(RegisterThrough(Register(2, auth), Udp(), &ok), 200) << challenge;
   }
@@ -428,12 +425,12 @@ TEST_F(SecurityLayerTest, DigestRegisterOverUdp) {
 
   // Alice's valid credentials for bob's AOR: 403.
   h.clear();
-  ASSERT_EQ(RegisterThrough(Register(3, "", "sip:bob@example.test"), Udp(), &h,
-                            "sip:bob@example.test"),
-            401);
+  ASSERT_EQ(
+      RegisterThrough(Register(3, "", "sip:bob@example.test"), Udp(), &h, "sip:bob@example.test"),
+      401);
   std::string auth = "Authorization: " +
-                     DigestAnswer(Values(h, "WWW-Authenticate")[1], "alice", "alice-pw",
-                                  "REGISTER", "sip:example.test") +
+                     DigestAnswer(Values(h, "WWW-Authenticate")[1], "alice", "alice-pw", "REGISTER",
+                                  "sip:example.test") +
                      "\r\n";
   Headers forbidden;
   EXPECT_EQ(RegisterThrough(Register(4, auth, "sip:bob@example.test"), Udp(), &forbidden,
@@ -473,18 +470,18 @@ TEST_F(SecurityLayerTest, DigestStaleReplayAndBruteForce) {
   ASSERT_FALSE(Values(replay, "WWW-Authenticate").empty());
   EXPECT_NE(Values(replay, "WWW-Authenticate")[0].find("stale=true"), std::string::npos);
   // A higher nonce-count on the same nonce is fine.
-  std::string auth2 = "Authorization: " +
-                      DigestAnswer(challenge, "alice", "alice-pw", "REGISTER", "sip:example.test",
-                                   "00000002") +
-                      "\r\n";
+  std::string auth2 =
+      "Authorization: " +
+      DigestAnswer(challenge, "alice", "alice-pw", "REGISTER", "sip:example.test", "00000002") +
+      "\r\n";
   EXPECT_EQ(RegisterThrough(Register(4, auth2), Tls(5), &ok), 200);
 
   // The nonce expires: 401 stale=true.
   clock_.Advance(std::chrono::seconds(301));
-  std::string auth3 = "Authorization: " +
-                      DigestAnswer(challenge, "alice", "alice-pw", "REGISTER", "sip:example.test",
-                                   "00000003") +
-                      "\r\n";
+  std::string auth3 =
+      "Authorization: " +
+      DigestAnswer(challenge, "alice", "alice-pw", "REGISTER", "sip:example.test", "00000003") +
+      "\r\n";
   Headers stale;
   EXPECT_EQ(RegisterThrough(Register(5, auth3), Tls(5), &stale), 401);
   ASSERT_FALSE(Values(stale, "WWW-Authenticate").empty());
@@ -530,8 +527,7 @@ TEST_F(SecurityLayerTest, RequestsFromOurUsersWithoutAssociationNeedDigestProof)
   std::string proven = message;
   proven.insert(proven.find("Content-Length:"),
                 "Proxy-Authorization: " +
-                    DigestAnswer(challenges[1], "alice", "alice-pw", "MESSAGE", "(null)") +
-                    "\r\n");
+                    DigestAnswer(challenges[1], "alice", "alice-pw", "MESSAGE", "(null)") + "\r\n");
   info = Udp();
   Headers none;
   ASSERT_TRUE(layer_->OnIncoming(Parse(proven), &info, &none).ok());
@@ -583,19 +579,20 @@ TEST_F(SecurityLayerTest, AckCancelResponsesAndForeignSendersAreNotChallenged) {
   Headers h;
   for (std::string_view method : {"ACK", "CANCEL"}) {
     ReceiveInfo info = Udp();
-    EXPECT_TRUE(layer_->OnIncoming(Parse(Request(method, "sip:bob@example.test", kAlice,
-                                                 "sip:bob@example.test", 1)),
-                                   &info, &h)
+    EXPECT_TRUE(layer_
+                    ->OnIncoming(Parse(Request(method, "sip:bob@example.test", kAlice,
+                                               "sip:bob@example.test", 1)),
+                                 &info, &h)
                     .ok())
         << method;
     EXPECT_TRUE(info.authenticated_user.empty());
   }
   // A caller that is not one of our users: policy decides later, not sign-in security.
   ReceiveInfo info = Udp();
-  EXPECT_TRUE(layer_->OnIncoming(Parse(Request("INVITE", "sip:bob@example.test",
-                                               "sip:carol@partner.test", "sip:bob@example.test",
-                                               1)),
-                                 &info, &h)
+  EXPECT_TRUE(layer_
+                  ->OnIncoming(Parse(Request("INVITE", "sip:bob@example.test",
+                                             "sip:carol@partner.test", "sip:bob@example.test", 1)),
+                               &info, &h)
                   .ok());
   EXPECT_TRUE(info.authenticated_user.empty());
   // A response from a UA without association passes.
@@ -618,12 +615,12 @@ TEST_F(SecurityLayerTest, ConnectionCloseDropsTheAssociation) {
   // A signature for the gone association proves nothing: alice must prove herself (407).
   ReceiveInfo info = Tls(7);
   Headers h;
-  EXPECT_EQ(SipCodeOf(layer_->OnIncoming(
-                Parse(ClientSign(Request("MESSAGE", "sip:bob@example.test", kAlice,
-                                         "sip:bob@example.test", 1),
-                                 alice)),
-                &info, &h)),
-            407);
+  EXPECT_EQ(
+      SipCodeOf(layer_->OnIncoming(Parse(ClientSign(Request("MESSAGE", "sip:bob@example.test",
+                                                            kAlice, "sip:bob@example.test", 1),
+                                                    alice)),
+                                   &info, &h)),
+      407);
   EXPECT_TRUE(info.authenticated_user.empty());
 }
 
