@@ -105,7 +105,8 @@ class Shard final : public sip::TransportUser, public sip::Transport, public sip
   void SendForOtherShard(uint32_t origin, const sip::Destination& to, std::string bytes,
                          uint64_t token) {
     if (!server_) return;  // closed while the send was in flight
-    diagnostics_->OnOutgoing(security_ && security_->HasAssociation(to.connection), bytes);
+    diagnostics_->OnOutgoing(bytes,
+                             [&] { return security_ && security_->HasAssociation(to.connection); });
     if (security_) security_->OnOutgoing(to, bytes);
     transport_->Send(to, std::move(bytes), token == 0 ? 0 : ForwardedToken(origin, token));
   }
@@ -120,6 +121,7 @@ class Shard final : public sip::TransportUser, public sip::Transport, public sip
     transport_->StopAccepting();
     server_->layer().StopAccepting();
   }
+  void DebugDump() { for (auto& [id, st] : server_->layer().DebugServers()) log::Info("dbg", "server tx", {{"id", (int64_t)id}, {"what", st}}); for (auto& [id, st] : server_->layer().DebugClients()) log::Info("dbg", "client tx", {{"id", (int64_t)id}, {"what", st}}); }
   size_t live_transactions() const {
     return server_->layer().client_count() + server_->layer().server_count();
   }
@@ -171,7 +173,7 @@ class SipService final : public Service {
   }
   bool Idle() override {
     size_t live = 0;
-    OnEachWorker([&live](Shard& shard) { live += shard.live_transactions(); });
+    OnEachWorker([&live](Shard& shard) { live += shard.live_transactions(); shard.DebugDump(); });
     return live == 0;
   }
   void Stop() override;
@@ -371,7 +373,8 @@ void Shard::Send(const sip::Destination& to, std::string bytes, uint64_t token) 
       }
     }
   }
-  diagnostics_->OnOutgoing(security_ && security_->HasAssociation(to.connection), bytes);
+  diagnostics_->OnOutgoing(bytes,
+                           [&] { return security_ && security_->HasAssociation(to.connection); });
   if (security_) security_->OnOutgoing(to, bytes);
   transport_->Send(to, std::move(bytes), token);
 }

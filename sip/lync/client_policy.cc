@@ -7,6 +7,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "core/log.h"
 #include "core/strings.h"
 #include "sip/lync/diagnostics.h"
 #include "sip/stack/registrar.h"
@@ -31,10 +32,11 @@ std::string_view Trim(std::string_view s) {
 }
 
 // Strict: 1-4 dot-separated numbers, nothing else.
-bool ParseRuleVersion(std::string_view text, ClientVersion *out) {
+bool ParseRuleVersion(std::string_view text, ClientVersion* out) {
   *out = {};
   size_t part = 0;
   size_t i = 0;
+  // Bounded: every iteration fills one of the four parts or returns.
   while (true) {
     if (part == out->size() || i >= text.size() || !absl::ascii_isdigit(text[i])) return false;
     uint64_t value = 0;
@@ -68,7 +70,7 @@ ClientVersion ParseAgentVersion(std::string_view text) {
   return v;
 }
 
-bool Compare(const ClientVersion &have, VersionOp op, const ClientVersion &want) {
+bool Compare(const ClientVersion& have, VersionOp op, const ClientVersion& want) {
   switch (op) {
     case VersionOp::kAny:
       return true;
@@ -128,7 +130,7 @@ absl::StatusOr<ClientVersionRule> ParseClientVersionRule(std::string_view text) 
       {"<", VersionOp::kLess},       {">", VersionOp::kGreater},       {"=", VersionOp::kEqual},
   };
   rule.op = VersionOp::kLess;
-  for (const auto &[spelling, op] : kOps) {
+  for (const auto& [spelling, op] : kOps) {
     if (version.substr(0, spelling.size()) == spelling) {
       rule.op = op;
       version.remove_prefix(spelling.size());
@@ -182,13 +184,13 @@ std::vector<UserAgentProduct> ParseUserAgent(std::string_view user_agent) {
   return out;
 }
 
-bool RuleMatches(const ClientVersionRule &rule, std::string_view user_agent) {
+bool RuleMatches(const ClientVersionRule& rule, std::string_view user_agent) {
   const std::vector<UserAgentProduct> products = ParseUserAgent(user_agent);
   if (rule.product == "*") {
     const ClientVersion version = products.empty() ? ClientVersion{} : products.front().version;
     return Compare(version, rule.op, rule.version);
   }
-  for (const UserAgentProduct &p : products) {
+  for (const UserAgentProduct& p : products) {
     if (absl::EqualsIgnoreCase(ToAbsl(p.name), rule.product) &&
         Compare(p.version, rule.op, rule.version)) {
       return true;
@@ -197,9 +199,9 @@ bool RuleMatches(const ClientVersionRule &rule, std::string_view user_agent) {
   return false;
 }
 
-absl::StatusOr<ClientPolicy> ClientPolicy::Create(const std::vector<std::string> &rules) {
+absl::StatusOr<ClientPolicy> ClientPolicy::Create(const std::vector<std::string>& rules) {
   ClientPolicy policy;
-  for (const std::string &text : rules) {
+  for (const std::string& text : rules) {
     absl::StatusOr<ClientVersionRule> rule = ParseClientVersionRule(text);
     if (!rule.ok()) {
       return absl::InvalidArgumentError(
@@ -210,8 +212,8 @@ absl::StatusOr<ClientPolicy> ClientPolicy::Create(const std::vector<std::string>
   return policy;
 }
 
-const ClientVersionRule *ClientPolicy::Blocking(std::string_view user_agent) const {
-  for (const ClientVersionRule &rule : rules_) {
+const ClientVersionRule* ClientPolicy::Blocking(std::string_view user_agent) const {
+  for (const ClientVersionRule& rule : rules_) {
     if (RuleMatches(rule, user_agent)) {
       return rule.action == ClientAction::kBlock ? &rule : nullptr;
     }
@@ -219,20 +221,22 @@ const ClientVersionRule *ClientPolicy::Blocking(std::string_view user_agent) con
   return nullptr;
 }
 
-std::optional<SipMessage> ClientPolicy::AnswerRegister(const SipMessage &request,
+std::optional<SipMessage> ClientPolicy::AnswerRegister(const SipMessage& request,
                                                        std::string_view source) const {
   if (rules_.empty() || !request.is_request() || request.method() != Method::kRegister) {
     return std::nullopt;
   }
-  const Header *user_agent = request.FindHeader(HeaderId::kUserAgent);
-  if (Blocking(user_agent != nullptr ? user_agent->value : std::string_view()) == nullptr) {
-    return std::nullopt;
-  }
+  const Header* header = request.FindHeader(HeaderId::kUserAgent);
+  const std::string_view user_agent = header != nullptr ? header->value : std::string_view();
+  const ClientVersionRule* rule = Blocking(user_agent);
+  if (rule == nullptr) return std::nullopt;
+  log::Info(
+      "lync", "sign-in refused by the client version policy",
+      {{"user_agent", user_agent}, {"rule", rule->text}, {"aor", request.to().uri.ToString()}});
   SipMessage answer = MakeResponse(request, 403, {}, NewLocalTag());
-  const Diagnostic &d = kDiagClientVersionBlocked;
+  const Diagnostic& d = kDiagClientVersionBlocked;
   (void)answer.AppendHeader(kMsDiagnostics, FormatDiagnostic(d.error_id, d.reason, source));
-  // RFC 3261 §20.43: 399 = miscellaneous warning; the agent is our host name
-  // (no spaces).
+  // RFC 3261 §20.43: 399 = miscellaneous warning; the agent is our host name (no spaces).
   std::string agent;
   for (char c : source) {
     if (IsTokenChar(c) || c == ':' || c == '[' || c == ']') agent.push_back(c);

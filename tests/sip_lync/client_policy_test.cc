@@ -113,8 +113,8 @@ TEST(ClientPolicyTest, BlocksBelowAVersion) {
   EXPECT_EQ(p.Blocking(kLync2013), nullptr);  // 15.0.4481 is not below 15.0
   EXPECT_EQ(p.Blocking(kSfb2016), nullptr);
   EXPECT_EQ(p.Blocking(kSipe), nullptr);
-  EXPECT_EQ(p.Blocking("uccapi/14.99"),
-            p.Blocking(kLync2010));          // case-insensitive product
+  // The product name is case-insensitive.
+  EXPECT_EQ(p.Blocking("uccapi/14.99"), p.Blocking(kLync2010));
   EXPECT_NE(p.Blocking("UCCAPI"), nullptr);  // no version counts as 0
   EXPECT_EQ(p.Blocking(""), nullptr);
 }
@@ -124,16 +124,16 @@ TEST(ClientPolicyTest, FirstMatchDecidesAndStarMatchesTheFirstProduct) {
   EXPECT_EQ(only_sfb.Blocking(kSfb2016), nullptr);
   EXPECT_NE(only_sfb.Blocking(kLync2013), nullptr);
   EXPECT_NE(only_sfb.Blocking(kSipe), nullptr);
-  EXPECT_NE(only_sfb.Blocking(""),
-            nullptr);  // "*" matches a missing User-Agent too
+  // "*" matches a missing User-Agent too.
+  EXPECT_NE(only_sfb.Blocking(""), nullptr);
 
   ClientPolicy sipe = Policy({"Sipe"});
   EXPECT_NE(sipe.Blocking(kSipe), nullptr);  // any token, not only the first
   EXPECT_EQ(sipe.Blocking(kLync2013), nullptr);
 
   ClientPolicy star_version = Policy({"*/2.0"});
-  EXPECT_EQ(star_version.Blocking(kSipe),
-            nullptr);  // Purple/2.14 is the first product
+  // Purple/2.14 is the first product.
+  EXPECT_EQ(star_version.Blocking(kSipe), nullptr);
   EXPECT_NE(star_version.Blocking("Purple/1.9 Sipe/9.0"), nullptr);
 
   ClientPolicy exact = Policy({"OC/=4.0.7577", "OC/!=15.0.4481.1000"});

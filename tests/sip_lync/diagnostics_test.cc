@@ -32,13 +32,12 @@ std::string Response(int code, std::string_view from_host, std::string_view extr
 
 TEST(DiagnosticsTest, TableCoversWhatWeGenerateOncePerStatus) {
   std::set<int> seen;
-  for (const Diagnostic &d : DiagnosticTable()) {
+  for (const Diagnostic& d : DiagnosticTable()) {
     EXPECT_TRUE(seen.insert(d.status).second) << "status listed twice: " << d.status;
     EXPECT_GE(d.status, 400);
     EXPECT_FALSE(d.reason.empty());
     EXPECT_EQ(d.reason.find('"'), std::string_view::npos);
-    // The MS-OCER ranges we draw from: SIP stack, front end, server API, client
-    // version filter.
+    // The MS-OCER ranges we draw from: SIP stack, front end, server API, client version filter.
     EXPECT_TRUE((d.error_id >= 1000 && d.error_id < 2000) ||
                 (d.error_id >= 4000 && d.error_id < 6000))
         << d.error_id;
@@ -129,8 +128,7 @@ TEST(DiagnosticsTest, HeaderDetectionLooksAtHeaderLinesOnly) {
   EXPECT_TRUE(HasDiagnosticHeader(Response(480, "x", "MS-DIAGNOSTICS: 1\r\n")));
   EXPECT_TRUE(HasDiagnosticHeader(Response(480, "x", "ms-diagnostics-public : 1\r\n")));
   EXPECT_FALSE(HasDiagnosticHeader(Response(480, "x")));
-  // In a value, in the body, or as a prefix of another header name: not a
-  // header.
+  // In a value, in the body, or as a prefix of another header name: not a header.
   EXPECT_FALSE(HasDiagnosticHeader(Response(480, "x", "Subject: ms-diagnostics: 1\r\n")));
   EXPECT_FALSE(HasDiagnosticHeader(Response(480, "x", "ms-diagnosticsx: 1\r\n")));
   EXPECT_FALSE(HasDiagnosticHeader(Response(480, "x", {}, "\r\nms-diagnostics: 1\r\n")));
@@ -143,12 +141,15 @@ TEST(DiagnosticsTest, ServedDomainsAndTheEdge) {
   EXPECT_FALSE(IsServedDomain("sub.example.test", domains));
   EXPECT_TRUE(IsServedDomain("anything", {}));  // empty list: every domain is ours
 
-  EXPECT_FALSE(LeavesOrganisation(true, "partner.test",
-                                  domains));                        // our signed-in client
-  EXPECT_FALSE(LeavesOrganisation(false, "corp.test", domains));    // our domain's UA
-  EXPECT_TRUE(LeavesOrganisation(false, "partner.test", domains));  // federation
+  // Our signed-in client; our domain's UA; federation.
+  EXPECT_FALSE(LeavesOrganisation(true, "partner.test", domains));
+  EXPECT_FALSE(LeavesOrganisation(false, "corp.test", domains));
+  EXPECT_TRUE(LeavesOrganisation(false, "partner.test", domains));
   EXPECT_FALSE(LeavesOrganisation(false, "partner.test", {}));
 }
+
+constexpr auto kSignedIn = [] { return true; };
+constexpr auto kNotSignedIn = [] { return false; };
 
 DiagnosticsFilter Filter() {
   DiagnosticsFilterOptions options;
@@ -160,7 +161,7 @@ DiagnosticsFilter Filter() {
 TEST(DiagnosticsFilterTest, ErrorToSignedInClientGetsOneBeforeTheBody) {
   DiagnosticsFilter filter = Filter();
   std::string bytes = Response(480, "example.test", {}, "body");
-  ASSERT_TRUE(filter.OnOutgoing(true, bytes));
+  ASSERT_TRUE(filter.OnOutgoing(bytes, kSignedIn));
   SipMessage m = Parse(bytes);
   ASSERT_NE(m.FindHeader("ms-diagnostics"), nullptr);
   EXPECT_EQ(m.FindHeader("ms-diagnostics")->value,
@@ -168,7 +169,7 @@ TEST(DiagnosticsFilterTest, ErrorToSignedInClientGetsOneBeforeTheBody) {
   EXPECT_EQ(m.body(), "body");
   EXPECT_EQ(filter.stats().added, 1u);
   // Only once.
-  EXPECT_FALSE(filter.OnOutgoing(true, bytes));
+  EXPECT_FALSE(filter.OnOutgoing(bytes, kSignedIn));
   EXPECT_EQ(filter.stats().added, 1u);
 }
 
@@ -181,18 +182,17 @@ TEST(DiagnosticsFilterTest, LeavesEverythingElseByteForByte) {
       Response(480, "example.test", "ms-diagnostics: 9;reason=\"theirs\"\r\n"),
       "MESSAGE sip:bob@example.test SIP/2.0\r\nContent-Length: 0\r\n\r\n",
   };
-  for (const std::string &original : untouched) {
+  for (const std::string& original : untouched) {
     std::string bytes = original;
-    EXPECT_FALSE(filter.OnOutgoing(true, bytes)) << original;
+    EXPECT_FALSE(filter.OnOutgoing(bytes, kSignedIn)) << original;
     EXPECT_EQ(bytes, original);
   }
-  // Not a signed-in client, our domain: errors get nothing added, diagnostics
-  // are kept.
-  for (const std::string &original :
+  // Not a signed-in client, our domain: errors get nothing added, diagnostics are kept.
+  for (const std::string& original :
        {Response(404, "example.test"),
         Response(404, "example.test", "ms-diagnostics: 4005;reason=\"x\"\r\n")}) {
     std::string bytes = original;
-    EXPECT_FALSE(filter.OnOutgoing(false, bytes));
+    EXPECT_FALSE(filter.OnOutgoing(bytes, kNotSignedIn));
     EXPECT_EQ(bytes, original);
   }
   EXPECT_EQ(filter.stats().added, 0u);
@@ -204,7 +204,7 @@ TEST(DiagnosticsFilterTest, StrippedAtTheEdge) {
   std::string bytes = Response(404, "partner.test",
                                "ms-diagnostics: 4005;reason=\"x\";source=\"fe01\"\r\n"
                                "ms-diagnostics-public: 4004;reason=\"y\"\r\n");
-  ASSERT_TRUE(filter.OnOutgoing(false, bytes));
+  ASSERT_TRUE(filter.OnOutgoing(bytes, kNotSignedIn));
   SipMessage m = Parse(bytes);
   EXPECT_EQ(m.FindHeader("ms-diagnostics"), nullptr);
   EXPECT_EQ(m.FindHeader("ms-diagnostics-public"), nullptr);
@@ -213,12 +213,12 @@ TEST(DiagnosticsFilterTest, StrippedAtTheEdge) {
   EXPECT_EQ(filter.stats().stripped, 1u);
   // A 2xx leaving with one loses it too.
   std::string ok = Response(200, "partner.test", "ms-diagnostics: 1;reason=\"x\"\r\n");
-  EXPECT_TRUE(filter.OnOutgoing(false, ok));
+  EXPECT_TRUE(filter.OnOutgoing(ok, kNotSignedIn));
   EXPECT_FALSE(HasDiagnosticHeader(ok));
   // Nothing to strip: untouched.
   std::string plain = Response(404, "partner.test");
   const std::string copy = plain;
-  EXPECT_FALSE(filter.OnOutgoing(false, plain));
+  EXPECT_FALSE(filter.OnOutgoing(plain, kNotSignedIn));
   EXPECT_EQ(plain, copy);
 }
 
