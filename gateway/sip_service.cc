@@ -121,7 +121,6 @@ class Shard final : public sip::TransportUser, public sip::Transport, public sip
     transport_->StopAccepting();
     server_->layer().StopAccepting();
   }
-  void DebugDump() { for (auto& [id, st] : server_->layer().DebugServers()) log::Info("dbg", "server tx", {{"id", (int64_t)id}, {"what", st}}); for (auto& [id, st] : server_->layer().DebugClients()) log::Info("dbg", "client tx", {{"id", (int64_t)id}, {"what", st}}); }
   size_t live_transactions() const {
     return server_->layer().client_count() + server_->layer().server_count();
   }
@@ -173,7 +172,7 @@ class SipService final : public Service {
   }
   bool Idle() override {
     size_t live = 0;
-    OnEachWorker([&live](Shard& shard) { live += shard.live_transactions(); shard.DebugDump(); });
+    OnEachWorker([&live](Shard& shard) { live += shard.live_transactions(); });
     return live == 0;
   }
   void Stop() override;
