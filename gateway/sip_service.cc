@@ -121,9 +121,9 @@ class Shard final : public sip::TransportUser, public sip::Transport, public sip
     transport_->StopAccepting();
     server_->layer().StopAccepting();
   }
-  size_t live_transactions() const {
-    return server_->layer().client_count() + server_->layer().server_count();
-  }
+  // Transactions still waiting for a final response; completed ones only absorb retransmissions
+  // and ACKs (an INVITE's non-2xx waits up to 32 s for an ACK some clients never send).
+  size_t live_transactions() const { return server_->layer().pending_count(); }
   void Close() {
     if (server_) server_->SetLocalService(nullptr);
     front_end_.reset();

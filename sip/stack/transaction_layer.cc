@@ -263,6 +263,18 @@ std::optional<uint32_t> TransactionLayer::ShardOfBranch(std::string_view branch)
   return sip::ShardOfBranch(branch);
 }
 
+size_t TransactionLayer::pending_count() const {
+  size_t pending = 0;
+  for (const auto& [id, ct] : clients_) {
+    pending += ct->state == ClientState::kCalling || ct->state == ClientState::kTrying ||
+               ct->state == ClientState::kProceeding;
+  }
+  for (const auto& [id, st] : servers_) {
+    pending += st->state == ServerState::kTrying || st->state == ServerState::kProceeding;
+  }
+  return pending;
+}
+
 std::string TransactionLayer::MakeVia(TransportKind kind, bool v6) {
   const NetAddress addr = transport_.AdvertisedAddress(kind, v6);
   return absl::StrCat("SIP/2.0/", ToAbsl(TransportName(kind)), " ", addr.HostForUri(), ":",

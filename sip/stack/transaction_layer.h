@@ -81,6 +81,10 @@ class TransactionLayer final : public TransportUser {
 
   size_t client_count() const { return clients_.size(); }  // includes internal CANCELs
   size_t server_count() const { return servers_.size(); }
+  // Transactions still waiting for their final response (client: none received yet; server: none
+  // sent yet). What a graceful shutdown waits for: the others only absorb retransmissions and
+  // ACKs and end on their own timers. O(transactions).
+  size_t pending_count() const;
   uint32_t shard() const { return shard_; }
 
   // Introspection (tests, admin): nullopt for unknown ids.

@@ -72,6 +72,16 @@ TEST_F(ServerTxnTest, NonSuccessFinalRetransmitsWithTimerGUntilTimerH) {
   EXPECT_EQ(layer_->server_count(), 0u);
 }
 
+TEST_F(ServerTxnTest, OnlyTransactionsWithoutAFinalResponseArePending) {
+  ServerTransactionId id = Receive(*layer_, tu_, RequestText("INVITE", kBranch), Udp());
+  ASSERT_NE(id, 0u);
+  EXPECT_EQ(layer_->pending_count(), 1u);  // Proceeding: the TU still owes an answer
+  ASSERT_TRUE(layer_->SendResponse(id, Answer(tu_, 486)).ok());
+  // Completed: waiting for an ACK only; a drain need not wait for it.
+  EXPECT_EQ(layer_->server_count(), 1u);
+  EXPECT_EQ(layer_->pending_count(), 0u);
+}
+
 TEST_F(ServerTxnTest, AckConfirmsAndIsAbsorbedThenTimerI) {
   const std::string invite = RequestText("INVITE", kBranch);
   ServerTransactionId id = Receive(*layer_, tu_, invite, Udp());
