@@ -152,6 +152,7 @@ class Shard final : public sip::TransportUser, public sip::Transport, public sip
   std::unique_ptr<sip::SipTransport> transport_;
   // MS-SIPAE sign-in and signing; null when the directory has no users (lab mode: no auth).
   std::unique_ptr<sip::lync::SecurityLayer> security_;
+  std::vector<std::string> served_domains_;  // the Digest realms whose credentials we consume
   sip::LocationStore* location_ = nullptr;
   std::unique_ptr<sip::SipServer> server_;
   std::unique_ptr<sip::lync::FrontEnd> front_end_;  // uses server_: declared after it
@@ -256,6 +257,7 @@ absl::Status Shard::Init(const GatewayConfig& config, sip::SipTransportOptions t
 
   sip::SipServerOptions options = MakeSipServerOptions(config);
   if (options.domains.empty() && directory != nullptr) options.domains = directory->Domains();
+  served_domains_ = options.domains;
   diagnostics_ = std::make_unique<sip::lync::DiagnosticsFilter>(sip::lync::DiagnosticsFilterOptions{
       LyncServerName(config, service_.certificate()), options.domains});
   if (!config.lync.blocked_clients.empty()) {
@@ -338,6 +340,8 @@ void Shard::OnMessage(SipMessage&& message, const sip::ReceiveInfo& received) {
       }
       return;
     }
+    // Proven: the credentials were for us, not for whoever the message is forwarded to.
+    sip::lync::RemoveConsumedCredentials(message, served_domains_);
   }
   if (!message.is_request() && !message.vias().empty()) {
     std::optional<uint32_t> owner =

@@ -426,4 +426,46 @@ bool SecurityLayer::OnOutgoing(const Destination& to, std::string& bytes) {
   return true;
 }
 
+size_t RemoveConsumedCredentials(SipMessage& message, const std::vector<std::string>& realms) {
+  auto is_sipae = [](std::string_view scheme) {
+    return absl::EqualsIgnoreCase(ToAbsl(scheme), "NTLM") ||
+           absl::EqualsIgnoreCase(ToAbsl(scheme), "Kerberos") ||
+           absl::EqualsIgnoreCase(ToAbsl(scheme), "TLS-DSK");
+  };
+  auto ours = [&realms](const AuthValue& value) {
+    std::optional<std::string_view> realm = value.Param("realm");
+    if (!realm) return false;
+    std::string_view r = *realm;
+    if (r.size() >= 2 && r.front() == '"' && r.back() == '"') r = r.substr(1, r.size() - 2);
+    return std::any_of(realms.begin(), realms.end(), [r](const std::string& mine) {
+      return absl::EqualsIgnoreCase(ToAbsl(mine), ToAbsl(r));
+    });
+  };
+  size_t removed = 0;
+  const bool keep_authorization = message.is_request() && message.method() == Method::kRegister;
+  for (HeaderId id : {HeaderId::kAuthorization, HeaderId::kProxyAuthorization}) {
+    if (id == HeaderId::kAuthorization && keep_authorization) continue;
+    std::vector<std::string_view> values = message.HeaderValues(id);
+    if (values.empty()) continue;
+    std::vector<std::string> kept;
+    for (std::string_view v : values) {
+      absl::StatusOr<AuthValue> parsed = ParseAuthValue(v);
+      const bool consumed =
+          parsed.ok() && (is_sipae(parsed->scheme) ||
+                          (id == HeaderId::kProxyAuthorization &&
+                           absl::EqualsIgnoreCase(ToAbsl(parsed->scheme), "Digest") &&
+                           ours(*parsed)));
+      if (consumed) {
+        ++removed;
+      } else {
+        kept.emplace_back(v);
+      }
+    }
+    if (kept.size() == values.size()) continue;
+    message.RemoveHeaders(id);
+    for (const std::string& v : kept) (void)message.AppendHeader(id, v);
+  }
+  return removed;
+}
+
 }  // namespace causeway::sip::lync

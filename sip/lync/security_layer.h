@@ -116,6 +116,13 @@ class FailureLimiter {
   std::deque<std::pair<std::string, TimePoint>> order_;  // (key, first) in insertion order
 };
 
+// Removes the credentials this server consumed from a message it is about to forward (RFC 3261
+// §22.3: a proxy removes the Proxy-Authorization of its own realm; MS-SIPAE signatures belong to
+// one client connection): Authorization/Proxy-Authorization values with an MS-SIPAE scheme
+// (NTLM, Kerberos, TLS-DSK), and Digest Proxy-Authorization values for one of `realms`. A REGISTER
+// keeps its Authorization (the registrar checks it). Returns how many values went.
+size_t RemoveConsumedCredentials(SipMessage& message, const std::vector<std::string>& realms);
+
 class SecurityLayer final : public RegisterAuthorizer {
  public:
   using ResponseHeaders = std::vector<std::pair<std::string, std::string>>;

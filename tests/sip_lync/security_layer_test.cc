@@ -624,5 +624,35 @@ TEST_F(SecurityLayerTest, ConnectionCloseDropsTheAssociation) {
   EXPECT_TRUE(info.authenticated_user.empty());
 }
 
+TEST(RemoveConsumedCredentials, OurCredentialsStayHereOthersTravelOn) {
+  SipMessage invite = Parse(
+      "INVITE sip:bob@example.test SIP/2.0\r\n"
+      "Via: SIP/2.0/TLS 127.0.0.1:4000;branch=z9hG4bKcred\r\n"
+      "From: <sip:alice@example.test>;tag=a\r\nTo: <sip:bob@example.test>\r\n"
+      "Call-ID: cred\r\nCSeq: 1 INVITE\r\nMax-Forwards: 70\r\n"
+      "Authorization: NTLM qop=\"auth\", realm=\"SIP Communications Service\", opaque=\"1\", "
+      "crand=\"2\", cnum=\"3\", response=\"4\"\r\n"
+      "Proxy-Authorization: Digest username=\"alice\", realm=\"example.test\", nonce=\"n\", "
+      "uri=\"sip:bob@example.test\", response=\"r\"\r\n"
+      "Proxy-Authorization: Digest username=\"alice\", realm=\"upstream.example\", nonce=\"m\", "
+      "uri=\"sip:bob@example.test\", response=\"s\"\r\n"
+      "Content-Length: 0\r\n\r\n");
+  EXPECT_EQ(RemoveConsumedCredentials(invite, {"example.test"}), 2u);
+  EXPECT_TRUE(invite.HeaderValues(HeaderId::kAuthorization).empty());
+  std::vector<std::string_view> left = invite.HeaderValues(HeaderId::kProxyAuthorization);
+  ASSERT_EQ(left.size(), 1u);
+  EXPECT_NE(left[0].find("upstream.example"), std::string_view::npos);
+
+  SipMessage reg = Parse(
+      "REGISTER sip:example.test SIP/2.0\r\n"
+      "Via: SIP/2.0/TLS 127.0.0.1:4000;branch=z9hG4bKreg\r\n"
+      "From: <sip:alice@example.test>;tag=a\r\nTo: <sip:alice@example.test>\r\n"
+      "Call-ID: reg\r\nCSeq: 1 REGISTER\r\nMax-Forwards: 70\r\n"
+      "Authorization: NTLM qop=\"auth\", opaque=\"1\", gssapi-data=\"x\"\r\n"
+      "Content-Length: 0\r\n\r\n");
+  EXPECT_EQ(RemoveConsumedCredentials(reg, {"example.test"}), 0u);  // the registrar needs it
+  EXPECT_EQ(reg.HeaderValues(HeaderId::kAuthorization).size(), 1u);
+}
+
 }  // namespace
 }  // namespace causeway::sip::lync
