@@ -336,7 +336,7 @@ void Shard::OnMessage(SipMessage&& message, const sip::ReceiveInfo& received) {
         back.kind = info.kind;
         back.address = info.source;
         back.connection = info.connection;
-        transport_->Send(back, answer.Serialize(), 0);
+        Send(back, answer.Serialize(), 0);  // diagnostics and signing apply as to any answer
       }
       return;
     }
