@@ -1,8 +1,9 @@
 #!/usr/bin/python3
 """Lync front end load: sign-in storm and presence fan-out, causeway next to Kamailio.
 
-For each target (Kamailio with its registrar + presence modules, bench/kamailio/kamailio-presence.cfg;
-causeway's Lync front end when --causeway is given), on a fresh server each time:
+For each target (Kamailio with its registrar + presence modules,
+bench/kamailio/kamailio-presence.cfg; causeway's Lync front end when --causeway is given), on a
+fresh server each time:
 
   fan-out   the presentity registers; N watchers each REGISTER (Digest) and SUBSCRIBE to its
             presence (causeway: Lync batched SUBSCRIBE, Kamailio: RFC 3856); the server's memory
@@ -123,7 +124,7 @@ class CausewayServer(it.Proxy):
 
 
 class KamailioServer(it.Proxy):
-    """Kamailio registrar + presence (kamailio-presence.cfg), users in an SQLite subscriber table."""
+    """Kamailio registrar + presence (kamailio-presence.cfg), users in SQLite `subscriber`."""
 
     def __init__(self, binary, workdir, ports, transport, workers):
         super().__init__(workdir, ports, transport, None)
@@ -171,8 +172,9 @@ class Md5OnlyRelay:
     order). sipp 3.6 reads the first algorithm= of all challenges and gives up on SHA-256
     instead of answering MD5 (tests/integration/lync_sipe_test.py's Md5OnlyRelay works around
     the same). Only causeway is driven through it, so its figures include this extra Python hop
-    (a handicap: Kamailio's do not); server -> client bytes are filtered line by line (only whole challenge lines are removed, so
-    framing by Content-Length is untouched), client -> server bytes pass as they are.
+    (a handicap: Kamailio's do not). Server -> client bytes are filtered line by line (only
+    whole challenge lines are removed, so framing by Content-Length is untouched); client ->
+    server bytes pass as they are.
     """
 
     CHALLENGE = re.compile(
@@ -421,7 +423,9 @@ class Bench:
         try:
             hold = Sipp(self, d, "presentity", "register_hold.xml", server, [PRESENTITY], [], lab)
             if hold.wait_lines("registered", 1, 20) < 1:
-                print("%s fan-out: the presentity did not register, see %s" % (target, d))
+                print("%s fan-out: the presentity did not register, see %s%s"
+                      % (target, d, " (a causeway without Digest? --lab runs it without "
+                                    "authentication)" if target == "causeway" else ""))
                 return None
             time.sleep(1.0)
             pids = sip_load.process_tree(server.proc.pid)
@@ -623,13 +627,16 @@ def summary(bench, args):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--causeway", metavar="BINARY", help="causeway binary (omit: Kamailio only)")
+    parser.add_argument("--causeway", metavar="BINARY",
+                        help="causeway binary (omit: Kamailio only)")
     parser.add_argument("--kamailio", metavar="BINARY", default="kamailio")
     parser.add_argument("--no-kamailio", action="store_true", help="benchmark causeway only")
     parser.add_argument("--quick", action="store_true",
                         help="small N (1000 sign-ins, 500 watchers): under 2 minutes")
-    parser.add_argument("--signins", type=int, help="users in the sign-in storm (5000; quick 1000)")
-    parser.add_argument("--watchers", type=int, help="watchers of the presentity (10000; quick 500)")
+    parser.add_argument("--signins", type=int,
+                        help="users in the sign-in storm (5000; quick 1000)")
+    parser.add_argument("--watchers", type=int,
+                        help="watchers of the presentity (10000; quick 500)")
     parser.add_argument("--concurrency", type=int, default=100,
                         help="sign-ins in progress at once (sipp -l), default 100")
     parser.add_argument("--signin-rate", type=int, default=20000,
