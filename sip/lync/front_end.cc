@@ -86,6 +86,10 @@ FrontEndState::User& FrontEndState::LoadUser(const std::string& aor) {
     return user;
   }
   user.contacts = std::move(data->contacts);
+  // The default group gets its id once and keeps it: clients key groups by id, so "~" must not
+  // move when a group is added later.
+  if (user.contacts.delta_num == 0) user.contacts.delta_num = 1;
+  NormalizeContactList(user.contacts);
   user.containers = std::move(data->containers);
   user.subscribers = std::move(data->subscribers);
   if (user.containers.empty()) {
@@ -318,7 +322,11 @@ bool FrontEnd::HandleSubscribe(ServerTransactionId id, SipMessage& request,
       const std::string key = DialogKey(s.call_id, s.remote_tag, s.local_tag);
       state_.LoadUser(user).subscriptions.insert(key);
       if (event == kPresence) {
-        for (const std::string& r : resources) state_.LoadUser(r).watchers.insert(key);
+        for (const std::string& r : resources) {
+          FrontEndState::User& watched = state_.LoadUser(r);
+          watched.watchers.insert(key);
+          watched.last_availability = Availability(r);  // what this watcher was just told
+        }
       }
       state_.subscriptions_[key] = std::move(s);
     }
@@ -352,6 +360,62 @@ void FrontEnd::HandleInDialogSubscribe(ServerTransactionId id, SipMessage& reque
       return;
     }
     (void)ok.AppendHeader(HeaderId::kEvent, it->second.event);
+    // A batched presence subscription changes its resource list in the dialog (MS-PRES: a
+    // contact added later is subscribed with another batchSub in the same dialog); the new
+    // resources' state rides in the 200 like the first notification.
+    std::optional<MultipartBody> added_state;
+    absl::StatusOr<MediaType> type = request.GetContentType();
+    if (it->second.event == kPresence && expires.count() > 0 && type.ok() &&
+        absl::EqualsIgnoreCase(absl::StrCat(ToAbsl(type->type), "/", ToAbsl(type->subtype)),
+                               ToAbsl(kBatchSubscribeContentType))) {
+      absl::StatusOr<BatchSubscribe> batch = ParseBatchSubscribe(request.body());
+      if (!batch.ok()) {
+        ++state_.stats_.rejected;
+        (void)server_.layer().SendResponse(
+            id, MakeResponse(request, 400, "Malformed batchSub", request.to_tag()));
+        return;
+      }
+      FrontEndState::Subscription& sub = it->second;
+      const bool unsubscribe = batch->action == "unsubscribe";
+      RlmiNotification rlmi;
+      rlmi.list_uri = sub.subscriber;
+      rlmi.version = ++sub.rlmi_version;
+      rlmi.full_state = false;
+      for (const std::string& r : batch->resources) {
+        const std::string aor = AorOfText(r);
+        if (aor.empty()) continue;
+        auto known = std::find(sub.resources.begin(), sub.resources.end(), aor);
+        if (unsubscribe) {
+          if (known != sub.resources.end()) sub.resources.erase(known);
+          if (auto u = state_.users_.find(aor); u != state_.users_.end()) {
+            u->second.watchers.erase(key);
+          }
+          continue;
+        }
+        if (known != sub.resources.end() ||
+            sub.resources.size() >= state_.options().max_resources_per_batch) {
+          continue;
+        }
+        sub.resources.push_back(aor);
+        RlmiResource resource;
+        resource.uri = aor;
+        const bool ours =
+            ServedDomains(state_.options().domains).Serves(aor.substr(aor.find('@') + 1)) &&
+            (state_.directory_ == nullptr || state_.directory_->Size() == 0 ||
+             state_.directory_->FindByUri(aor) != nullptr);
+        if (ours) {
+          FrontEndState::User& watched = state_.LoadUser(aor);
+          watched.watchers.insert(key);
+          watched.last_availability = Availability(aor);
+          resource.categories = VisibleCategories(aor, sub.subscriber);
+        } else {
+          resource.state = "terminated";
+          resource.reason = "noresource";
+        }
+        rlmi.resources.push_back(std::move(resource));
+      }
+      if (!rlmi.resources.empty()) added_state = BuildRlmiNotify(rlmi, NewLocalTag());
+    }
     if (expires.count() == 0) {
       state_.RemoveSubscription(key);
       (void)ok.AppendHeader("subscription-state", "terminated;reason=timeout");
@@ -362,6 +426,10 @@ void FrontEnd::HandleInDialogSubscribe(ServerTransactionId id, SipMessage& reque
     }
     (void)ok.AppendHeader(HeaderId::kContact, contact_);
     (void)ok.AppendHeader(HeaderId::kExpires, absl::StrCat(expires.count()));
+    if (added_state) {
+      (void)ok.AppendHeader("ms-piggyback-cseq", absl::StrCat(request.cseq()));
+      ok.SetBody(added_state->content_type, added_state->body);
+    }
   }
   (void)server_.layer().SendResponse(id, std::move(ok));
 }
@@ -395,10 +463,15 @@ bool FrontEnd::HandleService(ServerTransactionId id, SipMessage& request,
       return std::find_if(list.contacts.begin(), list.contacts.end(),
                           [&](const Contact& c) { return same_uri(c.uri, uri); });
     };
+    // Other endpoints learn the change as a contactDelta: clients apply only additions from a
+    // full list after the first one, never removals.
+    ContactDelta delta;
+    std::vector<std::string> modified;  // URIs whose group list changed
     switch (soap->method) {
       case SoapMethod::kSetContact: {
         auto it = find_contact(soap->uri);
-        if (it == list.contacts.end()) {
+        const bool added = it == list.contacts.end();
+        if (added) {
           list.contacts.push_back(Contact{});
           it = list.contacts.end() - 1;
           it->uri = soap->uri;
@@ -407,29 +480,45 @@ bool FrontEnd::HandleService(ServerTransactionId id, SipMessage& request,
         if (!soap->group_ids.empty()) it->group_ids = soap->group_ids;
         if (soap->subscribed) it->subscribed = *soap->subscribed;
         it->external_uri = soap->external_uri;
+        if (added) {
+          delta.added_contacts.push_back(*it);
+        } else {
+          modified.push_back(it->uri);
+        }
         AddSubscriber(AorOfText(soap->uri), user, out);
         break;
       }
       case SoapMethod::kDeleteContact:
-        if (auto it = find_contact(soap->uri); it != list.contacts.end()) list.contacts.erase(it);
+        if (auto it = find_contact(soap->uri); it != list.contacts.end()) {
+          delta.deleted_contacts.push_back(WithSipScheme(it->uri));
+          list.contacts.erase(it);
+        }
         break;
       case SoapMethod::kAddGroup: {
         uint32_t next = 1;
         for (const ContactGroup& g : list.groups) next = std::max(next, g.id + 1);
         list.groups.push_back(ContactGroup{next, soap->group_name, soap->external_uri});
+        delta.added_groups.push_back(list.groups.back());
         ok.SetBody(kSoapContentType, BuildAddGroupResponse(next));
         break;
       }
       case SoapMethod::kModifyGroup:
         for (ContactGroup& g : list.groups) {
-          if (soap->group_id && g.id == *soap->group_id) g.name = soap->group_name;
+          if (soap->group_id && g.id == *soap->group_id) {
+            g.name = soap->group_name;
+            delta.modified_groups.push_back(g);
+          }
         }
         break;
       case SoapMethod::kDeleteGroup:
         if (soap->group_id) {
           const uint32_t gone = *soap->group_id;
+          const size_t before = list.groups.size();
           std::erase_if(list.groups, [gone](const ContactGroup& g) { return g.id == gone; });
-          for (Contact& c : list.contacts) std::erase(c.group_ids, gone);
+          if (list.groups.size() != before) delta.deleted_groups.push_back(gone);
+          for (Contact& c : list.contacts) {
+            if (std::erase(c.group_ids, gone) > 0) modified.push_back(c.uri);
+          }
         }
         break;
       case SoapMethod::kSetAce:
@@ -438,11 +527,20 @@ bool FrontEnd::HandleService(ServerTransactionId id, SipMessage& request,
     }
     list.delta_num = std::max<uint32_t>(list.delta_num, 1) + 1;
     NormalizeContactList(list);
+    delta.delta_num = list.delta_num;
+    for (const std::string& uri : modified) {  // as normalized (a contact left groupless is in ~)
+      if (auto it = find_contact(uri); it != list.contacts.end()) {
+        delta.modified_contacts.push_back(*it);
+      }
+    }
+    for (Contact& c : delta.added_contacts) {
+      if (auto it = find_contact(c.uri); it != list.contacts.end()) c = *it;
+    }
     if (absl::Status saved = state_.store_.SaveContacts(user, list); !saved.ok()) {
       log::Warn(kLog, "contact list not saved", {{"user", user},
                                                  {"why", FromAbsl(saved.message())}});
     }
-    QueueRoamingNotifies(user, kRoamingContactsEvent, out);
+    QueueRoamingNotifies(user, kRoamingContactsEvent, out, BuildContactDelta(delta));
   } else if (content_type == kCategoryPublishContentType) {
     absl::StatusOr<PublishRequest> publish = ParsePublish(request.body());
     if (!publish.ok()) {
@@ -754,12 +852,12 @@ std::optional<FrontEnd::Outgoing> FrontEnd::MakeNotify(const std::string& key,
 }
 
 void FrontEnd::QueueRoamingNotifies(const std::string& aor, std::string_view event,
-                                    std::vector<Outgoing>& out) {
+                                    std::vector<Outgoing>& out, std::optional<std::string> update) {
   FrontEndState::User& u = state_.LoadUser(aor);
   std::string body;
   std::string_view content_type;
   if (event == kRoamingContactsEvent) {
-    body = ContactListBody(aor);
+    body = update ? *std::move(update) : ContactListBody(aor);
     content_type = kRoamingContactsContentType;
   } else {
     body = RoamingSelfBody(aor);

@@ -167,8 +167,11 @@ class FrontEnd final : public LocalService {
   // A BENOTIFY in subscription `key` (nullopt when the subscription is gone).
   std::optional<Outgoing> MakeNotify(const std::string& key, std::string_view content_type,
                                      std::string body) ABSL_EXCLUSIVE_LOCKS_REQUIRED(state_.mu_);
+  // `update`: the roaming-contacts body to send instead of the full list (a contactDelta).
   void QueueRoamingNotifies(const std::string& aor, std::string_view event,
-                            std::vector<Outgoing>& out) ABSL_EXCLUSIVE_LOCKS_REQUIRED(state_.mu_);
+                            std::vector<Outgoing>& out,
+                            std::optional<std::string> update = std::nullopt)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(state_.mu_);
   void QueuePresenceNotifies(const std::string& aor, std::vector<Outgoing>& out)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(state_.mu_);
   // `user` added `contact` to their list: `contact`'s endpoints hear of the new subscriber.

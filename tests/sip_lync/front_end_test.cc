@@ -194,10 +194,12 @@ TEST_F(FrontEndTest, SetContactUpdatesEveryEndpointAndTellsTheAddedUser) {
   for (const SipMessage& n : benotifies) {
     if (Header(n, "Event") == "vnd-microsoft-roaming-contacts") {
       ++contact_lists;
-      absl::StatusOr<ContactList> list = ParseContactList(n.body());
-      ASSERT_TRUE(list.ok());
-      ASSERT_EQ(list->contacts.size(), 1u);
-      EXPECT_TRUE(absl::StrContains(ToAbsl(list->contacts[0].uri), "bob@example.test"));
+      // Endpoints get the change as a delta (clients only add from later full lists).
+      absl::StatusOr<ContactDelta> delta = ParseContactDelta(n.body());
+      ASSERT_TRUE(delta.ok()) << delta.status() << n.body();
+      ASSERT_EQ(delta->added_contacts.size(), 1u);
+      EXPECT_EQ(delta->added_contacts[0].uri, "sip:bob@example.test");
+      EXPECT_EQ(delta->delta_num, 2u);
     } else {
       ++subscriber_lists;
       EXPECT_EQ(Header(n, "Event"), "vnd-microsoft-roaming-self");
@@ -216,6 +218,108 @@ TEST_F(FrontEndTest, SetContactUpdatesEveryEndpointAndTellsTheAddedUser) {
   absl::StatusOr<RoamingData> stored = store_.Load("sip:alice@example.test");
   ASSERT_TRUE(stored.ok());
   EXPECT_EQ(stored->contacts.contacts.size(), 1u);
+}
+
+TEST_F(FrontEndTest, GroupIdsAreStableAndRemovalsReachOtherEndpointsAsDeltas) {
+  Register("alice", "127.0.0.1:40000", 1, "e1");
+  Register("alice", "127.0.0.2:40000", 2, "e2");
+  SelfRequest("SUBSCRIBE", "alice", 1,
+              absl::StrCat("Event: vnd-microsoft-roaming-contacts\r\n", kSubscribeHeaders), {}, {},
+              "a1");
+  absl::StatusOr<ContactList> first = ParseContactList(Last("SIP/2.0 200").body());
+  ASSERT_TRUE(first.ok());
+  ASSERT_EQ(first->groups.size(), 1u);
+  const uint32_t default_id = first->groups[0].id;
+  SelfRequest("SUBSCRIBE", "alice", 2,
+              absl::StrCat("Event: vnd-microsoft-roaming-contacts\r\n", kSubscribeHeaders), {}, {},
+              "a2");
+  auto soap = [](std::string_view method, std::string_view inner) {
+    return absl::StrCat(
+        "<s:Envelope xmlns:s=\"http://schemas.xmlsoap.org/soap/envelope/\"><s:Body><m:",
+        ToAbsl(method), " xmlns:m=\"http://schemas.microsoft.com/winrtc/2002/11/sip\">",
+        ToAbsl(inner), "<m:deltaNum>1</m:deltaNum></m:", ToAbsl(method),
+        "></s:Body></s:Envelope>");
+  };
+  SelfRequest("SERVICE", "alice", 1, "", kSoapContentType,
+              soap("addGroup", "<m:name>Friends</m:name><m:externalURI/>"), "g1");
+  SipMessage added = Last("SIP/2.0 200");
+  EXPECT_FALSE(absl::StrContains(ToAbsl(added.body()),
+                                 absl::StrCat("<groupID>", default_id, "</groupID>")));
+  // The default group kept its id in the next full list.
+  SelfRequest("SUBSCRIBE", "alice", 1,
+              absl::StrCat("Event: vnd-microsoft-roaming-contacts\r\n", kSubscribeHeaders), {}, {},
+              "a3");
+  absl::StatusOr<ContactList> again = ParseContactList(Last("SIP/2.0 200").body());
+  ASSERT_TRUE(again.ok());
+  ASSERT_EQ(again->groups.size(), 2u);
+  for (const ContactGroup& g : again->groups) {
+    if (g.name == "~") {
+      EXPECT_EQ(g.id, default_id);
+    } else {
+      EXPECT_NE(g.id, default_id) << g.name;
+    }
+  }
+  SelfRequest("SERVICE", "alice", 1, "", kSoapContentType,
+              soap("setContact", "<m:displayName/><m:groups/><m:subscribed>true</m:subscribed>"
+                                 "<m:URI>sip:bob@example.test</m:URI><m:externalURI/>"),
+              "c1");
+  transport_.Take();
+  SelfRequest("SERVICE", "alice", 2, "", kSoapContentType,
+              soap("deleteContact", "<m:URI>sip:bob@example.test</m:URI>"), "c2");
+  int deltas = 0;
+  for (const FakeTransport::Sent& sent : transport_.sent) {
+    if (!sent.StartsWith("BENOTIFY")) continue;
+    absl::StatusOr<ContactDelta> delta = ParseContactDelta(sent.Parse().body());
+    ASSERT_TRUE(delta.ok());
+    ASSERT_EQ(delta->deleted_contacts.size(), 1u);
+    EXPECT_EQ(delta->deleted_contacts[0], "sip:bob@example.test");
+    ++deltas;
+  }
+  EXPECT_EQ(deltas, 3);  // every roaming-contacts subscription of alice (a1, a2, a3)
+}
+
+TEST_F(FrontEndTest, ContactsAddedLaterJoinTheBatchedSubscription) {
+  Register("alice", "127.0.0.1:40000", 1, "e1");
+  Register("bob", "127.0.0.3:40000", 3, "e3");
+  auto batch = [](std::string_view resource) {
+    return absl::StrCat(
+        "<batchSub xmlns=\"http://schemas.microsoft.com/2006/01/sip/batch-subscribe\" "
+        "uri=\"sip:alice@example.test\" name=\"\"><action name=\"subscribe\" id=\"1\">"
+        "<adhocList><resource uri=\"",
+        ToAbsl(resource), "\"/></adhocList></action></batchSub>");
+  };
+  SelfRequest("SUBSCRIBE", "alice", 1, absl::StrCat("Event: presence\r\n", kSubscribeHeaders),
+              kBatchSubscribeContentType, batch("sip:carol@example.test"), "p1");
+  SipMessage ok = Last("SIP/2.0 200");
+  const std::string tag(ok.to_tag());
+  // In the same dialog, bob joins the list: his state comes back in the 200.
+  const std::string body = batch("sip:bob@example.test");
+  Receive(absl::StrCat("SUBSCRIBE sip:127.0.0.1:5061;transport=tls SIP/2.0\r\n",
+                       "Via: SIP/2.0/TLS 127.0.0.1:40000;branch=z9hG4bK-p1b\r\n",
+                       "From: <sip:alice@example.test>;tag=ft-p1\r\n",
+                       "To: <sip:alice@example.test>;tag=", tag, "\r\nCall-ID: p1\r\n",
+                       "CSeq: 20 SUBSCRIBE\r\nEvent: presence\r\nExpires: 3600\r\n",
+                       "Content-Type: ", ToAbsl(kBatchSubscribeContentType), "\r\n",
+                       "Max-Forwards: 70\r\nContent-Length: ", body.size(), "\r\n\r\n", body),
+          From("127.0.0.1:40000", 1, "sip:alice@example.test"));
+  SipMessage refreshed = Last("SIP/2.0 200");
+  EXPECT_EQ(Header(refreshed, "ms-piggyback-cseq"), "20");
+  EXPECT_TRUE(absl::StrContains(ToAbsl(refreshed.body()), "sip:bob@example.test"));
+  EXPECT_TRUE(absl::StrContains(ToAbsl(refreshed.body()), "<availability>3500</availability>"));
+  // And bob's later changes reach alice.
+  transport_.Take();
+  front_end_->OnRegistrationChanged("sip:bob@example.test");  // nothing changed: no notify
+  EXPECT_EQ(transport_.Count("BENOTIFY"), 0u);
+  Receive(absl::StrCat("REGISTER sip:example.test SIP/2.0\r\n",
+                       "Via: SIP/2.0/TLS 127.0.0.3:40000;branch=z9hG4bK-bye\r\n",
+                       "From: <sip:bob@example.test>;tag=r;epid=e3\r\n",
+                       "To: <sip:bob@example.test>\r\nCall-ID: reg-3\r\nCSeq: 2 REGISTER\r\n",
+                       "Contact: <sip:127.0.0.3:40000;transport=tls>;+sip.instance=",
+                       "\"<urn:uuid:3>\"\r\nExpires: 0\r\nMax-Forwards: 70\r\n",
+                       "Content-Length: 0\r\n\r\n"),
+          From("127.0.0.3:40000", 3, "sip:bob@example.test"));
+  front_end_->OnRegistrationChanged("sip:bob@example.test");
+  EXPECT_TRUE(absl::StrContains(ToAbsl(Last("BENOTIFY").body()), "<availability>18500</availability>"));
 }
 
 TEST_F(FrontEndTest, MalformedServiceBodyIs400AndStoresNothing) {
