@@ -268,7 +268,12 @@ bool FrontEnd::HandleSubscribe(ServerTransactionId id, SipMessage& request,
       body = BuildProvisioningV2(provisioning);
     } else if (event == kWatcherListEvent) {
       content_type = kWatcherListContentType;
-      body = BuildWatcherList({});
+      // Who added this user and is not yet allowed or blocked (pending watchers).
+      std::vector<Watcher> pending;
+      for (const Subscriber& s : state_.LoadUser(user).subscribers) {
+        if (!s.acknowledged) pending.push_back(Watcher{WithSipScheme(s.user), s.display_name});
+      }
+      body = BuildWatcherList(pending);
     } else if (batched) {
       RlmiNotification rlmi;
       rlmi.list_uri = user;

@@ -25,9 +25,11 @@ bool IsLyncRegister(const SipMessage& request);
 void AddRegisterOkHeaders(const SipMessage& request, SipMessage& response,
                           const RegistrationOptions& options);
 
-// The self-events we serve (the Allow-Events value of the REGISTER 200).
+// The self-events we serve (the Allow-Events value of the REGISTER 200): the OCS 2007+ set. The
+// OCS 2005 ones (vnd-microsoft-provisioning, vnd-microsoft-roaming-ACL) are not served, so they
+// are not offered either.
 inline constexpr std::string_view kAllowEvents =
-    "vnd-microsoft-provisioning,vnd-microsoft-roaming-contacts,vnd-microsoft-roaming-ACL,"
-    "presence,presence.wpending,vnd-microsoft-roaming-self,vnd-microsoft-provisioning-v2";
+    "vnd-microsoft-roaming-contacts,presence,presence.wpending,vnd-microsoft-roaming-self,"
+    "vnd-microsoft-provisioning-v2";
 
 }  // namespace causeway::sip::lync

@@ -322,6 +322,31 @@ TEST_F(FrontEndTest, ContactsAddedLaterJoinTheBatchedSubscription) {
   EXPECT_TRUE(absl::StrContains(ToAbsl(Last("BENOTIFY").body()), "<availability>18500</availability>"));
 }
 
+TEST_F(FrontEndTest, PendingWatchersAreTheUnacknowledgedSubscribers) {
+  Register("alice", "127.0.0.1:40000", 1, "e1");
+  Register("bob", "127.0.0.3:40000", 3, "e3");
+  SelfRequest("SERVICE", "alice", 1, "", kSoapContentType,
+              "<s:Envelope xmlns:s=\"http://schemas.xmlsoap.org/soap/envelope/\"><s:Body>"
+              "<m:setContact xmlns:m=\"http://schemas.microsoft.com/winrtc/2002/11/sip\">"
+              "<m:displayName/><m:groups/><m:subscribed>true</m:subscribed>"
+              "<m:URI>sip:bob@example.test</m:URI><m:externalURI/><m:deltaNum>1</m:deltaNum>"
+              "</m:setContact></s:Body></s:Envelope>",
+              "add");
+  ASSERT_EQ(Last("SIP/2.0").status_code(), 200);
+  SelfRequest("SUBSCRIBE", "bob", 3, "Event: presence.wpending\r\nExpires: 0\r\n", {}, {}, "w1");
+  SipMessage pending = Last("SIP/2.0 200");
+  EXPECT_EQ(Header(pending, "Content-Type"), kWatcherListContentType);
+  EXPECT_TRUE(absl::StrContains(ToAbsl(pending.body()), "sip:alice@example.test"));
+  // bob acknowledges alice: no longer pending.
+  SelfRequest("SERVICE", "bob", 3, "", kSetSubscribersContentType,
+              "<setSubscribers xmlns=\"http://schemas.microsoft.com/2006/09/sip/presence-subscribers\">"
+              "<subscriber user=\"alice@example.test\" acknowledged=\"true\"/></setSubscribers>",
+              "ack");
+  ASSERT_EQ(Last("SIP/2.0").status_code(), 200);
+  SelfRequest("SUBSCRIBE", "bob", 3, "Event: presence.wpending\r\nExpires: 0\r\n", {}, {}, "w2");
+  EXPECT_FALSE(absl::StrContains(ToAbsl(Last("SIP/2.0 200").body()), "alice"));
+}
+
 TEST_F(FrontEndTest, MalformedServiceBodyIs400AndStoresNothing) {
   Register("alice", "127.0.0.1:40000", 1, "e1");
   SelfRequest("SERVICE", "alice", 1, "", kSoapContentType, "<s:Envelope><s:Body><m:setCon");
