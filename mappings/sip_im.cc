@@ -4,7 +4,9 @@
 #include <utility>
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
 #include "core/strings.h"
 #include "sip/codec/multipart.h"
 
@@ -34,7 +36,8 @@ absl::StatusOr<Address> AddressFromSipUri(const sip::Uri& uri) {
 }
 
 absl::StatusOr<InstantMessageEvent> ImFromSipMessage(const sip::SipMessage& request) {
-  if (!request.is_request() || request.method() != sip::Method::kMessage) {
+  const bool invite = request.is_request() && request.method() == sip::Method::kInvite;
+  if (!request.is_request() || (request.method() != sip::Method::kMessage && !invite)) {
     return absl::InvalidArgumentError("not a MESSAGE");
   }
   absl::StatusOr<Address> from = AddressFromSipUri(request.from().uri);
@@ -49,6 +52,30 @@ absl::StatusOr<InstantMessageEvent> ImFromSipMessage(const sip::SipMessage& requ
   event.message_id = absl::StrCat(ToAbsl(request.call_id()), "/", request.cseq());
   event.timestamp = std::chrono::system_clock::now();
 
+  if (invite) {
+    // MS-SIPRE: the first message of an IM session, base64 in ms-text-format's ms-body.
+    const sip::Header* format = request.FindHeader("ms-text-format");
+    if (format == nullptr) return absl::InvalidArgumentError("INVITE without a first message");
+    // Split by hand: ms-body is raw base64, whose '=' padding is not a token (RFC 3261 params).
+    const std::string_view value = format->value;
+    const std::string lower = Lower(value);
+    const size_t at = lower.find("ms-body=");
+    std::string text;
+    if (at == std::string::npos) {
+      return absl::InvalidArgumentError("INVITE without a first message");
+    }
+    std::string_view encoded = value.substr(at + 8);
+    encoded = encoded.substr(0, encoded.find(';'));
+    if (!absl::Base64Unescape(absl::StripAsciiWhitespace(ToAbsl(encoded)), &text)) {
+      return absl::InvalidArgumentError("ms-body is not base64");
+    }
+    const std::string media(
+        absl::StripAsciiWhitespace(ToAbsl(std::string_view(lower).substr(0, lower.find(';')))));
+    if (!IsText(media)) return absl::InvalidArgumentError("first message is not text");
+    event.content_type = media;
+    event.body = std::move(text);
+    return event;
+  }
   absl::StatusOr<sip::MediaType> type = request.GetContentType();
   const std::string media =
       type.ok() ? Lower(absl::StrCat(ToAbsl(type->type), "/", ToAbsl(type->subtype)))

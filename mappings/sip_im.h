@@ -18,7 +18,8 @@ namespace causeway::mappings {
 // become {kPstn, "+15551234", ""}. InvalidArgument for other schemes or a SIP URI without user.
 absl::StatusOr<Address> AddressFromSipUri(const sip::Uri& uri);
 
-// The IM a MESSAGE carries. `message_id` is unique per sender and stable across retransmissions
+// The IM a MESSAGE carries, or the first message of a Lync IM session's INVITE (ms-text-format
+// with ms-body, MS-SIPRE). `message_id` is unique per sender and stable across retransmissions
 // (Call-ID + CSeq); `conversation_id` is the Call-ID (one IM session = one dialog). InvalidArgument
 // when the body is not a text message (e.g. an XML control body) or the addresses are not users.
 absl::StatusOr<InstantMessageEvent> ImFromSipMessage(const sip::SipMessage& request);

@@ -536,9 +536,12 @@ void Proxy::CancelPending(Context& ctx) {
 }
 
 void Proxy::ReportMessageOutcome(const SipMessage& request, int code) {
-  if (options_.on_message_outcome && request.method() == Method::kMessage) {
-    options_.on_message_outcome(request, code);
-  }
+  if (!options_.on_message_outcome) return;
+  // A Lync IM session's first message rides in its INVITE (ms-text-format with ms-body).
+  const bool carries_im =
+      request.method() == Method::kMessage ||
+      (request.method() == Method::kInvite && request.FindHeader("ms-text-format") != nullptr);
+  if (carries_im) options_.on_message_outcome(request, code);
 }
 
 void Proxy::MaybeComplete(Context& ctx) {

@@ -84,7 +84,8 @@ struct ProxyOptions {
   // (the RFC keeps one per branch; one per context bounds timers per call and differs only when
   // branches ring at very different times).
   Duration timer_c = std::chrono::minutes(3);
-  // Told the final outcome of every MESSAGE the proxy handled (the code sent upstream: 2xx =
+  // Told the final outcome of every instant message the proxy handled — a MESSAGE, or an INVITE
+  // carrying a Lync session's first message (ms-text-format) — with the code sent upstream (2xx =
   // delivered), so accepted instant messages reach the event bus and failures are reported.
   std::function<void(const SipMessage& request, int code)> on_message_outcome;
 };

@@ -68,6 +68,38 @@ TEST(SipIm, NonTextBodiesAreNotMessages) {
       ImFromSipMessage(Message("multipart/alternative; boundary=b1", "--b1\r\n")).ok());
 }
 
+TEST(SipIm, FirstMessageOfALyncSessionRidesInTheInvite) {
+  auto invite = sip::SipMessage::Parse(
+      "INVITE sip:bob@example.test SIP/2.0\r\nVia: SIP/2.0/TLS 127.0.0.1:4000;branch=z9hG4bK2\r\n"
+      "From: <sip:alice@example.test>;tag=a1\r\nTo: <sip:bob@example.test>\r\n"
+      "Call-ID: session-2\r\nCSeq: 1 INVITE\r\nMax-Forwards: 70\r\n"
+      "ms-text-format: text/plain; charset=UTF-8;msgr=WAAtAE0A;ms-body=aGVsbG8gYm9i\r\n"
+      "Content-Type: application/sdp\r\nContent-Length: 0\r\n\r\n");
+  ASSERT_TRUE(invite.ok()) << invite.status();
+  absl::StatusOr<InstantMessageEvent> e = ImFromSipMessage(*invite);
+  ASSERT_TRUE(e.ok()) << e.status();
+  EXPECT_EQ(e->body, "hello bob");
+  EXPECT_EQ(e->content_type, "text/plain");
+  EXPECT_EQ(e->conversation_id, "session-2");
+  // Base64 padding survives the header parameter syntax.
+  auto padded = sip::SipMessage::Parse(
+      "INVITE sip:bob@example.test SIP/2.0\r\nVia: SIP/2.0/TLS 127.0.0.1:4000;branch=z9hG4bK4\r\n"
+      "From: <sip:alice@example.test>;tag=a1\r\nTo: <sip:bob@example.test>\r\n"
+      "Call-ID: session-4\r\nCSeq: 1 INVITE\r\nMax-Forwards: 70\r\n"
+      "ms-text-format: text/plain; charset=UTF-8;ms-body=aGk=\r\nContent-Length: 0\r\n\r\n");
+  ASSERT_TRUE(padded.ok());
+  absl::StatusOr<InstantMessageEvent> hi = ImFromSipMessage(*padded);
+  ASSERT_TRUE(hi.ok()) << hi.status();
+  EXPECT_EQ(hi->body, "hi");
+  // An INVITE without a first message (a call, or an IM session opened empty) is no IM.
+  auto call = sip::SipMessage::Parse(
+      "INVITE sip:bob@example.test SIP/2.0\r\nVia: SIP/2.0/TLS 127.0.0.1:4000;branch=z9hG4bK3\r\n"
+      "From: <sip:alice@example.test>;tag=a1\r\nTo: <sip:bob@example.test>\r\n"
+      "Call-ID: call-3\r\nCSeq: 1 INVITE\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n");
+  ASSERT_TRUE(call.ok());
+  EXPECT_FALSE(ImFromSipMessage(*call).ok());
+}
+
 TEST(SipIm, FailureReasons) {
   EXPECT_EQ(FailureReasonFromSipCode(404), DeliveryFailureReason::kNotFound);
   EXPECT_EQ(FailureReasonFromSipCode(480), DeliveryFailureReason::kUnavailable);
