@@ -512,19 +512,34 @@ class Bench:
         try:
             pids = sip_load.process_tree(server.proc.pid)
             ticks0 = sip_load.cpu_ticks(pids)
-            sipp = Sipp(self, d, "signin", "signin_%s.xml" % target, server,
-                        [user_name(i) for i in range(n)],
-                        SIGNIN_KEYS[target] + ["-r", str(self.args.signin_rate), "-rp", "1000",
-                                               "-l", str(self.args.concurrency),
-                                               "-trace_rtt", "-rtt_freq", "100"], lab)
-            sipp_ticks = 0
+            own0 = sip_load.cpu_ticks([os.getpid()])  # the harness: the relay's threads
+            procs = max(1, self.args.signin_connections)
+            users = [user_name(i) for i in range(n)]
+            t0 = time.monotonic()
+            sipps = [Sipp(self, d, "signin%02d" % k, "signin_%s.xml" % target, server,
+                          users[k::procs],
+                          SIGNIN_KEYS[target] + [
+                              "-r", str(max(1, self.args.signin_rate // procs)), "-rp", "1000",
+                              "-l", str(max(1, self.args.concurrency // procs)),
+                              "-trace_rtt", "-rtt_freq", "100"], lab)
+                     for k in range(procs)]
+            sipp_ticks = {}
             deadline = time.monotonic() + SIPP_TIMEOUT_S + 10
-            while sipp.proc.poll() is None and time.monotonic() < deadline:
-                sipp_ticks = max(sipp_ticks, sip_load.cpu_ticks([sipp.proc.pid]))
+            while (any(x.proc.poll() is None for x in sipps) and time.monotonic() < deadline):
+                for x in sipps:
+                    sipp_ticks[x] = max(sipp_ticks.get(x, 0), sip_load.cpu_ticks([x.proc.pid]))
                 time.sleep(0.2)
-            seconds = sipp.wait(1)
+            for x in sipps:
+                x.wait(1)
+            seconds = time.monotonic() - t0
             cpu_s = (sip_load.cpu_ticks(pids) - ticks0) / CLK_TCK
-            ok, failed = sipp.stats()
+            relay_s = (sip_load.cpu_ticks([os.getpid()]) - own0) / CLK_TCK
+            ok = failed = 0
+            for x in sipps:
+                a, b = x.stats()
+                ok += a
+                failed += b
+            sipp_ticks = sum(sipp_ticks.values())
             rtts = sip_load.read_rtts(d)
             r = {
                 "signins": n, "ok": ok, "failed": failed, "seconds": seconds,
@@ -535,11 +550,13 @@ class Bench:
                 # generator, not the server, limits the rate (server cpu well under 100% x cores)
                 "cpu_us": 1e6 * cpu_s / max(ok, 1),
                 "sipp_cpu": 100.0 * sipp_ticks / CLK_TCK / max(seconds, 1e-3),
+                "relay_cpu": 100.0 * relay_s / max(seconds, 1e-3),
             }
             print("%-9s sign-in: %d/%d ok (%d failed) in %.1fs = %.0f sign-ins/s, p50 %.0f ms "
-                  "p99 %.0f ms, server cpu %.0f%% (%.0f us per sign-in), sipp cpu %.0f%%"
+                  "p99 %.0f ms, server cpu %.0f%% (%.0f us per sign-in), sipp cpu %.0f%%%s"
                   % (target, ok, n, failed, seconds, r["per_s"], r["p50"], r["p99"],
-                     r["server_cpu"], r["cpu_us"], r["sipp_cpu"]), flush=True)
+                     r["server_cpu"], r["cpu_us"], r["sipp_cpu"],
+                     ", relay cpu %.0f%%" % r["relay_cpu"] if self.relay else ""), flush=True)
             if ok == 0:
                 print("%s sign-in: nothing completed, see %s" % (target, d))
             return r
@@ -639,6 +656,9 @@ def main():
                         help="watchers of the presentity (10000; quick 500)")
     parser.add_argument("--concurrency", type=int, default=100,
                         help="sign-ins in progress at once (sipp -l), default 100")
+    parser.add_argument("--signin-connections", type=int, default=1,
+                        help="sipp processes (one TCP connection each) sharing the storm, "
+                             "default 1")
     parser.add_argument("--signin-rate", type=int, default=20000,
                         help="sipp's call rate cap for the storm (sipp -r), default 20000/s")
     parser.add_argument("--watcher-rate", type=int, default=1000,
