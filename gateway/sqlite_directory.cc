@@ -31,16 +31,6 @@ std::string_view AsBytes(const std::array<uint8_t, 16>& hash) {
   return std::string_view(reinterpret_cast<const char*>(hash.data()), hash.size());
 }
 
-// Runs `body` inside BEGIN IMMEDIATE ... COMMIT, rolling back on error.
-template <typename Body>
-absl::Status InTransaction(StateDb& db, Body body) {
-  if (absl::Status st = db.Begin(); !st.ok()) return st;
-  absl::Status st = body();
-  if (st.ok()) st = db.Commit();
-  if (!st.ok()) db.Rollback();
-  return st;
-}
-
 }  // namespace
 
 absl::StatusOr<std::string> NormalizeUserUri(std::string_view uri) {

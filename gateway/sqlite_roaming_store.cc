@@ -62,16 +62,6 @@ absl::Status CheckUtf8(std::string_view what, std::string_view text) {
   return absl::InvalidArgumentError(absl::StrCat("roaming data: ", ToAbsl(what), " is not UTF-8"));
 }
 
-// Runs `body` inside BEGIN IMMEDIATE ... COMMIT, rolling back on error.
-template <typename Body>
-absl::Status InTransaction(StateDb& db, Body body) {
-  if (absl::Status st = db.Begin(); !st.ok()) return st;
-  absl::Status st = body();
-  if (st.ok()) st = db.Commit();
-  if (!st.ok()) db.Rollback();
-  return st;
-}
-
 // Reads the columns of one row, remembering the first value that cannot be valid.
 class RowReader {
  public:

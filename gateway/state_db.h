@@ -110,4 +110,14 @@ class StateDb {
   std::string path_;
 };
 
+// Runs `body` (returning absl::Status) inside BEGIN IMMEDIATE ... COMMIT, rolling back on error.
+template <typename Body>
+absl::Status InTransaction(StateDb& db, Body body) {
+  if (absl::Status st = db.Begin(); !st.ok()) return st;
+  absl::Status st = body();
+  if (st.ok()) st = db.Commit();
+  if (!st.ok()) db.Rollback();
+  return st;
+}
+
 }  // namespace causeway::gateway
