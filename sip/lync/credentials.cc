@@ -1,16 +1,12 @@
-// OpenSSL 3 deprecates the low-level MD4 API (EVP's MD4 needs the legacy provider loaded, which
-// we would rather not depend on); the one-shot function still works.
-#define OPENSSL_SUPPRESS_DEPRECATED 1
-
 #include "sip/lync/credentials.h"
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
-#include <openssl/md4.h>
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "core/strings.h"
+#include "sip/lync/crypto.h"
 
 namespace causeway::sip::lync {
 namespace {
@@ -92,9 +88,9 @@ absl::StatusOr<std::array<uint8_t, 16>> NtHash(std::string_view password) {
   if (!utf16.ok()) {
     return absl::InvalidArgumentError(absl::StrCat("password: ", utf16.status().message()));
   }
-  std::array<uint8_t, 16> hash{};
-  static_assert(MD4_DIGEST_LENGTH == 16);
-  MD4(reinterpret_cast<const unsigned char*>(utf16->data()), utf16->size(), hash.data());
+  // MD4 is legacy in OpenSSL 3 (EVP needs the legacy provider): sip/lync/crypto has its own.
+  const Bytes16 hash = Md4(std::span<const uint8_t>(
+      reinterpret_cast<const uint8_t*>(utf16->data()), utf16->size()));
   OPENSSL_cleanse(utf16->data(), utf16->size());
   return hash;
 }

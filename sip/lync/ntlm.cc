@@ -198,10 +198,6 @@ std::string NtlmUtf8FromUtf16Le(std::string_view s) {
   return out;
 }
 
-Bytes16 NtHashFromPassword(std::string_view utf8_password) {
-  return Md4(Span(NtlmUtf16Le(utf8_password)));
-}
-
 Bytes16 NtowfV2(const Bytes16& nt_hash, std::string_view utf8_user, std::string_view utf8_domain) {
   std::string upper(utf8_user);
   for (char& c : upper) {

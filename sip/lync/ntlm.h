@@ -96,8 +96,6 @@ using NtHashLookup =
 // FILETIME: 100 ns ticks since 1601-01-01 UTC (the NTLMv2 timestamp unit).
 uint64_t FileTimeFromUnix(std::chrono::system_clock::time_point t);
 
-// MD4(UTF-16LE(password)): what the directory stores (for provisioning tools and tests).
-Bytes16 NtHashFromPassword(std::string_view utf8_password);
 // NTOWFv2 = HMAC_MD5(NT hash, UTF-16LE(Uppercase(user) + domain)). Uppercasing is ASCII-only.
 Bytes16 NtowfV2(const Bytes16& nt_hash, std::string_view utf8_user, std::string_view utf8_domain);
 

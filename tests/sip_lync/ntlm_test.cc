@@ -5,10 +5,15 @@
 
 #include "absl/status/status.h"
 #include "gtest/gtest.h"
+#include "sip/lync/credentials.h"
 #include "sip/lync/crypto.h"
 
 namespace causeway::sip::lync {
 namespace {
+
+// The stored form of a password (sip/lync/credentials.h), for the test users.
+Bytes16 TestNtHash(std::string_view password) { return *NtHash(password); }
+
 
 std::string Unhex(std::string_view hex) {
   std::string out;
@@ -43,7 +48,7 @@ TEST(NtlmCryptoTest, Md5HmacAndRc4) {
 }
 
 TEST(NtlmTest, NtHashAndNtowfV2) {
-  Bytes16 nt = NtHashFromPassword("Password");
+  Bytes16 nt = TestNtHash("Password");
   EXPECT_EQ(Hex(nt), "A4F49C406510BDCAB6824EE7C30FD852");
   EXPECT_EQ(Hex(NtowfV2(nt, "User", "Domain")), "0C868A403BFD7A93A3001EF22EF02E3F");
   // User names are uppercased, domains are not.
@@ -80,7 +85,7 @@ NtlmChallengeState StateFrom(std::string_view challenge_hex) {
 
 NtHashLookup LookupFor(std::string user, std::string domain, std::string password) {
   return [=](std::string_view u, std::string_view d) -> std::optional<Bytes16> {
-    if (u == user && d == domain) return NtHashFromPassword(password);
+    if (u == user && d == domain) return TestNtHash(password);
     return std::nullopt;
   };
 }

@@ -9,6 +9,7 @@
 #include "core/status.h"
 #include "core/strings.h"
 #include "gtest/gtest.h"
+#include "sip/lync/credentials.h"
 #include "sip/codec/message.h"
 #include "sip/lync/crypto.h"
 #include "sip/lync/ntlm.h"
@@ -21,6 +22,10 @@ std::string NtlmAuthenticateForTest(std::string_view challenge, std::string_view
 }  // namespace testclient
 
 namespace {
+
+// The stored form of a password (sip/lync/credentials.h), for the test users.
+Bytes16 TestNtHash(std::string_view password) { return *NtHash(password); }
+
 
 SipMessage Parse(std::string text) {
   absl::StatusOr<SipMessage> m = SipMessage::Parse(std::move(text));
@@ -277,7 +282,7 @@ std::unique_ptr<SecurityAssociation> OcsAssociation() {
   EXPECT_TRUE(absl::Base64Unescape(ToAbsl(cred->gssapi_data), &token));
   absl::StatusOr<NtlmAuthResult> auth = VerifyNtlmAuthenticate(
       st, token, [](std::string_view u, std::string_view d) -> std::optional<Bytes16> {
-        if (u == "User" && d == "COSMO") return NtHashFromPassword("Pa$$word");
+        if (u == "User" && d == "COSMO") return TestNtHash("Pa$$word");
         return std::nullopt;
       });
   EXPECT_TRUE(auth.ok()) << auth.status();
@@ -334,7 +339,7 @@ class SipaeHandshakeTest : public ::testing::Test {
     auth_ = std::make_unique<SipaeAuthenticator>(
         config_, clock_,
         [](std::string_view u, std::string_view d) -> std::optional<Bytes16> {
-          if (u == "alice" && d == "CONTOSO") return NtHashFromPassword("S3cret!");
+          if (u == "alice" && d == "CONTOSO") return TestNtHash("S3cret!");
           return std::nullopt;
         },
         [this](std::span<uint8_t> out) {
