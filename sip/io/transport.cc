@@ -366,8 +366,18 @@ void SipTransport::SendStream(const Destination& to, std::string bytes, uint64_t
 
 void SipTransport::ReportSendFailed(uint64_t token, const Destination& to, absl::Status error) {
   TransportCounters::Inc(counters_.send_failures);
-  log::Debug("sip.io", "send failed", {{"to", to.address.ToString()},
-                                       {"error", FromAbsl(error.message())}});
+  if (absl::IsResourceExhausted(error)) {
+    // A full send queue loses messages nobody may be waiting for (BENOTIFY, stateless
+    // forwards): say so, without letting an overload flood the log (first, then every 1024th).
+    const uint64_t n = counters_.send_queue_full.fetch_add(1, std::memory_order_relaxed);
+    if (n % 1024 == 0) {
+      log::Warn("sip.io", "send queue full: message dropped",
+                {{"to", to.address.ToString()}, {"dropped_total", static_cast<int64_t>(n + 1)}});
+    }
+  } else {
+    log::Debug("sip.io", "send failed", {{"to", to.address.ToString()},
+                                         {"error", FromAbsl(error.message())}});
+  }
   if (token == 0) return;
   // Always asynchronous: the caller may be in the middle of updating its own state.
   asio::post(io_, [alive = std::weak_ptr<bool>(alive_), user = user_, token, to,

@@ -93,6 +93,7 @@ struct TransportCounters {
   std::atomic<uint64_t> unanswerable_dropped{0};  // bad bytes we could not or must not answer
   std::atomic<uint64_t> keepalive_pings{0};
   std::atomic<uint64_t> send_failures{0};
+  std::atomic<uint64_t> send_queue_full{0};  // of which: a connection's write queue was full
   std::atomic<uint64_t> bytes_received{0};
   std::atomic<uint64_t> bytes_sent{0};
 

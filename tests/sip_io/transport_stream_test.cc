@@ -308,6 +308,28 @@ TEST_F(SipTransportTcp, StopAcceptingKeepsConnectionsCloseEndsThem) {
   EXPECT_EQ(h_.user().failures()[0].token, 5u);
 }
 
+TEST_F(SipTransportTcp, FullSendQueueDropsAreCountedAndReported) {
+  SipTransportOptions o = LoopbackOptions({TransportKind::kTcp});
+  o.max_queued_messages = 2;
+  Open(std::move(o));
+  Fd c = TcpConnect(server_);
+  int small = 4096;  // a peer that reads nothing and has little room: the queue fills at once
+  setsockopt(c.get(), SOL_SOCKET, SO_RCVBUF, &small, sizeof(small));
+  ASSERT_TRUE(SendAll(c.get(), Options("slow-reader")));
+  ASSERT_TRUE(h_.user().WaitMessages(1));
+  const Received first = h_.user().messages()[0];
+  const Destination back{TransportKind::kTcp, first.info.source, first.info.connection, ""};
+  const std::string big(60000, 'x');
+  h_.OnWorker([&] {  // one burst, before any write can complete
+    for (int i = 0; i < 64; ++i) {
+      h_.transport().Send(back, Options(absl::StrCat("burst-", i), "TCP", big), 0);
+    }
+  });
+  EXPECT_GT(h_.Counter(&TransportCounters::send_queue_full), 0u);
+  EXPECT_GE(h_.Counter(&TransportCounters::send_failures),
+            h_.Counter(&TransportCounters::send_queue_full));
+}
+
 TEST_F(SipTransportTcp, CloseConnectionById) {
   Open();
   Fd c = TcpConnect(server_);
