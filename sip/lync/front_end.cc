@@ -324,6 +324,13 @@ bool FrontEnd::HandleSubscribe(ServerTransactionId id, SipMessage& request,
       s.to.connection = info.connection;
       s.expires = clock_.Now() + expires;
       s.rlmi_version = 0;
+      if (absl::StatusOr<std::vector<std::string_view>> supported =
+              request.GetTokens(HeaderId::kSupported);
+          supported.ok()) {
+        s.benotify = std::any_of(supported->begin(), supported->end(), [](std::string_view t) {
+          return absl::EqualsIgnoreCase(ToAbsl(t), "ms-benotify");
+        });
+      }
       const std::string key = DialogKey(s.call_id, s.remote_tag, s.local_tag);
       state_.LoadUser(user).subscriptions.insert(key);
       if (event == kPresence) {
@@ -837,12 +844,13 @@ std::optional<FrontEnd::Outgoing> FrontEnd::MakeNotify(const std::string& key,
       std::chrono::duration_cast<std::chrono::seconds>(s.expires - clock_.Now()).count();
   if (left <= 0) return std::nullopt;
   ++s.local_cseq;
+  const std::string_view method = s.benotify ? "BENOTIFY" : "NOTIFY";
   std::string text = absl::StrCat(
-      "BENOTIFY ", s.remote_target, " SIP/2.0\r\n",
+      ToAbsl(method), " ", s.remote_target, " SIP/2.0\r\n",
       "Via: ", server_.layer().MakeVia(s.to.kind, s.to.address.is_v6()), "\r\n",
       "Max-Forwards: 70\r\n", "From: <", s.notifier, ">;tag=", s.local_tag, "\r\n",
       "To: <", s.subscriber, ">;tag=", s.remote_tag, "\r\n", "Call-ID: ", s.call_id, "\r\n",
-      "CSeq: ", s.local_cseq, " BENOTIFY\r\n", "Event: ", s.event, "\r\n",
+      "CSeq: ", s.local_cseq, " ", ToAbsl(method), "\r\n", "Event: ", s.event, "\r\n",
       "subscription-state: active;expires=", left, "\r\n");
   for (const std::string& route : s.route_set) absl::StrAppend(&text, "Route: ", route, "\r\n");
   absl::StrAppend(&text, "Content-Length: 0\r\n\r\n");
@@ -853,7 +861,7 @@ std::optional<FrontEnd::Outgoing> FrontEnd::MakeNotify(const std::string& key,
   }
   message->SetBody(content_type, body);
   ++state_.stats_.notifications;
-  return Outgoing{key, std::move(*message), s.to};
+  return Outgoing{key, std::move(*message), s.to, s.benotify};
 }
 
 void FrontEnd::QueueRoamingNotifies(const std::string& aor, std::string_view event,
@@ -911,10 +919,19 @@ void FrontEnd::OnRegistrationChanged(std::string_view aor_view) {
 
 void FrontEnd::Send(std::vector<Outgoing> out) {
   for (Outgoing& o : out) {
-    // BENOTIFY is best effort (MS-SIP): no response comes back, so no client transaction.
-    absl::Status sent = server_.layer().SendStateless(o.message, o.to);
-    if (!sent.ok()) {
-      log::Debug(kLog, "notification not sent", {{"why", FromAbsl(sent.message())}});
+    if (o.best_effort) {
+      // BENOTIFY is best effort (MS-SIP): no response comes back, so no client transaction.
+      absl::Status sent = server_.layer().SendStateless(o.message, o.to);
+      if (!sent.ok()) {
+        log::Debug(kLog, "notification not sent", {{"why", FromAbsl(sent.message())}});
+      }
+      continue;
+    }
+    absl::StatusOr<ClientTransactionId> id = server_.layer().SendRequest(std::move(o.message), o.to);
+    if (id.ok()) {
+      notifies_[*id] = std::move(o.subscription_key);
+    } else {
+      log::Debug(kLog, "NOTIFY not sent", {{"why", FromAbsl(id.status().message())}});
     }
   }
 }
@@ -931,7 +948,30 @@ void FrontEnd::Sweep() {
   for (const std::string& key : expired) state_.RemoveSubscription(key);
 }
 
-bool FrontEnd::OnResponse(ClientTransactionId, SipMessage&) { return false; }
-bool FrontEnd::OnClientFailure(ClientTransactionId, int) { return false; }
+bool FrontEnd::OnResponse(ClientTransactionId id, SipMessage& response) {
+  auto it = notifies_.find(id);
+  if (it == notifies_.end()) return false;
+  const int code = response.status_code();
+  if (code < 200) return true;
+  // RFC 6665 §4.2.2: a NOTIFY refused with 481 (or any other failure but a few retryable
+  // ones) ends the subscription.
+  if (code >= 300 && code != 408 && code != 500 && code != 503) {
+    absl::MutexLock lock(&state_.mu_);
+    state_.RemoveSubscription(it->second);
+  }
+  notifies_.erase(it);
+  return true;
+}
+
+bool FrontEnd::OnClientFailure(ClientTransactionId id, int code) {
+  auto it = notifies_.find(id);
+  if (it == notifies_.end()) return false;
+  if (code == 408 || code == 503) {  // the subscriber is gone (RFC 6665 §4.2.2)
+    absl::MutexLock lock(&state_.mu_);
+    state_.RemoveSubscription(it->second);
+  }
+  notifies_.erase(it);
+  return true;
+}
 
 }  // namespace causeway::sip::lync

@@ -93,6 +93,9 @@ class FrontEndState {
     Destination to;              // the flow the SUBSCRIBE came in on
     TimePoint expires;
     uint32_t rlmi_version = 0;
+    // The subscriber understands BENOTIFY (Supported: ms-benotify, MS-SIP): best-effort
+    // notifications without a response. Others (RFC 6665 UAs) get NOTIFY in a transaction.
+    bool benotify = false;
   };
   // A published category instance (MS-PRES); `endpoint` names the publishing endpoint for
   // endpoint-lifetime publications ("" for static/user ones, which persist).
@@ -144,6 +147,7 @@ class FrontEnd final : public LocalService {
     std::string subscription_key;
     SipMessage message;
     Destination to;
+    bool best_effort = true;  // BENOTIFY: sent without a transaction
   };
   using State = FrontEndState;
 
@@ -184,6 +188,8 @@ class FrontEnd final : public LocalService {
   SipServer& server_;
   const Clock& clock_;
   std::string contact_;
+  // NOTIFY transactions in flight -> their subscription (a 481 or failure ends it).
+  absl::flat_hash_map<ClientTransactionId, std::string> notifies_;
 };
 
 }  // namespace causeway::sip::lync

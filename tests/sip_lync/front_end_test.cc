@@ -347,6 +347,37 @@ TEST_F(FrontEndTest, PendingWatchersAreTheUnacknowledgedSubscribers) {
   EXPECT_FALSE(absl::StrContains(ToAbsl(Last("SIP/2.0 200").body()), "alice"));
 }
 
+TEST_F(FrontEndTest, StandardSubscribersGetNotifyInATransactionAnd481EndsIt) {
+  Register("alice", "127.0.0.1:40000", 1, "e1");
+  Register("bob", "127.0.0.3:40000", 3, "e3");
+  // An RFC 6665 watcher (no ms-benotify) subscribes to alice directly.
+  Receive(absl::StrCat("SUBSCRIBE sip:alice@example.test SIP/2.0\r\n",
+                       "Via: SIP/2.0/TLS 127.0.0.3:40000;branch=z9hG4bK-std1\r\n",
+                       "From: <sip:bob@example.test>;tag=std\r\nTo: <sip:alice@example.test>\r\n",
+                       "Call-ID: std-sub\r\nCSeq: 1 SUBSCRIBE\r\nEvent: presence\r\n",
+                       "Contact: <sip:127.0.0.3:40000;transport=tls>\r\nExpires: 600\r\n",
+                       "Max-Forwards: 70\r\nContent-Length: 0\r\n\r\n"),
+          From("127.0.0.3:40000", 3, "sip:bob@example.test"));
+  ASSERT_EQ(Last("SIP/2.0").status_code(), 200);
+  ASSERT_EQ(state_->subscription_count(), 1u);
+  transport_.Take();
+  const std::string publish =
+      "<publish xmlns=\"http://schemas.microsoft.com/2006/09/sip/rich-presence\">"
+      "<publications uri=\"sip:alice@example.test\">"
+      "<publication categoryName=\"note\" instance=\"0\" container=\"200\" version=\"0\" "
+      "expireType=\"static\"><note xmlns=\"http://schemas.microsoft.com/2006/09/sip/note\">"
+      "<body type=\"personal\" uri=\"\">lunch</body></note></publication>"
+      "</publications></publish>";
+  SelfRequest("SERVICE", "alice", 1, "", kCategoryPublishContentType, publish, "pub");
+  EXPECT_EQ(transport_.Count("BENOTIFY"), 0u);
+  SipMessage notify = Last("NOTIFY");
+  EXPECT_TRUE(absl::StrContains(ToAbsl(notify.body()), "lunch"));
+  // The watcher says the dialog is gone: the subscription ends.
+  server_->transport_user().OnMessage(MakeResponse(notify, 481, {}, "std"),
+                                      From("127.0.0.3:40000", 3));
+  EXPECT_EQ(state_->subscription_count(), 0u);
+}
+
 TEST_F(FrontEndTest, MalformedServiceBodyIs400AndStoresNothing) {
   Register("alice", "127.0.0.1:40000", 1, "e1");
   SelfRequest("SERVICE", "alice", 1, "", kSoapContentType, "<s:Envelope><s:Body><m:setCon");
