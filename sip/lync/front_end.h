@@ -32,6 +32,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
+#include "absl/container/node_hash_map.h"
 #include "absl/synchronization/mutex.h"
 #include "core/clock.h"
 #include "core/directory.h"
@@ -123,8 +124,10 @@ class FrontEndState {
   const UserDirectory* directory_;
 
   mutable absl::Mutex mu_;
-  absl::flat_hash_map<std::string, User> users_ ABSL_GUARDED_BY(mu_);
-  absl::flat_hash_map<std::string, Subscription> subscriptions_ ABSL_GUARDED_BY(mu_);
+  // Node maps: the handlers keep references to a user or subscription while loading others
+  // (LoadUser inserts), so elements must not move on rehash.
+  absl::node_hash_map<std::string, User> users_ ABSL_GUARDED_BY(mu_);
+  absl::node_hash_map<std::string, Subscription> subscriptions_ ABSL_GUARDED_BY(mu_);
   FrontEndStats stats_ ABSL_GUARDED_BY(mu_);
   TimePoint next_sweep_ ABSL_GUARDED_BY(mu_){};
 };
