@@ -143,4 +143,22 @@ DeliveryFailureReason FailureReasonFromSipCode(int code) {
   }
 }
 
+int SipCodeFromFailureReason(DeliveryFailureReason reason) {
+  switch (reason) {
+    case DeliveryFailureReason::kNotFound:
+      return 404;
+    case DeliveryFailureReason::kUnavailable:
+      return 480;
+    case DeliveryFailureReason::kTimeout:
+      return 408;
+    case DeliveryFailureReason::kRejected:
+      return 403;
+    case DeliveryFailureReason::kTooLarge:
+      return 413;
+    case DeliveryFailureReason::kInternal:
+      return 500;
+  }
+  return 500;
+}
+
 }  // namespace causeway::mappings

@@ -26,5 +26,8 @@ absl::StatusOr<InstantMessageEvent> ImFromSipMessage(const sip::SipMessage& requ
 
 // What a final SIP status means for the sender of an undelivered message.
 DeliveryFailureReason FailureReasonFromSipCode(int code);
+// The final status to answer a SIP sender with when the other side failed for `reason`:
+// 404, 480, 408, 403, 413, 500. FailureReasonFromSipCode(SipCodeFromFailureReason(r)) == r.
+int SipCodeFromFailureReason(DeliveryFailureReason reason);
 
 }  // namespace causeway::mappings
