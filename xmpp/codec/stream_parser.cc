@@ -116,27 +116,33 @@ class StreamParserCallbacks {
       XML_Index index = XML_GetCurrentByteIndex(self.parser_);
       self.stanza_begin_ = index < 0 ? self.boundary_ : static_cast<uint64_t>(index);
       self.stanza_tag_end_ = EventEnd(self);
+      // The previous stanza's storage is reused when the handler did not move it away: its
+      // strings and attribute slots keep their capacity.
       element = &self.stanza_;
-      element->Clear();
       element->set_ns(q.ns);
       element->set_name(q.local);
+      element->mutable_text().clear();
+      element->mutable_tail().clear();
+      element->mutable_children().clear();
     } else {
+      std::vector<Element>& siblings = self.open_.back()->mutable_children();
+      if (siblings.empty()) siblings.reserve(4);  // stanzas rarely have more direct children
       element = &self.open_.back()->AddChild(q.ns, q.local);
     }
-    std::vector<Attribute>& attributes = element->mutable_attributes();
     size_t count = 0;
     for (const XML_Char** a = atts; a[0] != nullptr; a += 2) ++count;
     if (count > self.limits_.max_attributes) {
       return self.Fail(StreamError(StreamErrorCondition::kPolicyViolation,
                                    "xmpp stream: element with too many attributes"));
     }
-    attributes.reserve(count);
-    for (const XML_Char** a = atts; a[0] != nullptr; a += 2) {
-      QName attr = SplitName(a[0]);
-      Attribute& out = attributes.emplace_back();
+    std::vector<Attribute>& attributes = element->mutable_attributes();
+    attributes.resize(count);
+    for (size_t i = 0; i < count; ++i) {
+      QName attr = SplitName(atts[2 * i]);
+      Attribute& out = attributes[i];
       out.ns.assign(attr.ns);
       out.name.assign(attr.local);
-      out.value.assign(a[1]);
+      out.value.assign(atts[2 * i + 1]);
     }
     self.open_.push_back(element);
     ++self.depth_;
@@ -220,7 +226,6 @@ class StreamParserCallbacks {
     self.boundary_ = end;
     self.event_end_ = end;
     self.handler_.OnStanza(self.stanza_);
-    self.stanza_.Clear();
   }
 
   static void OnText(void* user, const XML_Char* s, int len) {
