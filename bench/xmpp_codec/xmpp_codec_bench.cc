@@ -6,11 +6,11 @@
 // iterations (as a long-lived connection would reuse it), so items/s is stanzas/s and bytes/s
 // the stream throughput.
 
+#include <expat.h>
+
 #include <cstdlib>
 #include <string>
 #include <vector>
-
-#include <expat.h>
 
 #include "benchmark/benchmark.h"
 #include "xmpp/codec/jid.h"
@@ -88,8 +88,7 @@ void RunParse(benchmark::State& state, size_t chunk) {
   if (handler.stanzas != state.iterations() * kStanzas) std::abort();
   state.SetItemsProcessed(state.iterations() * kStanzas);
   state.SetBytesProcessed(state.iterations() * static_cast<int64_t>(stream.size()));
-  state.counters["stanza_bytes"] =
-      static_cast<double>(stream.size() - kHeader.size()) / kStanzas;
+  state.counters["stanza_bytes"] = static_cast<double>(stream.size() - kHeader.size()) / kStanzas;
 }
 
 // The floor: expat alone in the same mode (namespaces, triplets) with empty handlers.
@@ -102,7 +101,8 @@ void BM_ExpatOnly(benchmark::State& state) {
     XML_SetUserData(parser, &elements);
     XML_SetReturnNSTriplet(parser, XML_TRUE);
     XML_SetElementHandler(
-        parser, [](void* user, const XML_Char*, const XML_Char**) { ++*static_cast<int64_t*>(user); },
+        parser,
+        [](void* user, const XML_Char*, const XML_Char**) { ++*static_cast<int64_t*>(user); },
         [](void*, const XML_Char*) {});
     XML_SetCharacterDataHandler(parser, [](void*, const XML_Char*, int) {});
     if (XML_Parse(parser, stream.data(), static_cast<int>(stream.size()), XML_FALSE) !=

@@ -17,13 +17,31 @@ namespace {
 
 TEST(ErrorsTest, StreamConditionsMatchRfc6120) {
   // RFC 6120 §4.9.3.1 .. §4.9.3.25.
-  const std::vector<std::string_view> rfc = {
-      "bad-format", "bad-namespace-prefix", "conflict", "connection-timeout", "host-gone",
-      "host-unknown", "improper-addressing", "internal-server-error", "invalid-from",
-      "invalid-namespace", "invalid-xml", "not-authorized", "not-well-formed", "policy-violation",
-      "remote-connection-failed", "reset", "resource-constraint", "restricted-xml",
-      "see-other-host", "system-shutdown", "undefined-condition", "unsupported-encoding",
-      "unsupported-feature", "unsupported-stanza-type", "unsupported-version"};
+  const std::vector<std::string_view> rfc = {"bad-format",
+                                             "bad-namespace-prefix",
+                                             "conflict",
+                                             "connection-timeout",
+                                             "host-gone",
+                                             "host-unknown",
+                                             "improper-addressing",
+                                             "internal-server-error",
+                                             "invalid-from",
+                                             "invalid-namespace",
+                                             "invalid-xml",
+                                             "not-authorized",
+                                             "not-well-formed",
+                                             "policy-violation",
+                                             "remote-connection-failed",
+                                             "reset",
+                                             "resource-constraint",
+                                             "restricted-xml",
+                                             "see-other-host",
+                                             "system-shutdown",
+                                             "undefined-condition",
+                                             "unsupported-encoding",
+                                             "unsupported-feature",
+                                             "unsupported-stanza-type",
+                                             "unsupported-version"};
   ASSERT_EQ(rfc.size(), static_cast<size_t>(kStreamErrorConditionCount));
   for (int i = 0; i < kStreamErrorConditionCount; ++i) {
     auto condition = static_cast<StreamErrorCondition>(i);
@@ -37,14 +55,27 @@ TEST(ErrorsTest, StreamConditionsMatchRfc6120) {
 TEST(ErrorsTest, StanzaConditionsAndDefaultTypesMatchRfc6120) {
   // RFC 6120 §8.3.3.1 .. §8.3.3.22 with the type each section's example uses.
   const std::vector<std::pair<std::string_view, std::string_view>> rfc = {
-      {"bad-request", "modify"}, {"conflict", "cancel"}, {"feature-not-implemented", "cancel"},
-      {"forbidden", "auth"}, {"gone", "cancel"}, {"internal-server-error", "cancel"},
-      {"item-not-found", "cancel"}, {"jid-malformed", "modify"}, {"not-acceptable", "modify"},
-      {"not-allowed", "cancel"}, {"not-authorized", "auth"}, {"policy-violation", "modify"},
-      {"recipient-unavailable", "wait"}, {"redirect", "modify"}, {"registration-required", "auth"},
-      {"remote-server-not-found", "cancel"}, {"remote-server-timeout", "wait"},
-      {"resource-constraint", "wait"}, {"service-unavailable", "cancel"},
-      {"subscription-required", "auth"}, {"undefined-condition", "modify"},
+      {"bad-request", "modify"},
+      {"conflict", "cancel"},
+      {"feature-not-implemented", "cancel"},
+      {"forbidden", "auth"},
+      {"gone", "cancel"},
+      {"internal-server-error", "cancel"},
+      {"item-not-found", "cancel"},
+      {"jid-malformed", "modify"},
+      {"not-acceptable", "modify"},
+      {"not-allowed", "cancel"},
+      {"not-authorized", "auth"},
+      {"policy-violation", "modify"},
+      {"recipient-unavailable", "wait"},
+      {"redirect", "modify"},
+      {"registration-required", "auth"},
+      {"remote-server-not-found", "cancel"},
+      {"remote-server-timeout", "wait"},
+      {"resource-constraint", "wait"},
+      {"service-unavailable", "cancel"},
+      {"subscription-required", "auth"},
+      {"undefined-condition", "modify"},
       {"unexpected-request", "wait"}};
   ASSERT_EQ(rfc.size(), static_cast<size_t>(kStanzaErrorConditionCount));
   for (int i = 0; i < kStanzaErrorConditionCount; ++i) {

@@ -54,17 +54,25 @@ TEST(SerializerTest, EscapesTextAndAttributes) {
 
 TEST(SerializerTest, CharactersXmlCannotCarryBecomeReplacementCharacters) {
   Element body(kNsClient, "body");
-  body.SetText(std::string("a\x01z\xFF" "b\xEF\xBF\xBF" "c\xE2\x98\xBA", 12));
+  body.SetText(
+      std::string("a\x01z\xFF"
+                  "b\xEF\xBF\xBF"
+                  "c\xE2\x98\xBA",
+                  12));
   EXPECT_EQ(ToXml(body, {kNsClient}),
-            "<body>a\xEF\xBF\xBDz\xEF\xBF\xBD" "b\xEF\xBF\xBD" "c\xE2\x98\xBA</body>");
+            "<body>a\xEF\xBF\xBDz\xEF\xBF\xBD"
+            "b\xEF\xBF\xBD"
+            "c\xE2\x98\xBA</body>");
 }
 
 TEST(SerializerTest, XmlnsOnlyWhereTheNamespaceChanges) {
-  Element m = MakeStanza(StanzaKind::kMessage, kNsClient, "chat", "bob@xmpp.test", "alice@lync.test");
+  Element m =
+      MakeStanza(StanzaKind::kMessage, kNsClient, "chat", "bob@xmpp.test", "alice@lync.test");
   m.AddChild(kNsClient, "body").SetText("hi");
   m.AddChild("http://jabber.org/protocol/chatstates", "active");
   Element& html = m.AddChild("http://jabber.org/protocol/xhtml-im", "html");
-  html.AddChild("http://www.w3.org/1999/xhtml", "body").AddChild("http://www.w3.org/1999/xhtml", "p");
+  html.AddChild("http://www.w3.org/1999/xhtml", "body")
+      .AddChild("http://www.w3.org/1999/xhtml", "p");
   EXPECT_EQ(ToXml(m, {kNsClient}),
             "<message from='alice@lync.test' to='bob@xmpp.test' type='chat'><body>hi</body>"
             "<active xmlns='http://jabber.org/protocol/chatstates'/>"
@@ -91,7 +99,8 @@ TEST(SerializerTest, StreamAndDialbackPrefixes) {
             "<host-unknown xmlns='urn:ietf:params:xml:ns:xmpp-streams'/></stream:error>");
   Element result(kNsDialback, "result");
   result.SetAttr("from", "lync.test").SetAttr("to", "xmpp.test").SetText("key");
-  EXPECT_EQ(ToXml(result, StreamScope(s2s)), "<db:result from='lync.test' to='xmpp.test'>key</db:result>");
+  EXPECT_EQ(ToXml(result, StreamScope(s2s)),
+            "<db:result from='lync.test' to='xmpp.test'>key</db:result>");
   StreamHeader no_db = s2s;
   no_db.prefixes.clear();
   EXPECT_EQ(ToXml(result, StreamScope(no_db)),
@@ -138,7 +147,8 @@ TEST(SerializerTest, ParsedStanzasRoundTrip) {
       "<db:verify from='a' to='b' id='i'>k</db:verify>"
       "<message from='bob@xmpp.test/phone' to='alice@lync.test' type='chat' xml:lang='en'>"
       "<body>A &amp; B\r\n\t&lt;tag&gt; \"'</body>"
-      "<html xmlns='http://jabber.org/protocol/xhtml-im'><body xmlns='http://www.w3.org/1999/xhtml'>"
+      "<html xmlns='http://jabber.org/protocol/xhtml-im'><body "
+      "xmlns='http://www.w3.org/1999/xhtml'>"
       "<p style='font-weight:bold'>x<br/>y <em>z</em> w</p></body></html>"
       "<x xmlns:q='urn:q' q:attr='1' xmlns='urn:x'><q:child xml:lang='de'>t</q:child>"
       "<y xmlns=''>unqualified</y></x>"

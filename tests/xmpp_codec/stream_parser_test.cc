@@ -22,12 +22,14 @@ using testing::Recorder;
 // What Prosody 0.12 sends when it opens an s2s stream to us, then its features and a dialback key.
 constexpr std::string_view kProsodyS2s =
     "<?xml version='1.0'?>"
-    "<stream:stream xmlns:db='jabber:server:dialback' xmlns:stream='http://etherx.jabber.org/streams'"
+    "<stream:stream xmlns:db='jabber:server:dialback' "
+    "xmlns:stream='http://etherx.jabber.org/streams'"
     " xml:lang='en' from='xmpp.test' to='lync.test' version='1.0' xmlns='jabber:server'"
     " id='a7c2e1b0-4f1d-4c1e-9b55-0c2f3d7f9e10'>"
     "<stream:features><starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'><required/></starttls>"
     "<dialback xmlns='urn:xmpp:features:dialback'><errors/></dialback></stream:features>\n"
-    "<db:result from='xmpp.test' to='lync.test'>37c69b1cf07a3f67c04a5ef5902fa5114f2c76fe</db:result>"
+    "<db:result from='xmpp.test' "
+    "to='lync.test'>37c69b1cf07a3f67c04a5ef5902fa5114f2c76fe</db:result>"
     " \n ";
 
 constexpr std::string_view kChatMessage =
@@ -179,11 +181,25 @@ TEST(StreamParserTest, StanzaDeliveredOnItsLastByte) {
 TEST(StreamParserTest, StreamCloseAndBytesAfterIt) {
   Recorder r;
   StreamParser parser(r);
-  ASSERT_TRUE(parser.Feed(ClientStream("<presence/></stream:stream>")).ok());
+  std::string stream = ClientStream("<presence/></stream:stream>");
+  ASSERT_TRUE(parser.Feed(stream + "<after/>").ok());
   EXPECT_EQ(r.events, (std::vector<std::string>{"open", "stanza", "close"}));
+  EXPECT_EQ(parser.last_feed_consumed(), stream.size());
   EXPECT_TRUE(parser.stream_closed());
   EXPECT_TRUE(parser.Feed("<junk").ok());
   EXPECT_EQ(r.events.size(), 3u);
+}
+
+// A peer that opens and closes at once (<stream:stream .../>) and sends more: open, close, and
+// the parser reports how far it read.
+TEST(StreamParserTest, SelfClosingStreamRoot) {
+  Recorder r;
+  StreamParser parser(r);
+  std::string root =
+      "<stream:stream xmlns='jabber:server' xmlns:stream='http://etherx.jabber.org/streams'/>";
+  ASSERT_TRUE(parser.Feed(root + "<presence/>").ok()) << parser.status();
+  EXPECT_EQ(r.events, (std::vector<std::string>{"open", "close"}));
+  EXPECT_EQ(parser.last_feed_consumed(), root.size());
 }
 
 TEST(StreamParserTest, TextDetailsSurvive) {
@@ -232,11 +248,12 @@ TEST(StreamParserTest, NotWellFormed) {
 
 TEST(StreamParserTest, InvalidUtf8IsNotWellFormed) {
   const std::string header(kClientHeader);
-  for (std::string bad : {std::string("\xC3\x28"), std::string("\xC0\xAF"),  // bad continuation, overlong
-                          std::string("\xE0\x80\xAF"),                        // overlong 3-byte
-                          std::string("\xED\xA0\x80"),                        // surrogate
-                          std::string("\xF4\x90\x80\x80"),                    // > U+10FFFF
-                          std::string("\xFF"), std::string("\x80")}) {
+  for (std::string bad :
+       {std::string("\xC3\x28"), std::string("\xC0\xAF"),  // bad continuation, overlong
+        std::string("\xE0\x80\xAF"),                       // overlong 3-byte
+        std::string("\xED\xA0\x80"),                       // surrogate
+        std::string("\xF4\x90\x80\x80"),                   // > U+10FFFF
+        std::string("\xFF"), std::string("\x80")}) {
     EXPECT_EQ(ErrorOf(header + "<message><body>" + bad + "</body></message>"),
               StreamErrorCondition::kNotWellFormed)
         << ::testing::PrintToString(bad);
@@ -246,12 +263,14 @@ TEST(StreamParserTest, InvalidUtf8IsNotWellFormed) {
   // The same bytes split across feeds are still caught; valid multibyte text split is fine.
   Recorder r;
   StreamParser parser(r);
-  ASSERT_TRUE(FeedInChunks(parser, header + "<message><body>\xE2\x98\xBA</body></message>", 1).ok());
+  ASSERT_TRUE(
+      FeedInChunks(parser, header + "<message><body>\xE2\x98\xBA</body></message>", 1).ok());
   ASSERT_EQ(r.stanzas.size(), 1u);
   EXPECT_EQ(r.stanzas[0].ChildText(kNsClient, "body"), "\xE2\x98\xBA");
   Recorder r2;
   StreamParser parser2(r2);
-  absl::Status s = FeedInChunks(parser2, header + "<message><body>\xED\xA0\x80</body></message>", 1);
+  absl::Status s =
+      FeedInChunks(parser2, header + "<message><body>\xED\xA0\x80</body></message>", 1);
   EXPECT_EQ(StreamErrorOf(s), StreamErrorCondition::kNotWellFormed);
 }
 
@@ -259,9 +278,9 @@ TEST(StreamParserTest, UnsupportedEncoding) {
   EXPECT_EQ(ErrorOf("<?xml version='1.0' encoding='ISO-8859-1'?>" +
                     std::string(kClientHeader).substr(21)),
             StreamErrorCondition::kUnsupportedEncoding);
-  EXPECT_EQ(ErrorOf("<?xml version='1.0' encoding='utf-8'?>" +
-                    std::string(kClientHeader).substr(21)),
-            std::nullopt);
+  EXPECT_EQ(
+      ErrorOf("<?xml version='1.0' encoding='utf-8'?>" + std::string(kClientHeader).substr(21)),
+      std::nullopt);
 }
 
 TEST(StreamParserTest, StreamNamespaces) {
@@ -396,7 +415,8 @@ TEST(StreamParserTest, MemoryStaysBounded) {
   // A header that never ends.
   Recorder r;
   StreamParser parser(r, limits);
-  absl::Status s = parser.Feed("<stream:stream xmlns:stream='http://etherx.jabber.org/streams' x='");
+  absl::Status s =
+      parser.Feed("<stream:stream xmlns:stream='http://etherx.jabber.org/streams' x='");
   size_t fed = 0;
   while (s.ok() && fed < 1'000'000) {
     s = parser.Feed(std::string(1000, 'a'));

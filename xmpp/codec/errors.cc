@@ -160,7 +160,8 @@ absl::StatusOr<Element> MakeStanzaErrorReply(const Element& stanza, StanzaErrorC
     return absl::FailedPreconditionError("xmpp: error reply to something that is not a stanza");
   }
   if (StanzaType(stanza) == "error") {
-    return absl::FailedPreconditionError("xmpp: an error stanza is never answered (RFC 6120 8.3.1)");
+    return absl::FailedPreconditionError(
+        "xmpp: an error stanza is never answered (RFC 6120 8.3.1)");
   }
   Element reply(stanza.ns(), stanza.name());
   reply.SetAttr("type", "error");

@@ -39,7 +39,15 @@ absl::StatusOr<std::string> NormalizeNode(std::string_view node) {
   std::string out(node);
   for (char& c : out) {
     switch (c) {
-      case '"': case '&': case '\'': case '/': case ':': case '<': case '>': case '@': case ' ':
+      case '"':
+      case '&':
+      case '\'':
+      case '/':
+      case ':':
+      case '<':
+      case '>':
+      case '@':
+      case ' ':
         return Malformed("localpart", "has a forbidden character");
       default:
         c = AsciiLower(c);

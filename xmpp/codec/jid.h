@@ -38,9 +38,9 @@ class Jid {
   bool empty() const { return domain_.empty(); }
   bool is_bare() const { return resource_.empty(); }
 
-  Jid Bare() const;                 // without the resource
-  std::string ToString() const;     // node@domain/resource, absent parts left out
-  std::string BareString() const;   // node@domain
+  Jid Bare() const;                // without the resource
+  std::string ToString() const;    // node@domain/resource, absent parts left out
+  std::string BareString() const;  // node@domain
 
   friend bool operator==(const Jid&, const Jid&) = default;
   template <typename H>

@@ -28,10 +28,14 @@ StanzaKind KindOf(const Element& element) {
 
 std::string_view StanzaKindName(StanzaKind kind) {
   switch (kind) {
-    case StanzaKind::kMessage: return "message";
-    case StanzaKind::kPresence: return "presence";
-    case StanzaKind::kIq: return "iq";
-    case StanzaKind::kNone: break;
+    case StanzaKind::kMessage:
+      return "message";
+    case StanzaKind::kPresence:
+      return "presence";
+    case StanzaKind::kIq:
+      return "iq";
+    case StanzaKind::kNone:
+      break;
   }
   return "";
 }

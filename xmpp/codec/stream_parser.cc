@@ -151,8 +151,9 @@ class StreamParserCallbacks {
   static void OpenStream(StreamParser& self, const XML_Char* name, const XML_Char** atts) {
     QName q = SplitName(name);
     if (q.ns != kNsStreams || q.local != "stream") {
-      return self.Fail(StreamError(StreamErrorCondition::kInvalidNamespace,
-                                   "xmpp stream: root is not {http://etherx.jabber.org/streams}stream"));
+      return self.Fail(
+          StreamError(StreamErrorCondition::kInvalidNamespace,
+                      "xmpp stream: root is not {http://etherx.jabber.org/streams}stream"));
     }
     if (q.prefix != "stream") {
       return self.Fail(StreamError(StreamErrorCondition::kBadNamespacePrefix,
@@ -208,7 +209,8 @@ class StreamParserCallbacks {
     --self.depth_;
     if (self.depth_ == 0) {
       self.stream_closed_ = true;
-      self.event_end_ = EventEnd(self);
+      // A self-closing root (<stream:stream .../>) has no end-tag bytes of its own.
+      self.event_end_ = XML_GetCurrentByteCount(self.parser_) > 0 ? EventEnd(self) : self.boundary_;
       // Whatever follows the root is not ours to parse (expat would call it junk).
       XML_StopParser(self.parser_, XML_FALSE);
       self.handler_.OnStreamClose();
@@ -239,8 +241,8 @@ class StreamParserCallbacks {
     if (self.depth_ == 1) {
       // Between stanzas only whitespace (keepalives, pretty-printing) may appear.
       if (!IsXmlWhitespace(text)) {
-        return self.Fail(StreamError(StreamErrorCondition::kBadFormat,
-                                     "xmpp stream: text between stanzas"));
+        return self.Fail(
+            StreamError(StreamErrorCondition::kBadFormat, "xmpp stream: text between stanzas"));
       }
       self.boundary_ = EventEnd(self);
     }
@@ -363,6 +365,10 @@ absl::Status StreamParser::Feed(std::string_view bytes) {
   // are checked, so expat's buffer and the tree never grow past about two stanza limits.
   const size_t slice_limit = std::min<size_t>(limits_.max_stanza_bytes, size_t{1} << 26);
   const uint64_t feed_begin = fed_;
+  // Bytes of this feed up to the end of the construct last reported to the handler.
+  auto consumed_up_to = [&](uint64_t end) {
+    return static_cast<size_t>(std::min(std::max(end, feed_begin), fed_) - feed_begin);
+  };
   while (!bytes.empty()) {
     size_t n = std::min(bytes.size(), slice_limit);
     in_parse_ = true;
@@ -370,13 +376,13 @@ absl::Status StreamParser::Feed(std::string_view bytes) {
     in_parse_ = false;
     fed_ += n;
     if (reset_requested_) {
-      consumed_ = static_cast<size_t>(event_end_ - feed_begin);
+      consumed_ = consumed_up_to(event_end_);
       Reset();
       return absl::OkStatus();
     }
     if (!status_.ok()) return status_;
     if (stream_closed_) {
-      consumed_ = static_cast<size_t>(event_end_ - feed_begin);
+      consumed_ = consumed_up_to(event_end_);
       return absl::OkStatus();
     }
     if (st != XML_STATUS_OK) {

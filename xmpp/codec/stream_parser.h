@@ -107,11 +107,11 @@ class StreamParser {
   absl::Status status_;
 
   // Byte accounting, absolute offsets since the stream (re)started.
-  uint64_t fed_ = 0;              // bytes handed to expat
-  uint64_t boundary_ = 0;         // end of the last complete stanza / header / stream-level text
-  uint64_t stanza_begin_ = 0;     // '<' of the current stanza
-  uint64_t stanza_tag_end_ = 0;   // end of the current stanza's start tag
-  uint64_t event_end_ = 0;        // end of the construct being reported to the handler
+  uint64_t fed_ = 0;             // bytes handed to expat
+  uint64_t boundary_ = 0;        // end of the last complete stanza / header / stream-level text
+  uint64_t stanza_begin_ = 0;    // '<' of the current stanza
+  uint64_t stanza_tag_end_ = 0;  // end of the current stanza's start tag
+  uint64_t event_end_ = 0;       // end of the construct being reported to the handler
   size_t consumed_ = 0;
   bool in_parse_ = false;
   bool reset_requested_ = false;

@@ -67,14 +67,30 @@ void AppendEscaped(std::string_view s, bool attribute, std::string* out) {
       }
     } else {
       switch (c) {
-        case '&': replacement = "&amp;"; break;
-        case '<': replacement = "&lt;"; break;
-        case '>': replacement = "&gt;"; break;
-        case '"': if (attribute) replacement = "&quot;"; break;
-        case '\'': if (attribute) replacement = "&apos;"; break;
-        case '\t': if (attribute) replacement = "&#9;"; break;
-        case '\n': if (attribute) replacement = "&#10;"; break;
-        case '\r': replacement = "&#13;"; break;
+        case '&':
+          replacement = "&amp;";
+          break;
+        case '<':
+          replacement = "&lt;";
+          break;
+        case '>':
+          replacement = "&gt;";
+          break;
+        case '"':
+          if (attribute) replacement = "&quot;";
+          break;
+        case '\'':
+          if (attribute) replacement = "&apos;";
+          break;
+        case '\t':
+          if (attribute) replacement = "&#9;";
+          break;
+        case '\n':
+          if (attribute) replacement = "&#10;";
+          break;
+        case '\r':
+          replacement = "&#13;";
+          break;
         default:
           if (c < 0x20) replacement = kReplacement;  // C0 controls are not XML 1.0 characters
       }
