@@ -223,6 +223,7 @@ TEST(StreamParserTest, RestrictedXml) {
             StreamErrorCondition::kRestrictedXml);
   EXPECT_EQ(ErrorOf(header + "<message><body>&e;</body></message>"),
             StreamErrorCondition::kRestrictedXml);
+  EXPECT_EQ(ErrorOf(header + "<message to='&e;'/>"), StreamErrorCondition::kRestrictedXml);
   EXPECT_EQ(ErrorOf(header + "<message><?php echo 1; ?></message>"),
             StreamErrorCondition::kRestrictedXml);
   EXPECT_EQ(ErrorOf("<?pi x?>" + header), StreamErrorCondition::kRestrictedXml);
@@ -242,6 +243,7 @@ TEST(StreamParserTest, NotWellFormed) {
   EXPECT_EQ(ErrorOf(header + "<message a='1' a='2'/>"), StreamErrorCondition::kNotWellFormed);
   EXPECT_EQ(ErrorOf(header + "<message a=1/>"), StreamErrorCondition::kNotWellFormed);
   EXPECT_EQ(ErrorOf(header + "<message>&#0;</message>"), StreamErrorCondition::kNotWellFormed);
+  EXPECT_EQ(ErrorOf(header + "<message>&#xD800;</message>"), StreamErrorCondition::kNotWellFormed);
   EXPECT_EQ(ErrorOf(header + "<message>\x01</message>"), StreamErrorCondition::kNotWellFormed);
   EXPECT_EQ(ErrorOf("garbage<x/>"), StreamErrorCondition::kNotWellFormed);
 }
