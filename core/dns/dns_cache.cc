@@ -1,4 +1,4 @@
-#include "sip/io/dns_cache.h"
+#include "core/dns/dns_cache.h"
 
 #include <algorithm>
 #include <utility>
@@ -7,7 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "core/strings.h"
 
-namespace causeway::sip {
+namespace causeway::dns {
 
 std::string DnsCache::Key(std::string_view name, DnsType type) {
   // Names are compared without a trailing dot and case-insensitively (RFC 4343).
@@ -59,4 +59,4 @@ void DnsCache::Insert(std::string key, Hit hit, Clock::time_point expires, Clock
   entries_[std::move(key)] = Entry{std::move(hit), expires};
 }
 
-}  // namespace causeway::sip
+}  // namespace causeway::dns

@@ -10,9 +10,9 @@
 #include <unordered_map>
 
 #include "absl/status/status.h"
-#include "sip/io/dns_message.h"
+#include "core/dns/dns_message.h"
 
-namespace causeway::sip {
+namespace causeway::dns {
 
 struct DnsCacheOptions {
   size_t max_entries = 4096;
@@ -56,4 +56,4 @@ class DnsCache {
   std::unordered_map<std::string, Entry> entries_;
 };
 
-}  // namespace causeway::sip
+}  // namespace causeway::dns

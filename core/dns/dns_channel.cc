@@ -1,4 +1,4 @@
-#include "sip/io/dns_channel.h"
+#include "core/dns/dns_channel.h"
 
 #include <ares.h>
 #include <sys/time.h>
@@ -15,7 +15,7 @@
 #include "core/log.h"
 #include "core/strings.h"
 
-namespace causeway::sip {
+namespace causeway::dns {
 namespace asio = boost::asio;
 
 namespace {
@@ -258,4 +258,4 @@ void DnsChannel::ResetTimer() {
   });
 }
 
-}  // namespace causeway::sip
+}  // namespace causeway::dns

@@ -15,11 +15,11 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
-#include "sip/io/dns_message.h"
+#include "core/dns/dns_message.h"
 
 struct ares_channeldata;
 
-namespace causeway::sip {
+namespace causeway::dns {
 
 struct DnsChannelOptions {
   // "host:port" list for ares_set_servers_ports_csv, e.g. "127.0.0.1:5353,[::1]:53".
@@ -32,7 +32,8 @@ struct DnsChannelOptions {
 };
 
 // Marks a NotFound status as NXDOMAIN (the name does not exist at all) as opposed to NODATA (the
-// name exists but has no record of the asked type). RFC 3263 resolution stops early on NXDOMAIN.
+// name exists but has no record of the asked type). RFC 3263 resolution stops early on NXDOMAIN;
+// RFC 6120 SRV resolution falls back to A/AAAA on either.
 bool IsNxDomain(const absl::Status& status);
 absl::Status NxDomainError(std::string_view name, DnsType type);
 
@@ -75,4 +76,4 @@ class DnsChannel {
   size_t pending_ = 0;
 };
 
-}  // namespace causeway::sip
+}  // namespace causeway::dns

@@ -1,4 +1,4 @@
-#include "sip/io/dns_message.h"
+#include "core/dns/dns_message.h"
 
 #include <algorithm>
 #include <array>
@@ -8,7 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "core/strings.h"
 
-namespace causeway::sip {
+namespace causeway::dns {
 namespace {
 
 constexpr size_t kMaxNameLength = 255;  // RFC 1035 §2.3.4
@@ -203,4 +203,4 @@ absl::StatusOr<DnsRecords> ParseDnsAnswers(std::string_view response, DnsType ty
   return out;
 }
 
-}  // namespace causeway::sip
+}  // namespace causeway::dns

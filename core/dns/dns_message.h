@@ -1,8 +1,8 @@
 #pragma once
 // A bounded, non-throwing parser for the answer section of a DNS response (RFC 1035 §4) for the
-// record types RFC 3263 needs: A, AAAA, SRV (RFC 2782) and NAPTR (RFC 3403). We parse ourselves
-// instead of ares_parse_*_reply because those drop the TTL of SRV/NAPTR records, which the cache
-// needs. Pure function over bytes: no I/O, fuzzable alone.
+// record types our resolvers need (SIP RFC 3263, XMPP RFC 6120 §3.2): A, AAAA, SRV (RFC 2782) and
+// NAPTR (RFC 3403). We parse ourselves instead of ares_parse_*_reply because those drop the TTL of
+// SRV/NAPTR records, which the cache needs. Pure function over bytes: no I/O, fuzzable alone.
 
 #include <cstdint>
 #include <string>
@@ -12,7 +12,7 @@
 #include "absl/status/statusor.h"
 #include "core/net_address.h"
 
-namespace causeway::sip {
+namespace causeway::dns {
 
 enum class DnsType : uint16_t { kA = 1, kAaaa = 28, kSrv = 33, kNaptr = 35 };
 
@@ -55,4 +55,4 @@ struct DnsParseLimits {
 absl::StatusOr<DnsRecords> ParseDnsAnswers(std::string_view response, DnsType type,
                                            const DnsParseLimits& limits = {});
 
-}  // namespace causeway::sip
+}  // namespace causeway::dns

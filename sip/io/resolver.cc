@@ -8,10 +8,16 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "core/dns/srv_order.h"
 #include "core/strings.h"
 
 namespace causeway::sip {
 namespace asio = boost::asio;
+using dns::DnsLookup;
+using dns::DnsRecords;
+using dns::DnsType;
+using dns::NaptrRecord;
+using dns::SrvRecord;
 
 namespace {
 
@@ -29,23 +35,11 @@ struct HostQuery {
   std::string server_name;
 };
 
-struct LookupResult {
-  absl::Status status;
-  DnsRecords records;
-};
-
 std::string StripBrackets(std::string_view host) {
   if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
     host = host.substr(1, host.size() - 2);
   }
   return std::string(host);
-}
-
-// An IP literal host (brackets already stripped). NetAddress::Parse would also accept "a.b.c.d:p",
-// which is not a host.
-std::optional<NetAddress> ParseIpLiteral(const std::string& host) {
-  if (host.find(':') != std::string::npos) return NetAddress::Parse("[" + host + "]");
-  return NetAddress::Parse(host);
 }
 
 }  // namespace
@@ -56,44 +50,6 @@ std::optional<TransportKind> NaptrServiceTransport(std::string_view service) {
   if (absl::EqualsIgnoreCase(s, "SIP+D2T")) return TransportKind::kTcp;
   if (absl::EqualsIgnoreCase(s, "SIPS+D2T")) return TransportKind::kTls;
   return std::nullopt;  // SCTP, WebSocket, other applications
-}
-
-std::vector<SrvRecord> OrderSrvRecords(std::vector<SrvRecord> records, std::mt19937_64& rng) {
-  std::erase_if(records, [](const SrvRecord& r) { return r.target == "." || r.target.empty(); });
-  std::stable_sort(records.begin(), records.end(),
-                   [](const SrvRecord& a, const SrvRecord& b) { return a.priority < b.priority; });
-  std::vector<SrvRecord> out;
-  out.reserve(records.size());
-  size_t begin = 0;
-  while (begin < records.size()) {
-    size_t end = begin;
-    while (end < records.size() && records[end].priority == records[begin].priority) ++end;
-    std::vector<SrvRecord> group(std::make_move_iterator(records.begin() + begin),
-                                 std::make_move_iterator(records.begin() + end));
-    // "Any order" (RFC 2782) is taken as a random one, so equal weights (all 0 included) share
-    // first place fairly; weight-0 records go first so the running sum gives them a small chance.
-    std::shuffle(group.begin(), group.end(), rng);
-    std::stable_partition(group.begin(), group.end(),
-                          [](const SrvRecord& r) { return r.weight == 0; });
-    while (!group.empty()) {
-      uint64_t sum = 0;
-      for (const SrvRecord& r : group) sum += r.weight;
-      const uint64_t pick = std::uniform_int_distribution<uint64_t>(0, sum)(rng);
-      uint64_t running = 0;
-      size_t chosen = group.size() - 1;
-      for (size_t i = 0; i < group.size(); ++i) {
-        running += group[i].weight;
-        if (running >= pick) {
-          chosen = i;
-          break;
-        }
-      }
-      out.push_back(std::move(group[chosen]));
-      group.erase(group.begin() + static_cast<std::ptrdiff_t>(chosen));
-    }
-    begin = end;
-  }
-  return out;
 }
 
 // One resolution in flight. Kept alive by the callbacks of its outstanding lookups; those never run
@@ -107,18 +63,15 @@ class Resolver::Operation : public std::enable_shared_from_this<Resolver::Operat
 
  private:
   const ResolverOptions& options() const { return resolver_->options_; }
-  void Gather(std::vector<std::pair<std::string, DnsType>> queries,
-              std::function<void(std::vector<LookupResult>)> done);
-
   void OnNaptr(const absl::Status& status, const DnsRecords& records);
   void SrvFallback();
   void QueryServices(std::vector<ServiceQuery> services, TransportKind fallback_kind);
   void OnServices(const std::vector<ServiceQuery>& services, TransportKind fallback_kind,
-                  std::vector<LookupResult> results);
+                  std::vector<DnsLookup::Answer> results);
   void QueryAddresses(std::vector<HostQuery> hosts);
   void OnAddresses(const std::vector<HostQuery>& hosts,
-                   const std::vector<std::pair<std::string, DnsType>>& queries,
-                   std::vector<LookupResult> results);
+                   const std::vector<DnsLookup::Question>& queries,
+                   std::vector<DnsLookup::Answer> results);
 
   void Fail(absl::StatusCode code, std::string_view detail) {
     Done(absl::Status(code, absl::StrCat("resolving ", target_.secure ? "sips:" : "sip:",
@@ -150,7 +103,7 @@ void Resolver::Operation::Start() {
     return Fail(absl::StatusCode::kFailedPrecondition,
                 absl::StrCat("transport ", ToAbsl(TransportName(*kind)), " not supported"));
   }
-  const std::optional<NetAddress> numeric = ParseIpLiteral(host_);
+  const std::optional<NetAddress> numeric = dns::ParseIpLiteral(host_);
   if (!kind && (numeric || target_.port)) {
     // §4.1: numeric host or explicit port without transport: UDP for sip (TCP if we have no UDP),
     // TLS for sips.
@@ -194,14 +147,14 @@ void Resolver::Operation::Start() {
   }
   // §4.1: neither port nor transport -> NAPTR.
   auto self = shared_from_this();
-  resolver_->Lookup(host_, DnsType::kNaptr,
-                    [self](const absl::Status& status, const DnsRecords& records) {
-                      self->OnNaptr(status, records);
-                    });
+  resolver_->lookup_->Lookup(host_, DnsType::kNaptr,
+                             [self](const absl::Status& status, const DnsRecords& records) {
+                               self->OnNaptr(status, records);
+                             });
 }
 
 void Resolver::Operation::OnNaptr(const absl::Status& status, const DnsRecords& records) {
-  if (IsNxDomain(status)) {  // the name does not exist: SRV and A would say the same
+  if (dns::IsNxDomain(status)) {  // the name does not exist: SRV and A would say the same
     return Fail(absl::StatusCode::kNotFound, FromAbsl(status.message()));
   }
   if (absl::IsUnavailable(status)) {
@@ -271,24 +224,24 @@ void Resolver::Operation::SrvFallback() {
 
 void Resolver::Operation::QueryServices(std::vector<ServiceQuery> services,
                                         TransportKind fallback_kind) {
-  std::vector<std::pair<std::string, DnsType>> queries;
+  std::vector<DnsLookup::Question> queries;
   for (const ServiceQuery& s : services) queries.emplace_back(s.srv_name, DnsType::kSrv);
   auto self = shared_from_this();
-  Gather(std::move(queries), [self, services = std::move(services),
-                              fallback_kind](std::vector<LookupResult> results) {
+  resolver_->lookup_->Gather(queries, [self, services = std::move(services), fallback_kind](
+                                          std::vector<DnsLookup::Answer> results) {
     self->OnServices(services, fallback_kind, std::move(results));
   });
 }
 
 void Resolver::Operation::OnServices(const std::vector<ServiceQuery>& services,
                                      TransportKind fallback_kind,
-                                     std::vector<LookupResult> results) {
+                                     std::vector<DnsLookup::Answer> results) {
   std::vector<HostQuery> hosts;
   bool declined = false;     // some service said "." (RFC 2782: decidedly not available)
   bool unavailable = false;  // some lookup failed for reasons other than "no such record"
   std::string first_error;
   for (size_t i = 0; i < services.size(); ++i) {
-    const LookupResult& r = results[i];
+    const DnsLookup::Answer& r = results[i];
     if (!r.status.ok()) {
       if (!absl::IsNotFound(r.status)) {
         unavailable = true;
@@ -296,7 +249,7 @@ void Resolver::Operation::OnServices(const std::vector<ServiceQuery>& services,
       }
       continue;
     }
-    std::vector<SrvRecord> ordered = OrderSrvRecords(r.records.srv, resolver_->rng_);
+    std::vector<SrvRecord> ordered = dns::OrderSrvRecords(r.records.srv, resolver_->rng_);
     if (ordered.empty()) {
       declined = true;
       continue;
@@ -316,37 +269,33 @@ void Resolver::Operation::OnServices(const std::vector<ServiceQuery>& services,
 
 void Resolver::Operation::QueryAddresses(std::vector<HostQuery> hosts) {
   // One query per distinct (name, type): several SRV records often share a target.
-  std::vector<std::pair<std::string, DnsType>> queries;
+  std::vector<DnsLookup::Question> queries;
   auto add = [&queries](const std::string& name, DnsType type) {
-    std::pair<std::string, DnsType> q(name, type);
+    DnsLookup::Question q(name, type);
     if (std::find(queries.begin(), queries.end(), q) == queries.end()) queries.push_back(q);
   };
-  const AddressOrder order = options().address_order;
+  const std::vector<DnsType> types = dns::AddressTypes(options().address_order);
   for (const HostQuery& h : hosts) {
-    if (ParseIpLiteral(h.host)) continue;  // an SRV target written as an IP literal
-    if (order != AddressOrder::kV4Only) add(h.host, DnsType::kAaaa);
-    if (order != AddressOrder::kV6Only) add(h.host, DnsType::kA);
+    if (dns::ParseIpLiteral(h.host)) continue;  // an SRV target written as an IP literal
+    for (DnsType type : types) add(h.host, type);
   }
   auto self = shared_from_this();
-  Gather(queries, [self, hosts = std::move(hosts), queries](std::vector<LookupResult> results) {
+  resolver_->lookup_->Gather(queries, [self, hosts = std::move(hosts),
+                                       queries](std::vector<DnsLookup::Answer> results) {
     self->OnAddresses(hosts, queries, std::move(results));
   });
 }
 
 void Resolver::Operation::OnAddresses(const std::vector<HostQuery>& hosts,
-                                      const std::vector<std::pair<std::string, DnsType>>& queries,
-                                      std::vector<LookupResult> results) {
-  auto find = [&](const std::string& name, DnsType type) -> const LookupResult* {
+                                      const std::vector<DnsLookup::Question>& queries,
+                                      std::vector<DnsLookup::Answer> results) {
+  auto find = [&](const std::string& name, DnsType type) -> const DnsLookup::Answer* {
     for (size_t i = 0; i < queries.size(); ++i) {
       if (queries[i].first == name && queries[i].second == type) return &results[i];
     }
     return nullptr;
   };
-  const AddressOrder order = options().address_order;
-  const DnsType first = order == AddressOrder::kV4First || order == AddressOrder::kV4Only
-                            ? DnsType::kA
-                            : DnsType::kAaaa;
-  const DnsType second = first == DnsType::kA ? DnsType::kAaaa : DnsType::kA;
+  const std::vector<DnsType> types = dns::AddressTypes(options().address_order);
   std::vector<ResolvedTarget> out;
   bool unavailable = false;
   std::string first_error;
@@ -357,13 +306,13 @@ void Resolver::Operation::OnAddresses(const std::vector<HostQuery>& hosts,
     if (std::find(out.begin(), out.end(), t) == out.end()) out.push_back(std::move(t));
   };
   for (const HostQuery& h : hosts) {
-    if (std::optional<NetAddress> literal = ParseIpLiteral(h.host)) {
+    if (std::optional<NetAddress> literal = dns::ParseIpLiteral(h.host)) {
       emit(h, *literal);
       continue;
     }
-    for (DnsType type : {first, second}) {
-      const LookupResult* r = find(h.host, type);
-      if (r == nullptr) continue;  // family not wanted
+    for (DnsType type : types) {
+      const DnsLookup::Answer* r = find(h.host, type);
+      if (r == nullptr) continue;
       if (!r->status.ok()) {
         if (!absl::IsNotFound(r->status)) unavailable = true;
         if (first_error.empty()) first_error = std::string(FromAbsl(r->status.message()));
@@ -377,36 +326,12 @@ void Resolver::Operation::OnAddresses(const std::vector<HostQuery>& hosts,
   Fail(unavailable ? absl::StatusCode::kUnavailable : absl::StatusCode::kNotFound, first_error);
 }
 
-void Resolver::Operation::Gather(std::vector<std::pair<std::string, DnsType>> queries,
-                                 std::function<void(std::vector<LookupResult>)> done) {
-  struct State {
-    std::vector<LookupResult> results;
-    size_t pending;
-    std::function<void(std::vector<LookupResult>)> done;
-  };
-  // pending starts one high so cached answers completing inline cannot finish before the loop.
-  auto state = std::make_shared<State>(
-      State{std::vector<LookupResult>(queries.size()), queries.size() + 1, std::move(done)});
-  auto finish_one = [state] {
-    if (--state->pending == 0) state->done(std::move(state->results));
-  };
-  for (size_t i = 0; i < queries.size(); ++i) {
-    resolver_->Lookup(queries[i].first, queries[i].second,
-                      [state, i, finish_one](const absl::Status& status, const DnsRecords& records) {
-                        state->results[i] = LookupResult{status, records};
-                        finish_one();
-                      });
-  }
-  finish_one();
-}
-
 Resolver::Resolver(asio::io_context& io, ResolverOptions options,
-                   std::unique_ptr<DnsChannel> channel)
+                   std::unique_ptr<DnsLookup> lookup)
     : io_(io),
       options_(std::move(options)),
-      cache_(options_.cache),
       rng_(options_.random_seed != 0 ? options_.random_seed : std::random_device{}()),
-      channel_(std::move(channel)) {}
+      lookup_(std::move(lookup)) {}
 
 Resolver::~Resolver() { *alive_ = false; }
 
@@ -425,9 +350,10 @@ absl::StatusOr<std::unique_ptr<Resolver>> Resolver::Create(asio::io_context& io,
           absl::StrCat("resolver: bad SRV service \"", s.prefix, "\" (want _service._proto)"));
     }
   }
-  absl::StatusOr<std::unique_ptr<DnsChannel>> channel = DnsChannel::Create(io, options.dns);
-  if (!channel.ok()) return channel.status();
-  return std::unique_ptr<Resolver>(new Resolver(io, std::move(options), std::move(*channel)));
+  absl::StatusOr<std::unique_ptr<DnsLookup>> lookup = DnsLookup::Create(
+      io, dns::DnsLookupOptions{options.dns, options.cache, options.max_queries_in_flight});
+  if (!lookup.ok()) return lookup.status();
+  return std::unique_ptr<Resolver>(new Resolver(io, std::move(options), std::move(*lookup)));
 }
 
 void Resolver::Resolve(const SipTarget& target, Callback callback) {
@@ -437,41 +363,6 @@ void Resolver::Resolve(const SipTarget& target, Callback callback) {
 bool Resolver::Supports(TransportKind kind) const {
   return std::find(options_.transports.begin(), options_.transports.end(), kind) !=
          options_.transports.end();
-}
-
-void Resolver::Lookup(const std::string& name, DnsType type, LookupCallback callback) {
-  if (const DnsCache::Hit* hit = cache_.Find(name, type, DnsCache::Clock::now())) {
-    const DnsCache::Hit copy = *hit;  // the callback may insert into the cache
-    callback(copy.status, copy.records);
-    return;
-  }
-  std::string key = absl::StrCat(static_cast<int>(type), "/", name);
-  if (auto it = inflight_.find(key); it != inflight_.end()) {
-    it->second.push_back(std::move(callback));  // same question already asked: wait for it
-    return;
-  }
-  if (inflight_.size() >= options_.max_queries_in_flight) {
-    callback(absl::UnavailableError(absl::StrCat(ToAbsl(DnsTypeName(type)), " ", name,
-                                                 ": too many DNS queries in flight")),
-             DnsRecords{});
-    return;
-  }
-  inflight_[key].push_back(std::move(callback));
-  channel_->Query(name, type, [this, name, type, key](absl::StatusOr<DnsRecords> result) {
-    const auto now = DnsCache::Clock::now();
-    if (result.ok()) {
-      cache_.PutPositive(name, type, *result, now);
-    } else {
-      cache_.PutNegative(name, type, result.status(), now);
-    }
-    auto it = inflight_.find(key);
-    if (it == inflight_.end()) return;
-    std::vector<LookupCallback> waiters = std::move(it->second);
-    inflight_.erase(it);
-    const absl::Status status = result.ok() ? absl::OkStatus() : result.status();
-    const DnsRecords records = result.ok() ? *std::move(result) : DnsRecords{};
-    for (LookupCallback& waiter : waiters) waiter(status, records);
-  });
 }
 
 void Resolver::Finish(Callback callback, Result result) {

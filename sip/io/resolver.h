@@ -3,6 +3,7 @@
 // explicit transport -> SRV for it; otherwise NAPTR (RFC 3403) -> SRV (RFC 2782) -> A/AAAA, with
 // SRV and A/AAAA fallbacks. Produces an ordered list of (transport, address, TLS name) to try in
 // turn (RFC 3263 §4.3 failover). One Resolver per worker, on that worker's io_context: no locks.
+// The DNS machinery (c-ares channel, TTL cache, shared queries, RFC 2782 ordering) is core/dns.
 
 #include <chrono>
 #include <cstdint>
@@ -12,7 +13,6 @@
 #include <random>
 #include <string>
 #include <string_view>
-#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -20,10 +20,10 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "core/dns/dns_cache.h"
+#include "core/dns/dns_channel.h"
+#include "core/dns/dns_lookup.h"
 #include "core/net_address.h"
-#include "sip/io/dns_cache.h"
-#include "sip/io/dns_channel.h"
-#include "sip/io/dns_message.h"
 #include "sip/stack/transport.h"
 
 namespace causeway::sip {
@@ -53,7 +53,7 @@ struct SrvService {
   bool server_name_from_target = true;
 };
 
-enum class AddressOrder : uint8_t { kV6First, kV4First, kV6Only, kV4Only };
+using dns::AddressOrder;
 
 struct ResolverOptions {
   std::vector<TransportKind> transports = {TransportKind::kUdp, TransportKind::kTcp,
@@ -65,8 +65,8 @@ struct ResolverOptions {
   size_t max_srv_hosts = 16;   // SRV targets followed, over all services
   size_t max_targets = 32;     // length bound of the result
   size_t max_queries_in_flight = 1024;  // beyond this a lookup fails (Unavailable) at once
-  DnsChannelOptions dns;
-  DnsCacheOptions cache;
+  dns::DnsChannelOptions dns;
+  dns::DnsCacheOptions cache;
   uint64_t random_seed = 0;  // SRV weight selection; 0 = seeded from std::random_device
 };
 
@@ -91,36 +91,27 @@ class Resolver {
   // reject a request before resolving it, such as ResolveUri().
   void Fail(Callback callback, absl::Status error) { Finish(std::move(callback), std::move(error)); }
 
-  DnsCache& cache() { return cache_; }
+  dns::DnsCache& cache() { return lookup_->cache(); }
   // DNS queries on the wire now; concurrent lookups of the same (name, type) share one query.
-  size_t queries_in_flight() const { return inflight_.size(); }
+  size_t queries_in_flight() const { return lookup_->queries_in_flight(); }
   const ResolverOptions& options() const { return options_; }
 
  private:
   class Operation;
   friend class Operation;
-  using LookupCallback = std::function<void(const absl::Status&, const DnsRecords&)>;
 
   Resolver(boost::asio::io_context& io, ResolverOptions options,
-           std::unique_ptr<DnsChannel> channel);
-  // A cached answer (inline) or a DNS query (later).
-  void Lookup(const std::string& name, DnsType type, LookupCallback callback);
+           std::unique_ptr<dns::DnsLookup> lookup);
   void Finish(Callback callback, Result result);
   bool Supports(TransportKind kind) const;
 
   boost::asio::io_context& io_;
   ResolverOptions options_;
-  DnsCache cache_;
   std::mt19937_64 rng_;
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
-  // Waiters per in-flight query, keyed like the cache. Bounded by max_queries_in_flight.
-  std::unordered_map<std::string, std::vector<LookupCallback>> inflight_;
-  std::unique_ptr<DnsChannel> channel_;  // last: destroyed first, so no query outlives the rest
+  // Last: destroyed first, so no DNS answer reaches an operation after the rest is gone.
+  std::unique_ptr<dns::DnsLookup> lookup_;
 };
-
-// RFC 2782 ordering: ascending priority; within a priority, weighted random selection (weight-0
-// records first in the running sum, as the RFC says). Drops "." targets.
-std::vector<SrvRecord> OrderSrvRecords(std::vector<SrvRecord> records, std::mt19937_64& rng);
 
 // The NAPTR service field's transport (RFC 3263 §4.1), if it is one SIP uses over DNS.
 std::optional<TransportKind> NaptrServiceTransport(std::string_view service);

@@ -3,10 +3,10 @@
 
 #include <gtest/gtest.h>
 
-#include "sip/io/dns_cache.h"
-#include "sip/io/dns_channel.h"
+#include "core/dns/dns_cache.h"
+#include "core/dns/dns_channel.h"
 
-namespace causeway::sip {
+namespace causeway::dns {
 namespace {
 
 using std::chrono::seconds;
@@ -91,4 +91,4 @@ TEST(DnsCacheTest, SizeBoundEvictsExpiredThenSoonestToExpire) {
 }
 
 }  // namespace
-}  // namespace causeway::sip
+}  // namespace causeway::dns

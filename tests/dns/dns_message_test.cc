@@ -4,9 +4,9 @@
 
 #include <gtest/gtest.h>
 
-#include "sip/io/dns_message.h"
+#include "core/dns/dns_message.h"
 
-namespace causeway::sip {
+namespace causeway::dns {
 namespace {
 
 // Builds DNS responses byte by byte, so each test states exactly what is on the wire.
@@ -253,4 +253,4 @@ TEST(DnsMessageTest, TypeNames) {
 }
 
 }  // namespace
-}  // namespace causeway::sip
+}  // namespace causeway::dns

@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""Authoritative test DNS server for the RFC 3263 resolver tests (python3-dnslib).
+"""Authoritative test DNS server for the core/dns and SIP resolver tests (python3-dnslib).
 
 Usage: dns_server.py PORT [--zone FILE]
 Listens on 127.0.0.1:PORT over UDP (and TCP on the same port, best effort). PORT 0 picks a free

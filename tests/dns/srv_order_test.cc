@@ -5,9 +5,9 @@
 
 #include <gtest/gtest.h>
 
-#include "sip/io/resolver.h"
+#include "core/dns/srv_order.h"
 
-namespace causeway::sip {
+namespace causeway::dns {
 namespace {
 
 std::vector<std::string> Targets(const std::vector<SrvRecord>& records) {
@@ -69,15 +69,5 @@ TEST(SrvOrderTest, ZeroWeightRarelyFirstButNeverLost) {
   EXPECT_NEAR(a_first / double(kRuns), 0.5, 0.06);
 }
 
-TEST(SrvOrderTest, NaptrServiceNames) {
-  EXPECT_EQ(NaptrServiceTransport("SIP+D2U"), TransportKind::kUdp);
-  EXPECT_EQ(NaptrServiceTransport("sip+d2t"), TransportKind::kTcp);
-  EXPECT_EQ(NaptrServiceTransport("SIPS+D2T"), TransportKind::kTls);
-  EXPECT_EQ(NaptrServiceTransport("SIP+D2S"), std::nullopt);
-  EXPECT_EQ(NaptrServiceTransport("SIPS+D2U"), std::nullopt);
-  EXPECT_EQ(NaptrServiceTransport("E2U+sip"), std::nullopt);
-  EXPECT_EQ(NaptrServiceTransport(""), std::nullopt);
-}
-
 }  // namespace
-}  // namespace causeway::sip
+}  // namespace causeway::dns

@@ -1,17 +1,17 @@
-// libFuzzer target for the DNS answer parser the RFC 3263 resolver uses on every reply: any bytes
-// must give records or an error, never a crash, a hang or unbounded memory.
+// libFuzzer target for the DNS answer parser (core/dns) every resolver uses on every reply: any
+// bytes must give records or an error, never a crash, a hang or unbounded memory.
 
 #include <cstddef>
 #include <cstdint>
 #include <string_view>
 
-#include "sip/io/dns_message.h"
+#include "core/dns/dns_message.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  using causeway::sip::DnsType;
+  using causeway::dns::DnsType;
   std::string_view bytes(reinterpret_cast<const char*>(data), size);
   for (DnsType type : {DnsType::kA, DnsType::kAaaa, DnsType::kSrv, DnsType::kNaptr}) {
-    auto records = causeway::sip::ParseDnsAnswers(bytes, type);
+    auto records = causeway::dns::ParseDnsAnswers(bytes, type);
     if (records.ok()) {
       // Read everything the result holds so the sanitizers check it.
       size_t total = records->addresses.size() + records->naptr.size();

@@ -1,16 +1,8 @@
-// RFC 3263 resolution end to end: c-ares on an io_context against tests/sip_io/dns_server.py (an
+// RFC 3263 resolution end to end: c-ares on an io_context against tests/dns/dns_server.py (an
 // authoritative server for a test zone on 127.0.0.1), plus a silent UDP socket for timeouts.
 
 #include "sip/io/resolver.h"
 #include "sip/io/resolver_uri.h"
-
-#include <netinet/in.h>
-#include <poll.h>
-#include <signal.h>
-#include <spawn.h>
-#include <sys/socket.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include <chrono>
 #include <map>
@@ -23,98 +15,15 @@
 #include <boost/asio/io_context.hpp>
 #include <gtest/gtest.h>
 
-extern char** environ;
+#include "tests/dns/dns_test_server.h"
 
 namespace causeway::sip {
 namespace {
 
 using std::chrono::milliseconds;
 
-std::string ServerScript() {
-  std::string here = __FILE__;
-  return here.substr(0, here.rfind('/') + 1) + "dns_server.py";
-}
-
-// Runs dns_server.py on a free port; stops it by PID. Every wait is bounded.
-class DnsServerProcess {
- public:
-  DnsServerProcess() {
-    int fds[2];
-    if (pipe(fds) != 0) return;
-    posix_spawn_file_actions_t actions;
-    posix_spawn_file_actions_init(&actions);
-    posix_spawn_file_actions_adddup2(&actions, fds[1], STDOUT_FILENO);
-    posix_spawn_file_actions_addclose(&actions, fds[0]);
-    const std::string script = ServerScript();
-    char* argv[] = {const_cast<char*>("/usr/bin/python3"), const_cast<char*>(script.c_str()),
-                    const_cast<char*>("0"), nullptr};
-    if (posix_spawn(&pid_, "/usr/bin/python3", &actions, nullptr, argv, environ) != 0) pid_ = -1;
-    posix_spawn_file_actions_destroy(&actions);
-    close(fds[1]);
-    // Read "PORT <n>\n" within 10 s.
-    std::string line;
-    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-    while (pid_ > 0 && line.find('\n') == std::string::npos &&
-           std::chrono::steady_clock::now() < deadline) {
-      pollfd p{fds[0], POLLIN, 0};
-      if (poll(&p, 1, 200) <= 0) continue;
-      char buf[64];
-      const ssize_t n = read(fds[0], buf, sizeof(buf));
-      if (n <= 0) break;
-      line.append(buf, static_cast<size_t>(n));
-    }
-    close(fds[0]);
-    if (line.rfind("PORT ", 0) == 0) port_ = static_cast<uint16_t>(std::stoi(line.substr(5)));
-  }
-  ~DnsServerProcess() { Stop(); }
-
-  void Stop() {
-    if (pid_ <= 0) return;
-    kill(pid_, SIGTERM);
-    for (int i = 0; i < 50; ++i) {  // up to 5 s for a clean exit
-      if (waitpid(pid_, nullptr, WNOHANG) == pid_) {
-        pid_ = -1;
-        return;
-      }
-      std::this_thread::sleep_for(milliseconds(100));
-    }
-    kill(pid_, SIGKILL);
-    waitpid(pid_, nullptr, 0);
-    pid_ = -1;
-  }
-
-  uint16_t port() const { return port_; }
-  std::string servers() const { return "127.0.0.1:" + std::to_string(port_); }
-
- private:
-  pid_t pid_ = -1;
-  uint16_t port_ = 0;
-};
-
-// A bound UDP socket nobody reads: queries sent there are never answered (no ICMP either).
-class SilentUdpSocket {
- public:
-  SilentUdpSocket() {
-    fd_ = socket(AF_INET, SOCK_DGRAM, 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t len = sizeof(addr);
-    if (fd_ >= 0 && bind(fd_, reinterpret_cast<sockaddr*>(&addr), len) == 0 &&
-        getsockname(fd_, reinterpret_cast<sockaddr*>(&addr), &len) == 0) {
-      port_ = ntohs(addr.sin_port);
-    }
-  }
-  ~SilentUdpSocket() {
-    if (fd_ >= 0) close(fd_);
-  }
-  std::string servers() const { return "127.0.0.1:" + std::to_string(port_); }
-  uint16_t port() const { return port_; }
-
- private:
-  int fd_ = -1;
-  uint16_t port_ = 0;
-};
+using dns_test::DnsServerProcess;
+using dns_test::SilentUdpSocket;
 
 std::string Describe(const std::vector<ResolvedTarget>& targets) {
   std::string out;
@@ -193,68 +102,6 @@ class ResolverTest : public ::testing::Test {
 };
 
 DnsServerProcess* ResolverTest::server_ = nullptr;
-
-// Runs one DnsChannel query to completion (at most 10 s).
-absl::StatusOr<DnsRecords> RunQuery(boost::asio::io_context& io, DnsChannel& channel,
-                                    const std::string& name, DnsType type) {
-  std::optional<absl::StatusOr<DnsRecords>> result;
-  channel.Query(name, type, [&](absl::StatusOr<DnsRecords> r) { result = std::move(r); });
-  EXPECT_FALSE(result.has_value()) << "callback must not run inside Query()";
-  io.restart();
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-  while (!result && std::chrono::steady_clock::now() < deadline) {
-    io.run_one_for(milliseconds(100));
-    if (io.stopped()) io.restart();
-  }
-  if (!result) return absl::DeadlineExceededError("test: no callback within 10 s");
-  return std::move(*result);
-}
-
-TEST_F(ResolverTest, ChannelAnswersEachRecordType) {
-  for (bool tcp : {false, true}) {  // TCP exercises the connect (wait_write) path
-    SCOPED_TRACE(tcp ? "tcp" : "udp");
-    DnsChannelOptions options;
-    options.servers = server_->servers();
-    options.use_tcp = tcp;
-    auto channel = DnsChannel::Create(io_, options);
-    ASSERT_TRUE(channel.ok()) << channel.status();
-    auto srv = RunQuery(io_, **channel, "_sip._udp.srv.test", DnsType::kSrv);
-    ASSERT_TRUE(srv.ok()) << srv.status();
-    EXPECT_EQ(srv->srv.size(), 4u);
-    EXPECT_EQ(srv->min_ttl, 300u);
-    auto naptr = RunQuery(io_, **channel, "naptr.test", DnsType::kNaptr);
-    ASSERT_TRUE(naptr.ok()) << naptr.status();
-    EXPECT_EQ(naptr->naptr.size(), 5u);
-    auto aaaa = RunQuery(io_, **channel, "dual.test.", DnsType::kAaaa);
-    ASSERT_TRUE(aaaa.ok()) << aaaa.status();
-    ASSERT_EQ(aaaa->addresses.size(), 1u);
-    EXPECT_EQ(aaaa->addresses[0].HostString(), "::1");
-    auto a = RunQuery(io_, **channel, "ttl1.test", DnsType::kA);
-    ASSERT_TRUE(a.ok()) << a.status();
-    EXPECT_EQ(a->min_ttl, 1u);
-    EXPECT_EQ((*channel)->pending_queries(), 0u);
-  }
-}
-
-TEST_F(ResolverTest, ChannelTellsNxDomainFromNoData) {
-  DnsChannelOptions options;
-  options.servers = server_->servers();
-  auto channel = DnsChannel::Create(io_, options);
-  ASSERT_TRUE(channel.ok()) << channel.status();
-  auto nx = RunQuery(io_, **channel, "nope.test", DnsType::kA);
-  EXPECT_TRUE(absl::IsNotFound(nx.status())) << nx.status();
-  EXPECT_TRUE(IsNxDomain(nx.status()));
-  auto nodata = RunQuery(io_, **channel, "srv.test", DnsType::kNaptr);
-  EXPECT_TRUE(absl::IsNotFound(nodata.status())) << nodata.status();
-  EXPECT_FALSE(IsNxDomain(nodata.status()));
-  // A CNAME to a name without SRV records: NOERROR without any SRV is NODATA too.
-  auto cname_only = RunQuery(io_, **channel, "alias.test", DnsType::kSrv);
-  EXPECT_TRUE(absl::IsNotFound(cname_only.status())) << cname_only.status();
-  auto bad = RunQuery(io_, **channel, std::string(300, 'x'), DnsType::kA);
-  EXPECT_TRUE(absl::IsInvalidArgument(bad.status())) << bad.status();
-  auto empty = RunQuery(io_, **channel, ".", DnsType::kA);
-  EXPECT_TRUE(absl::IsInvalidArgument(empty.status())) << empty.status();
-}
 
 TEST_F(ResolverTest, NumericIpNeedsNoDns) {
   SilentUdpSocket silent;  // any DNS query would time out
