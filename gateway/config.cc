@@ -153,6 +153,32 @@ std::string SetBlockedClients(const Value& v, GatewayConfig& c) {
 }
 Value GetBlockedClients(const GatewayConfig& c) { return c.lync.blocked_clients; }
 
+// sip.digest_algorithms: known names, no repeats, at least one.
+std::string SetDigestAlgorithms(const Value& v, GatewayConfig& c) {
+  const Strings& names = std::get<Strings>(v);
+  if (names.empty()) return "needs at least one algorithm (\"SHA-256\", \"MD5\")";
+  std::vector<sip::DigestAlgorithm> algorithms;
+  for (const std::string& name : names) {
+    sip::DigestAlgorithm alg;
+    if (!sip::ParseDigestAlgorithm(name, &alg)) {
+      return absl::StrCat("\"", ToAbsl(name), "\" is not one of SHA-256, MD5");
+    }
+    if (std::find(algorithms.begin(), algorithms.end(), alg) != algorithms.end()) {
+      return absl::StrCat("\"", ToAbsl(name), "\" is listed twice");
+    }
+    algorithms.push_back(alg);
+  }
+  c.sip.digest_algorithms = std::move(algorithms);
+  return "";
+}
+Value GetDigestAlgorithms(const GatewayConfig& c) {
+  Strings names;
+  for (sip::DigestAlgorithm alg : c.sip.digest_algorithms) {
+    names.emplace_back(sip::DigestAlgorithmName(alg));
+  }
+  return names;
+}
+
 std::string SetLogLevel(const Value& v, GatewayConfig& c) {
   const std::string& s = std::get<std::string>(v);
   if (!log::ParseLevel(s, &c.general.log_level)) {
@@ -293,6 +319,10 @@ const std::vector<Option>& Options() {
                                        "Longest registration granted (longer is cut), seconds."),
       IntOption<kSip, &P::max_forwards>("sip", "max_forwards", 70, 1, 255,
                                         "Max-Forwards put in requests we originate."),
+      {"sip", "digest_algorithms",
+       "Digest algorithms offered (one challenge each, in order) and accepted: \"SHA-256\", "
+       "\"MD5\"; [\"MD5\"] for phones that read only the first challenge.",
+       Value(Strings{"SHA-256", "MD5"}), &SetDigestAlgorithms, &GetDigestAlgorithms},
       // [tls]
       {"tls", "certificate",
        "PEM certificate (chain) file; empty together with key = a self-signed pair generated in "

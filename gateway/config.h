@@ -17,6 +17,7 @@
 #include "absl/status/statusor.h"
 #include "core/log.h"
 #include "core/net_address.h"
+#include "sip/stack/digest_auth.h"
 
 namespace causeway::gateway {
 
@@ -50,6 +51,8 @@ struct SipConfig {
   uint32_t default_expires = 0;
   uint32_t max_expires = 0;
   uint32_t max_forwards = 0;
+  // Digest algorithms offered to standard SIP UAs, strongest first (sip/stack/digest_auth.h).
+  std::vector<sip::DigestAlgorithm> digest_algorithms;
 };
 
 struct TlsConfig {

@@ -132,6 +132,7 @@ sip::lync::SecurityLayerOptions MakeSecurityLayerOptions(const GatewayConfig& co
   const std::string server = LyncServerName(config, certificate);
   options.sipae.targetname = server;
   options.digest_secret = ProcessDigestSecret();
+  options.digest_algorithms = config.sip.digest_algorithms;
   auto first_label = [](std::string_view name) {
     return absl::AsciiStrToUpper(ToAbsl(name.substr(0, name.find('.'))));
   };

@@ -139,7 +139,8 @@ MultipartBody BuildRlmiNotify(const RlmiNotification& notification, std::string_
 
 // ---- the categories Causeway itself writes ----
 
-// MS-PRES availability bands (the lower bound of each band).
+// The availability value Causeway writes for each MS-PRES band (the values Lync clients publish;
+// the bands themselves and their boundaries are mappings/presence_map.h).
 enum class Availability : uint32_t {
   kOnline = 3500,
   kIdleOnline = 5000,

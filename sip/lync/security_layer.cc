@@ -130,6 +130,7 @@ DigestAuthenticator* SecurityLayer::DigestFor(std::string_view domain) {
   config.realm = realm;
   config.secret = options_.digest_secret;
   config.nonce_lifetime = options_.digest_nonce_lifetime;
+  config.algorithms = options_.digest_algorithms;
   config.require_uri_match = false;  // pidgin-sipe answers a 407 with uri="(null)"
   config.max_failures = options_.max_failures;
   config.failure_window = options_.failure_window;

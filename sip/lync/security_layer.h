@@ -72,6 +72,7 @@ struct SecurityLayerOptions {
   // verifies on another; empty: random per layer.
   std::string digest_secret;
   std::chrono::seconds digest_nonce_lifetime = std::chrono::seconds(300);
+  std::vector<DigestAlgorithm> digest_algorithms = DigestServerConfig{}.algorithms;
   // Brute-force limit for NTLM and Digest alike: per (login, peer IP), `max_failures` failed
   // attempts within `failure_window`, then 403 until the window has passed. Bounded tables.
   int max_failures = 5;

@@ -1,5 +1,6 @@
 #include "sip/stack/digest_auth.h"
 
+#include <algorithm>
 #include <charconv>
 #include <cstring>
 #include <random>
@@ -84,6 +85,16 @@ std::string_view DigestAlgorithmName(DigestAlgorithm alg) {
   return alg == DigestAlgorithm::kSha256 ? "SHA-256" : "MD5";
 }
 
+bool ParseDigestAlgorithm(std::string_view name, DigestAlgorithm* out) {
+  for (DigestAlgorithm alg : {DigestAlgorithm::kSha256, DigestAlgorithm::kMd5}) {
+    if (IEquals(name, DigestAlgorithmName(alg))) {
+      *out = alg;
+      return true;
+    }
+  }
+  return false;
+}
+
 std::string DigestHashHex(DigestAlgorithm alg, std::string_view data) {
   return Hex(alg == DigestAlgorithm::kSha256 ? Sha256Raw(data) : Md5Raw(data));
 }
@@ -127,6 +138,7 @@ DigestAuthenticator::DigestAuthenticator(DigestServerConfig config, const Clock&
     random_(s);
     config_.secret.assign(reinterpret_cast<const char*>(s.data()), s.size());
   }
+  if (config_.algorithms.empty()) config_.algorithms = DigestServerConfig{}.algorithms;
   if (config_.max_tracked_nonces == 0) config_.max_tracked_nonces = 1;
   if (config_.max_tracked_peers == 0) config_.max_tracked_peers = 1;
 }
@@ -162,7 +174,7 @@ bool DigestAuthenticator::ParseNonce(std::string_view nonce, uint64_t* issued) c
 std::vector<std::string> DigestAuthenticator::Challenges(bool stale) {
   std::string nonce = MakeNonce();
   std::vector<std::string> out;
-  for (DigestAlgorithm alg : {DigestAlgorithm::kSha256, DigestAlgorithm::kMd5}) {
+  for (DigestAlgorithm alg : config_.algorithms) {
     out.push_back(Cat({"Digest realm=\"", config_.realm, "\", nonce=\"", nonce,
                        "\", algorithm=", DigestAlgorithmName(alg), ", qop=\"auth\""}));
     if (stale) out.back() += ", stale=true";
@@ -297,13 +309,13 @@ DigestVerdict DigestAuthenticator::Verify(std::string_view credentials, std::str
     v.reason = "too many failed attempts";
     return v;
   }
-  DigestAlgorithm alg = DigestAlgorithm::kMd5;
+  DigestAlgorithm alg = DigestAlgorithm::kMd5;  // RFC 2617: no algorithm= means MD5
   if (std::optional<std::string> a = param("algorithm")) {
-    if (IEquals(*a, "SHA-256")) {
-      alg = DigestAlgorithm::kSha256;
-    } else if (!IEquals(*a, "MD5")) {
-      return Challenge(proxy, false, "unsupported algorithm");
-    }
+    if (!ParseDigestAlgorithm(*a, &alg)) return Challenge(proxy, false, "unsupported algorithm");
+  }
+  if (std::find(config_.algorithms.begin(), config_.algorithms.end(), alg) ==
+      config_.algorithms.end()) {
+    return Challenge(proxy, false, "algorithm not offered");
   }
   std::string qop = param("qop").value_or("");
   std::string nc_text, cnonce;

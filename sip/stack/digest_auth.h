@@ -46,6 +46,8 @@ enum class DigestAlgorithm : uint8_t { kMd5, kSha256 };
 
 // "MD5" / "SHA-256" (the algorithm= token).
 std::string_view DigestAlgorithmName(DigestAlgorithm alg);
+// The inverse, case-insensitive; false for anything else.
+bool ParseDigestAlgorithm(std::string_view name, DigestAlgorithm* out);
 
 // Lower-case hex of H(data).
 std::string DigestHashHex(DigestAlgorithm alg, std::string_view data);
@@ -74,6 +76,10 @@ struct DigestServerConfig {
   std::string secret;  // nonce HMAC key; empty: 32 random bytes at construction
   std::chrono::seconds nonce_lifetime = std::chrono::seconds(300);
   size_t max_tracked_nonces = 16384;
+  // Offered in this order (one challenge header each, one shared nonce) and the only ones
+  // accepted. RFC 8760 puts the strongest first; a site whose phones answer only the first
+  // challenge and know only MD5 lists MD5 alone. Empty is treated as the default.
+  std::vector<DigestAlgorithm> algorithms = {DigestAlgorithm::kSha256, DigestAlgorithm::kMd5};
   bool allow_no_qop = true;       // accept RFC 2069 responses (pidgin-sipe's 407 handling)
   bool require_uri_match = true;  // uri= must equal the Request-URI (else 400)
   int max_failures = 5;           // per user+peer within failure_window, then 403
@@ -90,7 +96,7 @@ struct DigestVerdict {
   };
   Kind kind = Kind::kChallenge;
   int sip_code = 401;
-  std::vector<std::string> challenges;  // header values, SHA-256 first, then MD5
+  std::vector<std::string> challenges;  // header values, in the configured algorithm order
   std::string user;
   std::string reason;  // for logs
 };
@@ -101,7 +107,7 @@ class DigestAuthenticator {
   DigestAuthenticator(DigestServerConfig config, const Clock& clock, DigestHa1Lookup lookup,
                       std::function<void(std::span<uint8_t>)> random = {});
 
-  // Fresh challenge header values (one nonce shared by both algorithms), SHA-256 first then MD5,
+  // Fresh challenge header values (one nonce shared by all algorithms), in `algorithms` order,
   // each "Digest realm=..., nonce=..., algorithm=..., qop=\"auth\"" [+ ", stale=true"].
   std::vector<std::string> Challenges(bool stale = false);
 

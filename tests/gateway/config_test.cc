@@ -90,6 +90,26 @@ TEST(Config, LyncBlockedClientsAreValidatedRules) {
   EXPECT_FALSE(ParseConfig("[lync]\nblocked_clients = [\"deny UCCAPI\"]\n", "c.toml").ok());
 }
 
+TEST(Config, DigestAlgorithmsAreAnOrderedListOfKnownNames) {
+  using sip::DigestAlgorithm;
+  EXPECT_EQ(DefaultConfig().sip.digest_algorithms,
+            (std::vector<DigestAlgorithm>{DigestAlgorithm::kSha256, DigestAlgorithm::kMd5}));
+  absl::StatusOr<GatewayConfig> md5 = ParseConfig("[sip]\ndigest_algorithms = [\"md5\"]\n", "c.toml");
+  ASSERT_TRUE(md5.ok()) << md5.status();
+  EXPECT_EQ(md5->sip.digest_algorithms, std::vector<DigestAlgorithm>{DigestAlgorithm::kMd5});
+  absl::StatusOr<GatewayConfig> again = ParseConfig(ConfigToToml(*md5), "again.toml");
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_EQ(again->sip.digest_algorithms, md5->sip.digest_algorithms);
+
+  absl::StatusOr<GatewayConfig> unknown =
+      ParseConfig("[sip]\ndigest_algorithms = [\"SHA-512\"]\n", "c.toml");
+  ASSERT_FALSE(unknown.ok());
+  EXPECT_EQ(unknown.status().message(),
+            "c.toml: sip.digest_algorithms: \"SHA-512\" is not one of SHA-256, MD5");
+  EXPECT_FALSE(ParseConfig("[sip]\ndigest_algorithms = []\n", "c.toml").ok());
+  EXPECT_FALSE(ParseConfig("[sip]\ndigest_algorithms = [\"MD5\", \"md5\"]\n", "c.toml").ok());
+}
+
 TEST(Config, EmptyDocumentIsTheDefaults) {
   absl::StatusOr<GatewayConfig> c = ParseConfig("", "empty.toml");
   ASSERT_TRUE(c.ok()) << c.status();
@@ -310,7 +330,7 @@ TEST(Config, OptionTableIsComplete) {
     EXPECT_FALSE(o.doc.empty()) << name;
     EXPECT_LT(o.doc.size() + o.key.size(), 200u) << name << ": keep docs to one line";
   }
-  EXPECT_EQ(seen.size(), 33u);
+  EXPECT_EQ(seen.size(), 34u);
 }
 
 TEST(Names, Hostnames) {

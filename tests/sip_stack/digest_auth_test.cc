@@ -148,6 +148,38 @@ TEST_F(DigestAuthenticatorTest, AcceptsBothAlgorithmsAndDetectsReplays) {
             DigestVerdict::Kind::kChallenge);
 }
 
+TEST_F(DigestAuthenticatorTest, OnlyConfiguredAlgorithmsAreOfferedAndAccepted) {
+  std::string sha_challenge = auth_->Challenges()[0];
+  config_.algorithms = {DigestAlgorithm::kMd5};
+  Reset();
+  std::vector<std::string> md5_only = auth_->Challenges();
+  ASSERT_EQ(md5_only.size(), 1u);
+  EXPECT_EQ(Param(md5_only[0], "algorithm"), "MD5");
+  EXPECT_EQ(Check(Answer(md5_only[0], "wonderland", "00000001")).kind, DigestVerdict::Kind::kOk);
+  // A correct SHA-256 answer (to a nonce this realm and secret issued) is still refused.
+  DigestVerdict sha = Check(Answer(sha_challenge, "wonderland", "00000001"));
+  EXPECT_EQ(sha.kind, DigestVerdict::Kind::kChallenge);
+  EXPECT_EQ(sha.reason, "algorithm not offered");
+  ASSERT_EQ(sha.challenges.size(), 1u);
+
+  config_.algorithms = {DigestAlgorithm::kMd5, DigestAlgorithm::kSha256};
+  Reset();
+  std::vector<std::string> md5_first = auth_->Challenges();
+  ASSERT_EQ(md5_first.size(), 2u);
+  EXPECT_EQ(Param(md5_first[0], "algorithm"), "MD5");
+  EXPECT_EQ(Param(md5_first[1], "algorithm"), "SHA-256");
+}
+
+TEST(DigestAlgorithmTest, NamesParseCaseInsensitively) {
+  DigestAlgorithm alg = DigestAlgorithm::kMd5;
+  EXPECT_TRUE(ParseDigestAlgorithm("sha-256", &alg));
+  EXPECT_EQ(alg, DigestAlgorithm::kSha256);
+  EXPECT_TRUE(ParseDigestAlgorithm("MD5", &alg));
+  EXPECT_EQ(alg, DigestAlgorithm::kMd5);
+  EXPECT_FALSE(ParseDigestAlgorithm("SHA-512-256", &alg));
+  EXPECT_FALSE(ParseDigestAlgorithm("MD5-sess", &alg));
+}
+
 TEST_F(DigestAuthenticatorTest, ExpiredNonceIsStaleOnlyWithTheRightPassword) {
   std::string challenge = auth_->Challenges()[1];
   clock_.Advance(seconds(301));
