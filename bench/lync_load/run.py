@@ -33,14 +33,11 @@ import concurrent.futures
 import importlib.util
 import os
 import random
-import re
 import shutil
-import socket
 import sqlite3
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -104,7 +101,9 @@ class CausewayServer(it.Proxy):
         os.chmod(self.state_dir, 0o700)
         with open(self.config, "w") as f:
             f.write('[general]\nstate_dir = "%s"\nworkers = %d\n\n' % (self.state_dir, workers))
+            # MD5 only, like Kamailio: sipp 3.6 reads the first challenge and cannot do SHA-256.
             f.write('[sip]\nudp = ["%s:%d"]\ntcp = ["%s:%d"]\ntls = []\ndomains = ["%s"]\n'
+                    'digest_algorithms = ["MD5"]\n'
                     % (it.LOOPBACK, self.port, it.LOOPBACK, self.port, DOMAIN))
 
     def command(self):
@@ -160,105 +159,6 @@ class KamailioServer(it.Proxy):
                 "-A", 'DBURL="sqlite://%s"' % self.db,
                 "-A", 'SERVER_ADDRESS="sip:%s:%d;transport=%s"' % (it.LOOPBACK, self.port,
                                                                     transport)]
-
-
-# ---------------------------------------------------------------------------------------------
-# MD5-only relay
-
-class Md5OnlyRelay:
-    """TCP pass-through in front of a server that removes SHA-256 Digest challenges.
-
-    causeway offers Digest with SHA-256 first and MD5 second (one nonce for both, RFC 8760
-    order). sipp 3.6 reads the first algorithm= of all challenges and gives up on SHA-256
-    instead of answering MD5 (tests/integration/lync_sipe_test.py's Md5OnlyRelay works around
-    the same). Only causeway is driven through it, so its figures include this extra Python hop
-    (a handicap: Kamailio's do not). Server -> client bytes are filtered line by line (only
-    whole challenge lines are removed, so framing by Content-Length is untouched); client ->
-    server bytes pass as they are.
-    """
-
-    CHALLENGE = re.compile(
-        rb"(?im)^(?:WWW|Proxy)-Authenticate:[ \t]*Digest[^\r\n]*algorithm=\"?SHA-256[^\r\n]*\r?\n")
-    PREFIXES = (b"www-authenticate:", b"proxy-authenticate:")
-
-    def __init__(self, port, target_port):
-        self.port = port
-        self.target_port = target_port
-        self.stop_event = threading.Event()
-        self.removed = 0
-        self.sockets = []
-        self.listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self.listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.listener.bind((it.LOOPBACK, port))
-        self.listener.listen(64)
-        self.listener.settimeout(0.2)
-        threading.Thread(target=self._accept, daemon=True).start()
-
-    def _accept(self):
-        accepted = 0
-        while not self.stop_event.is_set() and accepted < 256:
-            try:
-                client, _ = self.listener.accept()
-            except socket.timeout:
-                continue
-            except OSError:
-                break
-            accepted += 1
-            try:
-                server = socket.create_connection((it.LOOPBACK, self.target_port), timeout=5)
-            except OSError:
-                client.close()
-                continue
-            for s in (client, server):
-                s.settimeout(None)
-                s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-                self.sockets.append(s)
-            threading.Thread(target=self._pump, args=(client, server, False), daemon=True).start()
-            threading.Thread(target=self._pump, args=(server, client, True), daemon=True).start()
-        self.listener.close()
-
-    def _held_back(self, tail):
-        """A trailing partial line that may be the start of a challenge header waits for more."""
-        low = tail.lower()
-        return any(p.startswith(low) or low.startswith(p) for p in self.PREFIXES)
-
-    def _pump(self, src, dst, filtered):
-        pending = b""
-        try:
-            while not self.stop_event.is_set():
-                data = src.recv(1 << 18)
-                if not data:
-                    break
-                if filtered:
-                    pending += data
-                    cut = pending.rfind(b"\n") + 1
-                    if cut < len(pending) and not self._held_back(pending[cut:]):
-                        cut = len(pending)
-                    out, pending = pending[:cut], pending[cut:]
-                    if b"SHA-256" in out:
-                        out, n = self.CHALLENGE.subn(b"", out)
-                        self.removed += n
-                else:
-                    out = data
-                if out:
-                    dst.sendall(out)
-        except OSError:
-            pass
-        finally:
-            for s in (src, dst):
-                try:
-                    s.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass
-
-    def close(self):
-        self.stop_event.set()
-        for s in self.sockets:
-            try:
-                s.shutdown(socket.SHUT_RDWR)  # wakes the pump blocked in recv
-            except OSError:
-                pass
-            s.close()
 
 
 # ---------------------------------------------------------------------------------------------
@@ -400,17 +300,11 @@ class Bench:
         except RuntimeError as e:
             print("%s: could not start: %s" % (target, e))
             return False
-        # Only causeway offers SHA-256 challenges; Kamailio answers NOTIFYs' order only over the
-        # client's own connection (a relay makes its first NOTIFY race the 200 on a second one).
-        use_relay = target == "causeway" and self.args.relay and not self.args.lab
-        self.relay = Md5OnlyRelay(self.ports.get(), server.port) if use_relay else None
-        self.remote = self.relay.port if self.relay else server.port
+        self.remote = server.port
         time.sleep(0.5)
         return True
 
     def stop(self, server):
-        if self.relay:
-            self.relay.close()
         server.stop()
 
     def fanout(self, target, server, d):
@@ -512,7 +406,6 @@ class Bench:
         try:
             pids = sip_load.process_tree(server.proc.pid)
             ticks0 = sip_load.cpu_ticks(pids)
-            own0 = sip_load.cpu_ticks([os.getpid()])  # the harness: the relay's threads
             procs = max(1, self.args.signin_connections)
             users = [user_name(i) for i in range(n)]
             t0 = time.monotonic()
@@ -533,7 +426,6 @@ class Bench:
                 x.wait(1)
             seconds = time.monotonic() - t0
             cpu_s = (sip_load.cpu_ticks(pids) - ticks0) / CLK_TCK
-            relay_s = (sip_load.cpu_ticks([os.getpid()]) - own0) / CLK_TCK
             ok = failed = 0
             for x in sipps:
                 a, b = x.stats()
@@ -550,13 +442,11 @@ class Bench:
                 # generator, not the server, limits the rate (server cpu well under 100% x cores)
                 "cpu_us": 1e6 * cpu_s / max(ok, 1),
                 "sipp_cpu": 100.0 * sipp_ticks / CLK_TCK / max(seconds, 1e-3),
-                "relay_cpu": 100.0 * relay_s / max(seconds, 1e-3),
             }
             print("%-9s sign-in: %d/%d ok (%d failed) in %.1fs = %.0f sign-ins/s, p50 %.0f ms "
-                  "p99 %.0f ms, server cpu %.0f%% (%.0f us per sign-in), sipp cpu %.0f%%%s"
+                  "p99 %.0f ms, server cpu %.0f%% (%.0f us per sign-in), sipp cpu %.0f%%"
                   % (target, ok, n, failed, seconds, r["per_s"], r["p50"], r["p99"],
-                     r["server_cpu"], r["cpu_us"], r["sipp_cpu"],
-                     ", relay cpu %.0f%%" % r["relay_cpu"] if self.relay else ""), flush=True)
+                     r["server_cpu"], r["cpu_us"], r["sipp_cpu"]), flush=True)
             if ok == 0:
                 print("%s sign-in: nothing completed, see %s" % (target, d))
             return r
@@ -667,9 +557,6 @@ def main():
                         help="watchers sharing one sipp process and TCP connection, default 400")
     parser.add_argument("--fanout-wait", type=float, default=60.0,
                         help="seconds to wait for every notification, default 60")
-    parser.add_argument("--no-relay", dest="relay", action="store_false",
-                        help="sipp straight to causeway too (works only when it offers no "
-                             "SHA-256 challenge first)")
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 2,
                         help="server workers (Kamailio -n, causeway [general] workers)")
     parser.add_argument("--user-jobs", type=int, default=2,
@@ -704,10 +591,8 @@ def main():
 
     workdir = args.keep or tempfile.mkdtemp(prefix="causeway-lync-load-")
     os.makedirs(workdir, exist_ok=True)
-    print("%d sign-ins (%d at a time), %d watchers, TCP%s, %d workers, load average %s%s"
-          % (args.signins, args.concurrency, args.watchers,
-             " (causeway behind the MD5-only relay)" if args.relay and not args.lab else "",
-             args.workers, load_average(),
+    print("%d sign-ins (%d at a time), %d watchers, TCP, %d workers, load average %s%s"
+          % (args.signins, args.concurrency, args.watchers, args.workers, load_average(),
              ", causeway LAB MODE (no auth)" if args.lab else ""), flush=True)
     bench = Bench(args, workdir)
     start = time.monotonic()
