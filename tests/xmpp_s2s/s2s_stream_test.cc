@@ -378,6 +378,57 @@ TEST_F(S2sStreamTest, SendFromTheAuthenticatedCallbackKeepsOrder) {
   EXPECT_EQ(b.received[1].first.ChildText("jabber:server", "body"), "later");
 }
 
+TEST_F(S2sStreamTest, RequiredPeerCertificateMustAuthenticateTheRemoteDomain) {
+  lync.require_peer_certificate = true;
+  ASSERT_TRUE(a.stream == nullptr);
+  Open(ValidCert("lync.test"), SelfSignedCert("xmpp.test"));
+  ASSERT_TRUE(a.closed);
+  EXPECT_EQ(a.closed->origin, CloseOrigin::kLocal);
+  EXPECT_FALSE(a.closed->condition);
+  EXPECT_TRUE(Contains(a.closed->reason, "xmpp.test"));
+  EXPECT_TRUE(a.authenticated.empty());
+  // No stream was opened over the TLS layer.
+  EXPECT_EQ(a.transcript.find("<stream:stream"), a.transcript.rfind("<stream:stream"));
+}
+
+TEST_F(S2sStreamTest, RequiredPeerCertificateAccepted) {
+  lync.require_peer_certificate = true;
+  Open(ValidCert("lync.test"), ValidCert("xmpp.test"));
+  EXPECT_FALSE(a.closed);
+  EXPECT_EQ(a.stream->state(), State::kAuthenticated);
+}
+
+// XEP-0220 §2.5: a second originating domain piggybacks on an authenticated stream.
+TEST_F(S2sStreamTest, ReceivingStreamAuthenticatesAdditionalDomainsWithDialback) {
+  xmpp.max_domain_pairs = 2;
+  OpenAuthenticated();
+  b.stream->Feed("<db:result from='conf.lync.test' to='xmpp.test'>k1</db:result>");
+  ASSERT_EQ(b.verify_needed.size(), 1u);
+  EXPECT_EQ(b.verify_needed[0].originating_domain, "conf.lync.test");
+  EXPECT_EQ(b.stream->state(), State::kAuthenticated);  // the first pair keeps flowing
+  ASSERT_TRUE(b.stream->next_deadline());
+  // Over the limit: a dialback error, not a closed stream.
+  b.stream->Feed("<db:result from='other.lync.test' to='xmpp.test'>k2</db:result>");
+  EXPECT_EQ(b.verify_needed.size(), 1u);
+  EXPECT_TRUE(Contains(b.transcript, "<db:result from='xmpp.test' to='other.lync.test' "
+                                     "type='error'><error xmlns='jabber:server' type='modify'>"
+                                     "<policy-violation"));
+  // Stanzas from the pending domain are not accepted yet.
+  ASSERT_TRUE(b.stream
+                  ->ApplyDialbackVerifyResult({"xmpp.test", "conf.lync.test",
+                                               b.stream->stream_id(), true})
+                  .ok());
+  EXPECT_EQ(b.authenticated.size(), 2u);
+  b.stream->Feed("<message from='room@conf.lync.test' to='bob@xmpp.test'><body>c</body></message>");
+  b.stream->Feed("<message from='alice@lync.test' to='bob@xmpp.test'><body>a</body></message>");
+  ASSERT_EQ(b.received.size(), 2u);
+  EXPECT_EQ(b.received[0].second, (DomainPair{"xmpp.test", "conf.lync.test"}));
+  EXPECT_EQ(b.received[1].second, (DomainPair{"xmpp.test", "lync.test"}));
+  b.stream->Feed("<message from='x@other.lync.test' to='bob@xmpp.test'/>");
+  ASSERT_TRUE(b.closed);
+  EXPECT_EQ(b.closed->condition, StreamErrorCondition::kInvalidFrom);
+}
+
 // ---- stanza checks on an authenticated receiving stream ----
 
 TEST_F(S2sStreamTest, SpoofedFromDomainClosesWithInvalidFrom) {
@@ -598,6 +649,11 @@ TEST_F(S2sStreamTest, EveryNegotiationStepIsBounded) {
   ASSERT_TRUE(a.closed && b.closed);
   EXPECT_EQ(a.closed->condition, StreamErrorCondition::kConnectionTimeout);
   EXPECT_EQ(b.closed->condition, StreamErrorCondition::kConnectionTimeout);
+  // Nothing in plaintext over a half-done TLS handshake.
+  EXPECT_TRUE(a.out.empty());
+  EXPECT_TRUE(b.out.empty());
+  EXPECT_FALSE(Contains(a.transcript, "connection-timeout"));
+  EXPECT_FALSE(Contains(b.transcript, "</stream:stream>"));
 }
 
 TEST_F(S2sStreamTest, UnansweredDialbackVerificationTimesOut) {

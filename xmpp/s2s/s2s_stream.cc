@@ -170,7 +170,15 @@ void S2sStream::OnTlsEstablished(const TlsInfo& info) {
   state_ = State::kAwaitHeader;
   SetStepDeadline();
   // RFC 6120 §5.4.3.3: the initiating entity opens a new stream over the TLS layer.
-  if (role_ == S2sRole::kInitiating) SendHeader(pair_.local, pair_.remote, "");
+  if (role_ == S2sRole::kInitiating) {
+    if (config_.require_peer_certificate && !CertificateAuthenticates(info, pair_.remote)) {
+      footer_sent_ = true;  // the owner drops the TLS connection; nothing more is said
+      Finish({CloseOrigin::kLocal, std::nullopt,
+              absl::StrCat("the certificate does not authenticate ", pair_.remote)});
+      return;
+    }
+    SendHeader(pair_.local, pair_.remote, "");
+  }
 }
 
 void S2sStream::OnTlsFailed(std::string_view reason) {
@@ -687,6 +695,11 @@ void S2sStream::ReceivingDialbackResult(const Element& element) {
                   [&](const PendingDialback& p) { return p.pair == pair; })) {
     return;  // already being verified
   }
+  if (pending_.size() + authenticated_.size() >= config_.max_domain_pairs) {
+    SendElement(DialbackError("result", pair.local, pair.remote,
+                              StanzaErrorCondition::kPolicyViolation));
+    return;
+  }
   pending_.push_back({pair, element.text(), clock_.Now() + config_.step_timeout});
   if (authenticated_.empty()) {
     state_ = State::kAwaitDialback;
@@ -822,6 +835,8 @@ void S2sStream::SendElement(const Element& element) {
 
 void S2sStream::Fail(StreamErrorCondition condition, std::string_view text) {
   if (state_ == State::kClosed) return;
+  // Mid-handshake, plaintext would corrupt the TLS records: the owner just drops the connection.
+  if (state_ == State::kTlsHandshake) footer_sent_ = true;
   if (!footer_sent_) {
     std::string out;
     if (!header_sent_) {  // RFC 6120 §4.9.1.2: open our stream first, then the error
@@ -855,7 +870,7 @@ void S2sStream::PeerClosed(std::optional<StreamErrorCondition> condition, std::s
 void S2sStream::Close(std::string_view reason) {
   if (state_ == State::kClosed || state_ == State::kClosing) return;
   close_reason_ = std::string(reason);
-  if (!header_sent_) {  // nothing was said yet: nothing to close on the wire
+  if (!header_sent_ || state_ == State::kTlsHandshake) {  // nothing was said yet: nothing to close on the wire
     Finish({CloseOrigin::kLocal, std::nullopt, close_reason_});
     return;
   }

@@ -65,6 +65,10 @@ struct S2sConfig {
   // The owner has a certificate to present: a receiving stream offers STARTTLS, an initiating
   // stream tries SASL EXTERNAL.
   bool tls_available = true;
+  // Initiating side: end the stream when the receiving server's certificate does not
+  // authenticate the remote domain (CertificateAuthenticates). When false, a dialback stream
+  // relies on DNS to reach the right server (XEP-0220 §1.2), as Prosody does by default.
+  bool require_peer_certificate = false;
   // Initiating side: send our domain as the SASL EXTERNAL authzid (Prosody's form) instead of
   // the empty initial response "=" (XEP-0178: the peer derives it from the stream header).
   bool sasl_send_authzid = false;
@@ -75,6 +79,9 @@ struct S2sConfig {
   Duration close_timeout = std::chrono::seconds(5);
   // Stanzas held while an initiating stream negotiates; Send() refuses beyond this.
   size_t max_queued_stanzas = 1000;
+  // Domain pairs one receiving stream may authenticate or have pending with dialback (XEP-0220
+  // §2.5 piggybacking); each pending one costs the owner an outbound verification.
+  size_t max_domain_pairs = 16;
   // SASL attempts a receiving stream allows before closing (RFC 6120 §6.4.5: at least 2).
   int max_sasl_attempts = 2;
   StreamLimits limits;
