@@ -823,6 +823,7 @@ void S2sStream::SendHeader(const std::string& from, const std::string& to,
   header.version = "1.0";
   header.prefixes.emplace_back("db", std::string(kNsDialback));
   scope_ = StreamScope(header);
+  scope_.default_ns = kNsServer;  // the view must outlive `header`
   header_sent_ = true;
   handler_.WriteBytes(StreamHeaderXml(header));
 }
@@ -846,6 +847,7 @@ void S2sStream::Fail(StreamErrorCondition condition, std::string_view text) {
       header.id = role_ == S2sRole::kReceiving ? NewStreamId() : "";
       header.version = "1.0";
       scope_ = StreamScope(header);
+      scope_.default_ns = kNsServer;  // the view must outlive `header`
       out = StreamHeaderXml(header);
       header_sent_ = true;
     }
