@@ -613,6 +613,53 @@ TEST_F(S2sStreamTest, BytesAfterStartTlsAreLeftForTheTlsLayer) {
   EXPECT_FALSE(b.closed);
 }
 
+// Any chunking of the bytes, down to one byte per read, gives the same result: restarts after
+// SASL and the TLS boundary land between reads or inside one.
+class ChunkedS2sTest : public S2sStreamTest, public ::testing::WithParamInterface<size_t> {};
+
+TEST_P(ChunkedS2sTest, SaslExternalPath) {
+  ab.chunk = GetParam();
+  Open(ValidCert("lync.test"), ValidCert("xmpp.test"), /*start=*/false);
+  ASSERT_TRUE(a.stream->Send(Message("alice@lync.test", "bob@xmpp.test", "one")).ok());
+  a.stream->Start();
+  b.stream->Start();
+  Pump({&ab});
+  ASSERT_EQ(b.authenticated.size(), 1u);
+  EXPECT_EQ(b.authenticated[0].second, AuthMethod::kSaslExternal);
+  ASSERT_EQ(b.received.size(), 1u);
+  a.stream->Close();
+  Pump({&ab});
+  EXPECT_TRUE(a.closed && b.closed);
+  EXPECT_FALSE(a.closed->condition);
+}
+
+TEST_P(ChunkedS2sTest, DialbackPathWithPendingVerification) {
+  ab.chunk = GetParam();
+  Open(SelfSignedCert("lync.test"), ValidCert("xmpp.test"), /*start=*/false);
+  ASSERT_TRUE(a.stream->Send(Message("alice@lync.test", "bob@xmpp.test", "one")).ok());
+  a.stream->Start();
+  b.stream->Start();
+  Pump({&ab});
+  ASSERT_EQ(b.verify_needed.size(), 1u);
+  // What the authoritative server would answer, computed the way it does.
+  const DialbackVerifyRequest& request = b.verify_needed[0];
+  const bool valid = DialbackKeysEqual(
+      request.key, DialbackKey("lync-secret", request.receiving_domain,
+                               request.originating_domain, request.stream_id));
+  EXPECT_TRUE(valid);
+  ASSERT_TRUE(b.stream
+                  ->ApplyDialbackVerifyResult({request.receiving_domain,
+                                               request.originating_domain, request.stream_id,
+                                               valid})
+                  .ok());
+  Pump({&ab});
+  ASSERT_EQ(a.authenticated.size(), 1u);
+  EXPECT_EQ(a.authenticated[0].second, AuthMethod::kDialback);
+  EXPECT_EQ(b.received.size(), 1u);
+}
+
+INSTANTIATE_TEST_SUITE_P(Chunks, ChunkedS2sTest, ::testing::Values(1, 2, 3, 7, 64, 0));
+
 // ---- timeouts ----
 
 TEST_F(S2sStreamTest, SilentPeerTimesOutWaitingForHeader) {
