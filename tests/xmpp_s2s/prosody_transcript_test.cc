@@ -26,8 +26,7 @@ constexpr std::string_view kProsodyOpens =
     "<?xml version='1.0'?><stream:stream xmlns='jabber:server' "
     "xmlns:db='jabber:server:dialback' xmlns:stream='http://etherx.jabber.org/streams' "
     "version='1.0' from='xmpp.test' to='lync.test' xml:lang='en'>";
-constexpr std::string_view kProsodyStartTls =
-    "<starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>";
+constexpr std::string_view kProsodyStartTls = "<starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>";
 
 // Prosody answering our stream to xmpp.test (as receiving server).
 std::string ProsodyAnswers(std::string_view id) {
@@ -114,9 +113,10 @@ TEST(ProsodyTranscriptTest, ProsodyConnectsToUsWithDialback) {
                    "c5a1c1e0f0e2c9b8d8e5a7f3b1c2d4e6f8a0b2c4d6e8f0a2b4c6d8e0f2a4b6c8</db:result>");
   EXPECT_TRUE(us.transcript.find("EXTERNAL") == std::string::npos);
   ASSERT_EQ(us.verify_needed.size(), 1u);
-  EXPECT_EQ(us.verify_needed[0],
-            (DialbackVerifyRequest{"lync.test", "xmpp.test", "our-stream-id",
-                                   "c5a1c1e0f0e2c9b8d8e5a7f3b1c2d4e6f8a0b2c4d6e8f0a2b4c6d8e0f2a4b6c8"}));
+  EXPECT_EQ(
+      us.verify_needed[0],
+      (DialbackVerifyRequest{"lync.test", "xmpp.test", "our-stream-id",
+                             "c5a1c1e0f0e2c9b8d8e5a7f3b1c2d4e6f8a0b2c4d6e8f0a2b4c6d8e0f2a4b6c8"}));
   ASSERT_TRUE(
       us.stream->ApplyDialbackVerifyResult({"lync.test", "xmpp.test", "our-stream-id", true}).ok());
   EXPECT_TRUE(us.transcript.find("<db:result from='lync.test' to='xmpp.test' type='valid'/>") !=
@@ -178,8 +178,7 @@ TEST(ProsodyTranscriptTest, WeConnectToProsodyWithDialback) {
   ASSERT_EQ(us.authenticated.size(), 1u);
   EXPECT_EQ(us.authenticated[0].second, AuthMethod::kDialback);
   // Prosody's answer to a verification we asked for on this stream.
-  ASSERT_TRUE(
-      us.stream->SendDialbackVerify({"lync.test", "xmpp.test", "their-id", "k"}).ok());
+  ASSERT_TRUE(us.stream->SendDialbackVerify({"lync.test", "xmpp.test", "their-id", "k"}).ok());
   EXPECT_TRUE(us.transcript.find("<db:verify from='lync.test' to='xmpp.test' id='their-id'>k"
                                  "</db:verify>") != std::string::npos);
   us.stream->Feed("<db:verify from='xmpp.test' to='lync.test' id='their-id' type='invalid'/>");

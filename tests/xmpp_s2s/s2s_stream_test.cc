@@ -29,9 +29,7 @@ S2sConfig ConfigFor(std::string domain, std::string secret, std::string id_prefi
   config.local_domains = {std::move(domain)};
   config.dialback_secret = std::move(secret);
   auto counter = std::make_shared<int>(0);
-  config.stream_id_source = [counter, id_prefix] {
-    return id_prefix + std::to_string(++*counter);
-  };
+  config.stream_id_source = [counter, id_prefix] { return id_prefix + std::to_string(++*counter); };
   return config;
 }
 
@@ -86,11 +84,13 @@ TEST_F(S2sStreamTest, SaslExternalFullPath) {
 
   // The wire: STARTTLS required, then EXTERNAL offered, "=" as the empty initial response,
   // three stream headers from each side with a new id for each of the receiver's.
-  EXPECT_TRUE(Contains(b.transcript, "<starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'>"
-                                     "<required/></starttls>"));
+  EXPECT_TRUE(Contains(b.transcript,
+                       "<starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'>"
+                       "<required/></starttls>"));
   EXPECT_TRUE(Contains(b.transcript, "<mechanism>EXTERNAL</mechanism>"));
-  EXPECT_TRUE(Contains(a.transcript, "<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' "
-                                     "mechanism='EXTERNAL'>=</auth>"));
+  EXPECT_TRUE(Contains(a.transcript,
+                       "<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' "
+                       "mechanism='EXTERNAL'>=</auth>"));
   EXPECT_TRUE(Contains(b.transcript, "<success xmlns='urn:ietf:params:xml:ns:xmpp-sasl'/>"));
   for (std::string_view id : {"id='xmpp-1'", "id='xmpp-2'", "id='xmpp-3'"}) {
     EXPECT_TRUE(Contains(b.transcript, id)) << id;
@@ -187,8 +187,8 @@ TEST_F(DialbackTest, VerifyRoundTripThroughTheAuthoritativeServer) {
   EXPECT_EQ(request.receiving_domain, "xmpp.test");
   EXPECT_EQ(request.originating_domain, "lync.test");
   EXPECT_EQ(request.stream_id, b.stream->stream_id());
-  EXPECT_EQ(request.key, DialbackKey("lync-secret", "xmpp.test", "lync.test",
-                                     b.stream->stream_id()));
+  EXPECT_EQ(request.key,
+            DialbackKey("lync-secret", "xmpp.test", "lync.test", b.stream->stream_id()));
   EXPECT_FALSE(Contains(b.transcript, "EXTERNAL"));
   EXPECT_TRUE(Contains(b.transcript, "<dialback xmlns='urn:xmpp:features:dialback'><errors/>"));
 
@@ -198,8 +198,7 @@ TEST_F(DialbackTest, VerifyRoundTripThroughTheAuthoritativeServer) {
   EXPECT_TRUE(Contains(d.transcript, "type='valid'"));
   ASSERT_EQ(c.verify_answered.size(), 1u);
   EXPECT_TRUE(c.verify_answered[0].valid);
-  EXPECT_TRUE(Contains(b.transcript,
-                       "<db:result from='xmpp.test' to='lync.test' type='valid'/>"));
+  EXPECT_TRUE(Contains(b.transcript, "<db:result from='xmpp.test' to='lync.test' type='valid'/>"));
 
   ASSERT_EQ(a.authenticated.size(), 1u);
   EXPECT_EQ(a.authenticated[0].second, AuthMethod::kDialback);
@@ -229,9 +228,10 @@ TEST_F(DialbackTest, InvalidKeyIsRefusedAndQueuedStanzasComeBack) {
   ASSERT_EQ(c.verify_answered.size(), 1u);
   EXPECT_FALSE(c.verify_answered[0].valid);
   EXPECT_TRUE(Contains(d.transcript, "type='invalid'"));
-  EXPECT_TRUE(Contains(b.transcript,
-                       "<db:result from='xmpp.test' to='lync.test' type='invalid'/>"));
-  EXPECT_TRUE(Contains(b.transcript, "<not-authorized xmlns='urn:ietf:params:xml:ns:xmpp-streams'/>"));
+  EXPECT_TRUE(
+      Contains(b.transcript, "<db:result from='xmpp.test' to='lync.test' type='invalid'/>"));
+  EXPECT_TRUE(
+      Contains(b.transcript, "<not-authorized xmlns='urn:ietf:params:xml:ns:xmpp-streams'/>"));
   EXPECT_TRUE(a.authenticated.empty());
   EXPECT_TRUE(b.authenticated.empty());
   EXPECT_TRUE(b.received.empty());
@@ -259,8 +259,8 @@ TEST_F(S2sStreamTest, AuthoritativeServerAnswersVerifyDirectly) {
       "to='xmpp.test'>");
   b.stream->Feed("<db:verify from='lync.test' to='xmpp.test' id='S1'>" + good + "</db:verify>");
   b.stream->Feed("<db:verify from='lync.test' to='xmpp.test' id='S2'>" + good + "</db:verify>");
-  EXPECT_TRUE(Contains(b.transcript,
-                       "<db:verify from='xmpp.test' to='lync.test' id='S1' type='valid'/>"));
+  EXPECT_TRUE(
+      Contains(b.transcript, "<db:verify from='xmpp.test' to='lync.test' id='S1' type='valid'/>"));
   EXPECT_TRUE(Contains(b.transcript,
                        "<db:verify from='xmpp.test' to='lync.test' id='S2' type='invalid'/>"));
   b.stream->Feed("<db:verify from='lync.test' to='nope.test' id='S1'>" + good + "</db:verify>");
@@ -279,8 +279,9 @@ TEST_F(S2sStreamTest, PlaintextStanzaRefusedWhenTlsRequired) {
   EXPECT_TRUE(b.received.empty());
   ASSERT_TRUE(b.closed);
   EXPECT_EQ(b.closed->condition, StreamErrorCondition::kPolicyViolation);
-  EXPECT_TRUE(Contains(b.transcript, "<stream:error><policy-violation "
-                                     "xmlns='urn:ietf:params:xml:ns:xmpp-streams'/>"));
+  EXPECT_TRUE(Contains(b.transcript,
+                       "<stream:error><policy-violation "
+                       "xmlns='urn:ietf:params:xml:ns:xmpp-streams'/>"));
   EXPECT_TRUE(Contains(b.transcript, "</stream:stream>"));
 }
 
@@ -335,8 +336,8 @@ TEST_F(S2sStreamTest, QueueIsBoundedAndRefusalLeavesTheStanza) {
             absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(a.stream->Send(Message("alice@lync.test", "bob@other.test", "x")).code(),
             absl::StatusCode::kInvalidArgument);
-  Element client_ns = MakeStanza(StanzaKind::kMessage, "jabber:client", "chat", "bob@xmpp.test",
-                                 "alice@lync.test");
+  Element client_ns =
+      MakeStanza(StanzaKind::kMessage, "jabber:client", "chat", "bob@xmpp.test", "alice@lync.test");
   EXPECT_EQ(a.stream->Send(std::move(client_ns)).code(), absl::StatusCode::kInvalidArgument);
 }
 
@@ -410,14 +411,15 @@ TEST_F(S2sStreamTest, ReceivingStreamAuthenticatesAdditionalDomainsWithDialback)
   // Over the limit: a dialback error, not a closed stream.
   b.stream->Feed("<db:result from='other.lync.test' to='xmpp.test'>k2</db:result>");
   EXPECT_EQ(b.verify_needed.size(), 1u);
-  EXPECT_TRUE(Contains(b.transcript, "<db:result from='xmpp.test' to='other.lync.test' "
-                                     "type='error'><error type='modify'>"
-                                     "<policy-violation"));
+  EXPECT_TRUE(Contains(b.transcript,
+                       "<db:result from='xmpp.test' to='other.lync.test' "
+                       "type='error'><error type='modify'>"
+                       "<policy-violation"));
   // Stanzas from the pending domain are not accepted yet.
-  ASSERT_TRUE(b.stream
-                  ->ApplyDialbackVerifyResult({"xmpp.test", "conf.lync.test",
-                                               b.stream->stream_id(), true})
-                  .ok());
+  ASSERT_TRUE(
+      b.stream
+          ->ApplyDialbackVerifyResult({"xmpp.test", "conf.lync.test", b.stream->stream_id(), true})
+          .ok());
   EXPECT_EQ(b.authenticated.size(), 2u);
   b.stream->Feed("<message from='room@conf.lync.test' to='bob@xmpp.test'><body>c</body></message>");
   b.stream->Feed("<message from='alice@lync.test' to='bob@xmpp.test'><body>a</body></message>");
@@ -437,7 +439,8 @@ TEST_F(S2sStreamTest, SpoofedFromDomainClosesWithInvalidFrom) {
   EXPECT_TRUE(b.received.empty());
   ASSERT_TRUE(b.closed);
   EXPECT_EQ(b.closed->condition, StreamErrorCondition::kInvalidFrom);
-  EXPECT_TRUE(Contains(b.transcript, "<invalid-from xmlns='urn:ietf:params:xml:ns:xmpp-streams'/>"));
+  EXPECT_TRUE(
+      Contains(b.transcript, "<invalid-from xmlns='urn:ietf:params:xml:ns:xmpp-streams'/>"));
   // The initiating side sees the stream error.
   Pump({&ab});
   ASSERT_TRUE(a.closed);
@@ -532,8 +535,9 @@ TEST_F(S2sStreamTest, SaslExternalRefusedWithoutAMatchingCertificate) {
   // An authzid other than the stream's 'from' (base64 "evil.test").
   b.stream->Feed(
       "<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='EXTERNAL'>ZXZpbC50ZXN0</auth>");
-  EXPECT_TRUE(Contains(b.transcript, "<failure xmlns='urn:ietf:params:xml:ns:xmpp-sasl'>"
-                                     "<invalid-authzid/></failure>"));
+  EXPECT_TRUE(Contains(b.transcript,
+                       "<failure xmlns='urn:ietf:params:xml:ns:xmpp-sasl'>"
+                       "<invalid-authzid/></failure>"));
   EXPECT_FALSE(b.closed);
   // Not base64 at all: second failure ends the stream (max_sasl_attempts = 2).
   b.stream->Feed("<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='EXTERNAL'>*</auth>");
@@ -554,8 +558,9 @@ TEST_F(S2sStreamTest, SaslWithoutInitialResponseGetsAnEmptyChallenge) {
       "<stream:stream xmlns='jabber:server' xmlns:stream='http://etherx.jabber.org/streams' "
       "version='1.0' from='lync.test' to='xmpp.test'>"
       "<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='EXTERNAL'/>");
-  EXPECT_TRUE(Contains(b.transcript, "<challenge xmlns='urn:ietf:params:xml:ns:xmpp-sasl'>="
-                                     "</challenge>"));
+  EXPECT_TRUE(Contains(b.transcript,
+                       "<challenge xmlns='urn:ietf:params:xml:ns:xmpp-sasl'>="
+                       "</challenge>"));
   b.stream->Feed("<response xmlns='urn:ietf:params:xml:ns:xmpp-sasl'>=</response>");
   EXPECT_TRUE(Contains(b.transcript, "<success xmlns='urn:ietf:params:xml:ns:xmpp-sasl'/>"));
   // The restarted stream in the same read as nothing else: the header comes next.
@@ -643,14 +648,13 @@ TEST_P(ChunkedS2sTest, DialbackPathWithPendingVerification) {
   ASSERT_EQ(b.verify_needed.size(), 1u);
   // What the authoritative server would answer, computed the way it does.
   const DialbackVerifyRequest& request = b.verify_needed[0];
-  const bool valid = DialbackKeysEqual(
-      request.key, DialbackKey("lync-secret", request.receiving_domain,
-                               request.originating_domain, request.stream_id));
+  const bool valid =
+      DialbackKeysEqual(request.key, DialbackKey("lync-secret", request.receiving_domain,
+                                                 request.originating_domain, request.stream_id));
   EXPECT_TRUE(valid);
   ASSERT_TRUE(b.stream
-                  ->ApplyDialbackVerifyResult({request.receiving_domain,
-                                               request.originating_domain, request.stream_id,
-                                               valid})
+                  ->ApplyDialbackVerifyResult({request.receiving_domain, request.originating_domain,
+                                               request.stream_id, valid})
                   .ok());
   Pump({&ab});
   ASSERT_EQ(a.authenticated.size(), 1u);
@@ -716,10 +720,9 @@ TEST_F(S2sStreamTest, UnansweredDialbackVerificationTimesOut) {
   ASSERT_TRUE(a.closed);
   EXPECT_EQ(a.closed->condition, StreamErrorCondition::kRemoteConnectionFailed);
   // A late answer finds nothing.
-  EXPECT_FALSE(b.stream
-                   ->ApplyDialbackVerifyResult({"xmpp.test", "lync.test",
-                                                b.stream->stream_id(), true})
-                   .ok());
+  EXPECT_FALSE(
+      b.stream->ApplyDialbackVerifyResult({"xmpp.test", "lync.test", b.stream->stream_id(), true})
+          .ok());
 }
 
 TEST_F(S2sStreamTest, CloseWaitsForThePeerThenGivesUp) {

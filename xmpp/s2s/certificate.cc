@@ -38,8 +38,7 @@ bool CertificateNamesDomain(const TlsInfo& info, std::string_view domain) {
   if (domain.empty()) return false;
   for (const std::string& srv : info.srv_names) {
     constexpr std::string_view kService = "_xmpp-server.";
-    if (srv.size() > kService.size() &&
-        absl::StartsWithIgnoreCase(ToAbsl(srv), ToAbsl(kService)) &&
+    if (srv.size() > kService.size() && absl::StartsWithIgnoreCase(ToAbsl(srv), ToAbsl(kService)) &&
         NamesEqual(std::string_view(srv).substr(kService.size()), domain)) {
       return true;
     }

@@ -35,8 +35,11 @@ std::string DialbackKey(std::string_view secret, std::string_view receiving_doma
 
   std::string input;
   input.reserve(receiving_domain.size() + originating_domain.size() + stream_id.size() + 2);
-  input.append(receiving_domain).append(" ").append(originating_domain).append(" ").append(
-      stream_id);
+  input.append(receiving_domain)
+      .append(" ")
+      .append(originating_domain)
+      .append(" ")
+      .append(stream_id);
 
   std::array<unsigned char, EVP_MAX_MD_SIZE> mac;
   unsigned int mac_size = 0;

@@ -1,7 +1,7 @@
 #pragma once
 // Server Dialback keys (XEP-0185, as XEP-0220 §4.4 recommends) and stream ids.
 //
-//   key = hex( HMAC-SHA256( hex(SHA-256(secret)), receiving + ' ' + originating + ' ' + stream_id ) )
+//   key = hex(HMAC-SHA256(hex(SHA-256(secret)), receiving + ' ' + originating + ' ' + stream_id))
 //
 // The authoritative server recomputes the key from the same inputs when asked with <db:verify/>,
 // so it keeps no per-stream state; the stream id in the input ties a key to one stream.

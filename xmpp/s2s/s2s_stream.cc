@@ -129,8 +129,8 @@ absl::StatusOr<std::unique_ptr<S2sStream>> S2sStream::Initiating(const S2sConfig
   return stream;
 }
 
-std::unique_ptr<S2sStream> S2sStream::Receiving(const S2sConfig& config,
-                                                S2sStreamHandler& handler, const Clock& clock) {
+std::unique_ptr<S2sStream> S2sStream::Receiving(const S2sConfig& config, S2sStreamHandler& handler,
+                                                const Clock& clock) {
   return std::unique_ptr<S2sStream>(new S2sStream(config, S2sRole::kReceiving, handler, clock));
 }
 
@@ -258,10 +258,10 @@ void S2sStream::OnStanza(Element& element) {
     std::optional<StreamErrorCondition> parsed =
         condition ? ParseStreamErrorCondition(condition->name()) : std::nullopt;
     std::string text(element.ChildText(kNsStreamErrors, "text"));
-    PeerClosed(parsed.value_or(StreamErrorCondition::kUndefinedCondition),
-               absl::StrCat("stream error from the peer: ",
-                            condition ? condition->name() : "(none)",
-                            text.empty() ? "" : " ", text));
+    PeerClosed(
+        parsed.value_or(StreamErrorCondition::kUndefinedCondition),
+        absl::StrCat("stream error from the peer: ", condition ? condition->name() : "(none)",
+                     text.empty() ? "" : " ", text));
     return;
   }
   if (state_ == State::kClosing) return;  // the peer may still be sending; we are done
@@ -368,8 +368,8 @@ void S2sStream::InitiatingFeatures(const Element& features) {
       if (mechanism.Is(kNsSasl, "mechanism") && mechanism.text() == "EXTERNAL") external = true;
     }
   }
-  peer_offers_dialback_ = features.FindChild(kNsDialbackFeature, "dialback") != nullptr ||
-                          header_declares_dialback_;
+  peer_offers_dialback_ =
+      features.FindChild(kNsDialbackFeature, "dialback") != nullptr || header_declares_dialback_;
 
   if (!tls_active_) {
     if (starttls && config_.tls_available) {
@@ -435,11 +435,10 @@ void S2sStream::InitiatingDialbackVerifyAnswer(const Element& element) {
   std::string_view from = element.AttrOr("from", "");
   std::string_view to = element.AttrOr("to", "");
   std::string_view id = element.AttrOr("id", "");
-  auto it = std::find_if(verifies_sent_.begin(), verifies_sent_.end(),
-                         [&](const DialbackVerifyRequest& r) {
-                           return r.originating_domain == from && r.receiving_domain == to &&
-                                  r.stream_id == id;
-                         });
+  auto it = std::find_if(
+      verifies_sent_.begin(), verifies_sent_.end(), [&](const DialbackVerifyRequest& r) {
+        return r.originating_domain == from && r.receiving_domain == to && r.stream_id == id;
+      });
   if (it == verifies_sent_.end()) return;  // an answer to nothing we asked: ignore
   DialbackVerifyResult result{it->receiving_domain, it->originating_domain, it->stream_id,
                               element.AttrOr("type", "") == "valid"};
@@ -696,8 +695,8 @@ void S2sStream::ReceivingDialbackResult(const Element& element) {
     return;  // already being verified
   }
   if (pending_.size() + authenticated_.size() >= config_.max_domain_pairs) {
-    SendElement(DialbackError("result", pair.local, pair.remote,
-                              StanzaErrorCondition::kPolicyViolation));
+    SendElement(
+        DialbackError("result", pair.local, pair.remote, StanzaErrorCondition::kPolicyViolation));
     return;
   }
   pending_.push_back({pair, element.text(), clock_.Now() + config_.step_timeout});
@@ -746,9 +745,9 @@ void S2sStream::AnswerDialbackVerify(const Element& element) {
     SendElement(error);
     return;
   }
-  const bool valid = !id.empty() && DialbackKeysEqual(element.text(),
-                                                      DialbackKey(config_.dialback_secret, from,
-                                                                  *ours, id));
+  const bool valid =
+      !id.empty() &&
+      DialbackKeysEqual(element.text(), DialbackKey(config_.dialback_secret, from, *ours, id));
   Element answer = DialbackElement("verify", *ours, from);
   answer.SetAttr("id", id);
   answer.SetAttr("type", valid ? "valid" : "invalid");
@@ -777,8 +776,7 @@ void S2sStream::ReceivingStanza(Element& stanza) {
     // The sender is known and authenticated: a bad localpart or resource is its stanza's
     // problem (jid-malformed, RFC 6120 §8.3.3.8), not the stream's.
     std::optional<std::string> to_domain = RawDomainOf(to_text);
-    if (to_domain && IsLocalDomain(*to_domain) &&
-        IsAuthenticated(*to_domain, from->domain())) {
+    if (to_domain && IsLocalDomain(*to_domain) && IsAuthenticated(*to_domain, from->domain())) {
       absl::StatusOr<Element> reply =
           MakeStanzaErrorReply(stanza, StanzaErrorCondition::kJidMalformed);
       if (reply.ok()) {  // never answer an error with an error
@@ -813,8 +811,7 @@ void S2sStream::MarkAuthenticated(const DomainPair& pair, AuthMethod method) {
   handler_.Authenticated(pair, method);
 }
 
-void S2sStream::SendHeader(const std::string& from, const std::string& to,
-                           const std::string& id) {
+void S2sStream::SendHeader(const std::string& from, const std::string& to, const std::string& id) {
   StreamHeader header;
   header.content_ns = std::string(kNsServer);
   header.from = from;
@@ -872,7 +869,8 @@ void S2sStream::PeerClosed(std::optional<StreamErrorCondition> condition, std::s
 void S2sStream::Close(std::string_view reason) {
   if (state_ == State::kClosed || state_ == State::kClosing) return;
   close_reason_ = std::string(reason);
-  if (!header_sent_ || state_ == State::kTlsHandshake) {  // nothing was said yet: nothing to close on the wire
+  if (!header_sent_ ||
+      state_ == State::kTlsHandshake) {  // nothing was said yet: nothing to close on the wire
     Finish({CloseOrigin::kLocal, std::nullopt, close_reason_});
     return;
   }
@@ -951,9 +949,8 @@ bool S2sStream::IsLocalDomain(std::string_view domain) const {
 }
 
 bool S2sStream::IsAuthenticated(std::string_view local, std::string_view remote) const {
-  return std::any_of(authenticated_.begin(), authenticated_.end(), [&](const DomainPair& p) {
-    return p.local == local && p.remote == remote;
-  });
+  return std::any_of(authenticated_.begin(), authenticated_.end(),
+                     [&](const DomainPair& p) { return p.local == local && p.remote == remote; });
 }
 
 std::string S2sStream::NewStreamId() {

@@ -149,16 +149,16 @@ class S2sStreamHandler {
 class S2sStream final : private StreamHandler {
  public:
   enum class State {
-    kIdle,              // before Start()
-    kAwaitHeader,       // waiting for the peer's stream header
-    kAwaitFeatures,     // initiating: header received, waiting for <stream:features/>
-    kNegotiating,       // receiving: features sent, waiting for starttls / auth / db:result
-    kAwaitProceed,      // initiating: <starttls/> sent
-    kTlsHandshake,      // StartTls() asked, waiting for OnTlsEstablished
-    kAwaitSaslResult,   // initiating: <auth/> sent;  receiving: <challenge/> sent
-    kAwaitDialback,     // initiating: <db:result/> sent; receiving: verification pending
-    kAuthenticated,     // stanzas flow
-    kClosing,           // our </stream:stream> sent, waiting for the peer's
+    kIdle,             // before Start()
+    kAwaitHeader,      // waiting for the peer's stream header
+    kAwaitFeatures,    // initiating: header received, waiting for <stream:features/>
+    kNegotiating,      // receiving: features sent, waiting for starttls / auth / db:result
+    kAwaitProceed,     // initiating: <starttls/> sent
+    kTlsHandshake,     // StartTls() asked, waiting for OnTlsEstablished
+    kAwaitSaslResult,  // initiating: <auth/> sent;  receiving: <challenge/> sent
+    kAwaitDialback,    // initiating: <db:result/> sent; receiving: verification pending
+    kAuthenticated,    // stanzas flow
+    kClosing,          // our </stream:stream> sent, waiting for the peer's
     kClosed,
   };
 
@@ -209,7 +209,7 @@ class S2sStream final : private StreamHandler {
 
   // Graceful close: </stream:stream>, then Closed once the peer closes too (or close_timeout).
   void Close(std::string_view reason = "closed by owner");
-  // Ends the stream with a stream error (e.g. system-shutdown, see-other-host is not supported).
+  // Ends the stream at once with a stream error (e.g. system-shutdown when the gateway stops).
   void CloseWithError(StreamErrorCondition condition, std::string_view text = {});
 
   S2sRole role() const { return role_; }
@@ -273,18 +273,18 @@ class S2sStream final : private StreamHandler {
   StreamParser parser_;
 
   State state_ = State::kIdle;
-  bool header_sent_ = false;       // our header for the current stream
-  bool footer_sent_ = false;       // our </stream:stream>
+  bool header_sent_ = false;  // our header for the current stream
+  bool footer_sent_ = false;  // our </stream:stream>
   bool tls_active_ = false;
-  bool restart_pending_ = false;   // the parser was Reset for a restart inside Feed
+  bool restart_pending_ = false;  // the parser was Reset for a restart inside Feed
   TlsInfo tls_info_;
-  XmlScope scope_;                 // what our current header binds (for writing elements)
+  XmlScope scope_;  // what our current header binds (for writing elements)
   std::string stream_id_;
   std::optional<TimePoint> deadline_;
-  std::string close_reason_;       // why we sent </stream:stream> (kClosing)
+  std::string close_reason_;  // why we sent </stream:stream> (kClosing)
 
   // Initiating.
-  DomainPair pair_;                // local -> remote
+  DomainPair pair_;  // local -> remote
   bool sasl_failed_ = false;
   bool peer_offers_dialback_ = false;
   bool header_declares_dialback_ = false;
@@ -295,8 +295,8 @@ class S2sStream final : private StreamHandler {
   std::vector<DialbackVerifyRequest> verifies_sent_;
 
   // Receiving.
-  std::string header_to_;          // our domain the peer addressed
-  std::string header_from_;        // the peer's claimed domain ("" when absent)
+  std::string header_to_;    // our domain the peer addressed
+  std::string header_from_;  // the peer's claimed domain ("" when absent)
   bool sasl_offered_ = false;
   int sasl_attempts_ = 0;
   std::optional<DomainPair> sasl_pair_;  // set on <success/>, authenticated after the restart
