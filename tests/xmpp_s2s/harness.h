@@ -43,6 +43,7 @@ class Peer : public S2sStreamHandler {
   void Closed(const CloseInfo& info, std::vector<Element> unsent_stanzas,
               std::vector<DialbackVerifyRequest> unsent_verify_requests) override {
     ++closed_calls;
+    transcript_at_close = transcript.size();
     closed = info;
     unsent = std::move(unsent_stanzas);
     unsent_verifies = std::move(unsent_verify_requests);
@@ -58,6 +59,7 @@ class Peer : public S2sStreamHandler {
   std::vector<DialbackVerifyRequest> verify_needed;
   std::vector<DialbackVerifyResult> verify_answered;
   int closed_calls = 0;
+  size_t transcript_at_close = 0;
   std::optional<CloseInfo> closed;
   std::vector<Element> unsent;
   std::vector<DialbackVerifyRequest> unsent_verifies;

@@ -383,7 +383,7 @@ void S2sStream::InitiatingFeatures(const Element& features) {
       return;
     }
   }
-  features_after_tls_ = true;
+  may_send_verify_ = true;
   FlushVerifies();
   if (state_ == State::kClosed) return;
   if (external && config_.tls_available && !sasl_failed_) {
@@ -487,7 +487,7 @@ absl::Status S2sStream::SendDialbackVerify(const DialbackVerifyRequest& request)
     return absl::ResourceExhaustedError("too many dialback verifications outstanding");
   }
   verifies_to_send_.push_back(request);
-  if (features_after_tls_) FlushVerifies();
+  if (may_send_verify_) FlushVerifies();
   return absl::OkStatus();
 }
 
@@ -915,7 +915,8 @@ void S2sStream::Tick() {
     return;
   }
   // Dialback verifications that the owner did not answer in time (receiving side).
-  for (size_t i = 0; i < pending_.size();) {
+  for (size_t i = 0;
+       i < pending_.size() && state_ != State::kClosed && state_ != State::kClosing;) {
     if (now < pending_[i].deadline) {
       ++i;
       continue;

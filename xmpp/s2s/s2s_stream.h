@@ -16,8 +16,9 @@
 //
 // Streams are one-way (no XEP-0288): stanzas go out on initiating streams and come in on
 // receiving streams. Every negotiation step is bounded by `step_timeout`; the owner calls Tick()
-// (at least when next_deadline() passes). Callbacks may call back into the stream, except that the
-// stream must not be destroyed inside one (delete it later on the loop, STYLE.md).
+// (at least when next_deadline() passes). Callbacks may call Send, Close, SendDialbackVerify and
+// ApplyDialbackVerifyResult, but not Feed (the parser is not reentrant: queue the bytes), and must
+// not destroy the stream (delete it later on the loop, STYLE.md).
 
 #include <cstddef>
 #include <deque>
@@ -288,7 +289,7 @@ class S2sStream final : private StreamHandler {
   bool sasl_failed_ = false;
   bool peer_offers_dialback_ = false;
   bool header_declares_dialback_ = false;
-  bool features_after_tls_ = false;  // db:verify may be sent
+  bool may_send_verify_ = false;  // features seen after TLS (or TLS skipped): db:verify may go
   bool sasl_succeeded_ = false;
   std::deque<Element> queue_;
   std::deque<DialbackVerifyRequest> verifies_to_send_;
