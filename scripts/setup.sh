@@ -17,6 +17,9 @@ packages=(
   sip-tester kamailio kamailio-presence-modules kamailio-sqlite-modules openssl procps python3 python3-dnslib
   # the real Lync-protocol client (pidgin-sipe) and what its headless libpurple driver builds with
   pidgin-sipe libpurple-dev libglib2.0-dev libxml2-dev
+  # XMPP peers: Prosody (s2s and component tests; lua-unbound keeps its first s2s lookup from
+  # stalling), slixmpp clients, iproute2 for the tests' network namespaces
+  prosody lua-unbound python3-slixmpp iproute2
 )
 
 missing=()
@@ -36,5 +39,9 @@ export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -qq
 $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 # Kamailio is a benchmark reference only: never leave its packaged service running.
-if command -v systemctl >/dev/null 2>&1; then $SUDO systemctl disable --now kamailio >/dev/null 2>&1 || true; fi
+# Nor Prosody's: tests start their own instances with their own configuration.
+if command -v systemctl >/dev/null 2>&1; then
+  $SUDO systemctl disable --now kamailio prosody >/dev/null 2>&1 || true
+fi
+if [ -x /etc/init.d/prosody ]; then $SUDO /etc/init.d/prosody stop >/dev/null 2>&1 || true; fi
 echo "setup: done"
