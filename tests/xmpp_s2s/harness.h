@@ -40,6 +40,10 @@ class Peer : public S2sStreamHandler {
     verify_answered.push_back(result);
     if (on_verify_answered) on_verify_answered(result);
   }
+  void PairRefused(const DomainPair& pair, std::string_view reason,
+                   std::vector<Element> unsent_stanzas) override {
+    refused.push_back({pair, std::string(reason), std::move(unsent_stanzas)});
+  }
   void Closed(const CloseInfo& info, std::vector<Element> unsent_stanzas,
               std::vector<DialbackVerifyRequest> unsent_verify_requests) override {
     ++closed_calls;
@@ -58,6 +62,12 @@ class Peer : public S2sStreamHandler {
   std::vector<Element> rejected;
   std::vector<DialbackVerifyRequest> verify_needed;
   std::vector<DialbackVerifyResult> verify_answered;
+  struct Refusal {
+    DomainPair pair;
+    std::string reason;
+    std::vector<Element> unsent;
+  };
+  std::vector<Refusal> refused;
   int closed_calls = 0;
   size_t transcript_at_close = 0;
   std::optional<CloseInfo> closed;

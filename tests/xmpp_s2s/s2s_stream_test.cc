@@ -431,6 +431,105 @@ TEST_F(S2sStreamTest, ReceivingStreamAuthenticatesAdditionalDomainsWithDialback)
   EXPECT_EQ(b.closed->condition, StreamErrorCondition::kInvalidFrom);
 }
 
+// XEP-0220 §2.5 from the initiating side: conf.lync.test rides on lync.test's stream.
+class PiggybackTest : public S2sStreamTest {
+ protected:
+  void SetUp() override { lync.local_domains = {"lync.test", "conf.lync.test"}; }
+
+  // Answers xmpp.test's verification the way lync.test's authoritative server would, or not.
+  void AnswerVerification(bool honest) {
+    ASSERT_EQ(b.verify_needed.size(), 1u);
+    const DialbackVerifyRequest& request = b.verify_needed[0];
+    const bool valid =
+        honest &&
+        DialbackKeysEqual(request.key, DialbackKey("lync-secret", request.receiving_domain,
+                                                   request.originating_domain, request.stream_id));
+    ASSERT_TRUE(
+        b.stream
+            ->ApplyDialbackVerifyResult(
+                {request.receiving_domain, request.originating_domain, request.stream_id, valid})
+            .ok());
+    Pump({&ab});
+  }
+};
+
+TEST_F(PiggybackTest, SecondLocalDomainAuthenticatedWithDialback) {
+  Open(ValidCert("lync.test"), ValidCert("xmpp.test"), /*start=*/false);
+  ASSERT_TRUE(a.stream->AddLocalDomain("conf.lync.test").ok());
+  ASSERT_TRUE(a.stream->Send(Message("room@conf.lync.test/x", "bob@xmpp.test", "conf")).ok());
+  ASSERT_TRUE(a.stream->Send(Message("alice@lync.test", "bob@xmpp.test", "main")).ok());
+  a.stream->Start();
+  b.stream->Start();
+  Pump({&ab});
+  // The main pair went through SASL EXTERNAL and flows; the conference domain waits.
+  ASSERT_EQ(b.received.size(), 1u);
+  EXPECT_EQ(b.received[0].first.ChildText("jabber:server", "body"), "main");
+  EXPECT_EQ(a.stream->queued_stanzas(), 1u);
+  ASSERT_EQ(b.verify_needed.size(), 1u);
+  EXPECT_EQ(b.verify_needed[0].originating_domain, "conf.lync.test");
+  EXPECT_EQ(b.verify_needed[0].stream_id, b.stream->stream_id());  // the final stream's id
+
+  AnswerVerification(/*honest=*/true);
+  ASSERT_EQ(a.authenticated.size(), 2u);
+  EXPECT_EQ(a.authenticated[1],
+            std::make_pair(DomainPair{"conf.lync.test", "xmpp.test"}, AuthMethod::kDialback));
+  ASSERT_EQ(b.received.size(), 2u);
+  EXPECT_EQ(b.received[1].first.ChildText("jabber:server", "body"), "conf");
+  EXPECT_EQ(b.received[1].second, (DomainPair{"xmpp.test", "conf.lync.test"}));
+  // Now written at once.
+  ASSERT_TRUE(a.stream->Send(Message("room@conf.lync.test", "bob@xmpp.test", "again")).ok());
+  EXPECT_EQ(a.stream->queued_stanzas(), 0u);
+}
+
+TEST_F(PiggybackTest, RefusedDomainGetsItsStanzasBackAndTheStreamGoesOn) {
+  OpenAuthenticated();
+  ASSERT_TRUE(a.stream->AddLocalDomain("conf.lync.test").ok());
+  ASSERT_TRUE(a.stream->Send(Message("room@conf.lync.test", "bob@xmpp.test", "conf")).ok());
+  Pump({&ab});
+  AnswerVerification(/*honest=*/false);
+  ASSERT_EQ(a.refused.size(), 1u);
+  EXPECT_EQ(a.refused[0].pair, (DomainPair{"conf.lync.test", "xmpp.test"}));
+  ASSERT_EQ(a.refused[0].unsent.size(), 1u);
+  EXPECT_EQ(a.refused[0].unsent[0].ChildText("jabber:server", "body"), "conf");
+  EXPECT_FALSE(a.closed);
+  EXPECT_FALSE(b.closed);
+  EXPECT_EQ(a.stream->Send(Message("room@conf.lync.test", "bob@xmpp.test", "x")).code(),
+            absl::StatusCode::kInvalidArgument);
+  ASSERT_TRUE(a.stream->Send(Message("alice@lync.test", "bob@xmpp.test", "main")).ok());
+  Pump({&ab});
+  EXPECT_EQ(b.received.size(), 1u);
+}
+
+TEST_F(PiggybackTest, UnansweredPiggybackTimesOutAlone) {
+  OpenAuthenticated();
+  ASSERT_TRUE(a.stream->AddLocalDomain("conf.lync.test").ok());
+  ASSERT_TRUE(a.stream->Send(Message("room@conf.lync.test", "bob@xmpp.test", "conf")).ok());
+  Pump({&ab});
+  ASSERT_TRUE(a.stream->next_deadline());
+  clock.Advance(lync.step_timeout);
+  a.stream->Tick();
+  ASSERT_EQ(a.refused.size(), 1u);
+  EXPECT_EQ(a.refused[0].unsent.size(), 1u);
+  EXPECT_FALSE(a.closed);
+  EXPECT_FALSE(a.stream->next_deadline());
+}
+
+TEST_F(PiggybackTest, OnlyOurDomains) {
+  Open(ValidCert("lync.test"), ValidCert("xmpp.test"), /*start=*/false);
+  EXPECT_EQ(a.stream->AddLocalDomain("other.test").code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_TRUE(a.stream->AddLocalDomain("lync.test").ok());  // the stream's own: nothing to do
+}
+
+TEST_F(PiggybackTest, PiggybackedStanzasComeBackWhenTheStreamCloses) {
+  Open(ValidCert("lync.test"), ValidCert("xmpp.test"), /*start=*/false);
+  ASSERT_TRUE(a.stream->AddLocalDomain("conf.lync.test").ok());
+  ASSERT_TRUE(a.stream->Send(Message("alice@lync.test", "bob@xmpp.test", "main")).ok());
+  ASSERT_TRUE(a.stream->Send(Message("room@conf.lync.test", "bob@xmpp.test", "conf")).ok());
+  a.stream->Close("shutdown");
+  ASSERT_TRUE(a.closed);
+  EXPECT_EQ(a.unsent.size(), 2u);
+}
+
 // ---- stanza checks on an authenticated receiving stream ----
 
 TEST_F(S2sStreamTest, SpoofedFromDomainClosesWithInvalidFrom) {

@@ -345,7 +345,10 @@ void S2sStream::InitiatingElement(Element& element) {
       }
       break;
     case State::kAuthenticated:
-      if (element.Is(kNsDialback, "result")) return;  // a late duplicate answer
+      if (element.Is(kNsDialback, "result")) {  // for a piggybacked domain
+        InitiatingDialbackResult(element);
+        return;
+      }
       Fail(StreamErrorCondition::kUnsupportedStanzaType,
            "an outbound s2s stream carries no inbound stanzas (XEP-0288 is not supported)");
       return;
@@ -414,8 +417,28 @@ void S2sStream::SendDialbackResultKey() {
 void S2sStream::InitiatingDialbackResult(const Element& element) {
   std::optional<std::string> from = ParseDomain(element.AttrOr("from", ""));
   std::optional<std::string> to = ParseDomain(element.AttrOr("to", ""));
-  if (!from || !to || *from != pair_.remote || *to != pair_.local) return;  // not our pair
+  if (!from || !to || *from != pair_.remote) return;  // not for this stream
   std::string_view type = element.AttrOr("type", "");
+  if (*to != pair_.local) {
+    ExtraPair* extra = FindExtraPair(*to);
+    if (extra == nullptr || !extra->result_sent || extra->valid) return;
+    if (type != "valid") {
+      RefuseExtraPair(extra - extra_pairs_.data(),
+                      absl::StrCat("db:result type='", ToAbsl(type), "'"));
+      return;
+    }
+    extra->valid = true;
+    DomainPair pair{extra->local, pair_.remote};
+    authenticated_.push_back(pair);
+    while (!extra->queue.empty() && state_ == State::kAuthenticated) {
+      Element stanza = std::move(extra->queue.front());
+      extra->queue.pop_front();
+      SendElement(stanza);
+    }
+    if (state_ == State::kAuthenticated) handler_.Authenticated(pair, AuthMethod::kDialback);
+    return;
+  }
+  if (state_ != State::kAwaitDialback) return;  // a late duplicate answer
   if (type == "valid") {
     MarkAuthenticated(pair_, AuthMethod::kDialback);
     return;
@@ -458,19 +481,90 @@ absl::Status S2sStream::Send(Element&& stanza) {
   }
   absl::StatusOr<Jid> from = StanzaFromJid(stanza);
   absl::StatusOr<Jid> to = StanzaToJid(stanza);
-  if (!from.ok() || !to.ok() || from->domain() != pair_.local || to->domain() != pair_.remote) {
+  ExtraPair* extra = from.ok() ? FindExtraPair(from->domain()) : nullptr;
+  if (!from.ok() || !to.ok() || to->domain() != pair_.remote ||
+      (from->domain() != pair_.local && extra == nullptr)) {
     return absl::InvalidArgumentError(
         absl::StrCat("a stanza on this stream goes from ", pair_.local, " to ", pair_.remote));
   }
-  if (state_ == State::kAuthenticated && queue_.empty()) {
+  std::deque<Element>& queue = extra ? extra->queue : queue_;
+  const bool ready = extra ? extra->valid : true;
+  if (state_ == State::kAuthenticated && ready && queue.empty()) {
     SendElement(stanza);
     return absl::OkStatus();
   }
-  if (queue_.size() >= config_.max_queued_stanzas) {
+  if (queued_stanzas() >= config_.max_queued_stanzas) {
     return absl::ResourceExhaustedError("the s2s queue is full");
   }
-  queue_.push_back(std::move(stanza));
+  queue.push_back(std::move(stanza));
   return absl::OkStatus();
+}
+
+absl::Status S2sStream::AddLocalDomain(std::string_view local_domain) {
+  if (role_ != S2sRole::kInitiating) {
+    return absl::FailedPreconditionError("domains are added to initiating streams");
+  }
+  if (state_ == State::kClosing || state_ == State::kClosed) {
+    return absl::FailedPreconditionError("the stream is closing");
+  }
+  std::optional<std::string> local = ParseDomain(local_domain);
+  if (!local || !IsLocalDomain(*local)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(ToAbsl(local_domain), " is not one of our domains"));
+  }
+  if (*local == pair_.local || FindExtraPair(*local) != nullptr) return absl::OkStatus();
+  if (config_.dialback_secret.empty()) {
+    return absl::FailedPreconditionError("dialback is disabled");
+  }
+  if (may_send_verify_ && !peer_offers_dialback_) {
+    return absl::FailedPreconditionError("the peer offered no dialback");
+  }
+  extra_pairs_.push_back(ExtraPair{*local, false, false, TimePoint{}, {}});
+  SendExtraResults();
+  return absl::OkStatus();
+}
+
+S2sStream::ExtraPair* S2sStream::FindExtraPair(std::string_view local) {
+  for (ExtraPair& extra : extra_pairs_) {
+    if (extra.local == local) return &extra;
+  }
+  return nullptr;
+}
+
+size_t S2sStream::queued_stanzas() const {
+  size_t count = queue_.size();
+  for (const ExtraPair& extra : extra_pairs_) count += extra.queue.size();
+  return count;
+}
+
+// Once the stream's own pair is authenticated, its id is final: key the piggybacked domains.
+void S2sStream::SendExtraResults() {
+  if (role_ != S2sRole::kInitiating || state_ != State::kAuthenticated) return;
+  for (size_t i = 0; i < extra_pairs_.size() && state_ == State::kAuthenticated;) {
+    ExtraPair& extra = extra_pairs_[i];
+    if (extra.result_sent) {
+      ++i;
+      continue;
+    }
+    if (!peer_offers_dialback_) {
+      RefuseExtraPair(i, "the peer offered no dialback");
+      continue;
+    }
+    Element result = DialbackElement("result", extra.local, pair_.remote);
+    result.SetText(DialbackKey(config_.dialback_secret, pair_.remote, extra.local, stream_id_));
+    extra.result_sent = true;
+    extra.deadline = clock_.Now() + config_.step_timeout;
+    SendElement(result);
+    ++i;
+  }
+}
+
+void S2sStream::RefuseExtraPair(size_t index, std::string_view reason) {
+  ExtraPair extra = std::move(extra_pairs_[index]);
+  extra_pairs_.erase(extra_pairs_.begin() + static_cast<std::ptrdiff_t>(index));
+  std::vector<Element> unsent(std::make_move_iterator(extra.queue.begin()),
+                              std::make_move_iterator(extra.queue.end()));
+  handler_.PairRefused({extra.local, pair_.remote}, reason, std::move(unsent));
 }
 
 absl::Status S2sStream::SendDialbackVerify(const DialbackVerifyRequest& request) {
@@ -809,6 +903,7 @@ void S2sStream::MarkAuthenticated(const DomainPair& pair, AuthMethod method) {
   FlushQueue();  // before the callback: a Send() from inside it must not overtake the queue
   if (state_ == State::kClosed) return;
   handler_.Authenticated(pair, method);
+  SendExtraResults();
 }
 
 void S2sStream::SendHeader(const std::string& from, const std::string& to, const std::string& id) {
@@ -893,6 +988,11 @@ void S2sStream::Finish(CloseInfo info) {
   std::vector<Element> unsent(std::make_move_iterator(queue_.begin()),
                               std::make_move_iterator(queue_.end()));
   queue_.clear();
+  for (ExtraPair& extra : extra_pairs_) {
+    unsent.insert(unsent.end(), std::make_move_iterator(extra.queue.begin()),
+                  std::make_move_iterator(extra.queue.end()));
+  }
+  extra_pairs_.clear();
   std::vector<DialbackVerifyRequest> unsent_verifies(verifies_to_send_.begin(),
                                                      verifies_to_send_.end());
   unsent_verifies.insert(unsent_verifies.end(), verifies_sent_.begin(), verifies_sent_.end());
@@ -913,6 +1013,14 @@ void S2sStream::Tick() {
            absl::StrCat("no progress in ", ToAbsl(S2sStateName(state_))));
     }
     return;
+  }
+  // Piggybacked domains the peer did not answer in time (initiating side).
+  for (size_t i = 0; i < extra_pairs_.size() && state_ == State::kAuthenticated;) {
+    if (extra_pairs_[i].result_sent && !extra_pairs_[i].valid && now >= extra_pairs_[i].deadline) {
+      RefuseExtraPair(i, "no dialback answer in time");
+    } else {
+      ++i;
+    }
   }
   // Dialback verifications that the owner did not answer in time (receiving side).
   for (size_t i = 0;
@@ -938,6 +1046,11 @@ std::optional<TimePoint> S2sStream::next_deadline() const {
   std::optional<TimePoint> next = deadline_;
   for (const PendingDialback& pending : pending_) {
     if (!next || pending.deadline < *next) next = pending.deadline;
+  }
+  for (const ExtraPair& extra : extra_pairs_) {
+    if (extra.result_sent && !extra.valid && (!next || extra.deadline < *next)) {
+      next = extra.deadline;
+    }
   }
   return next;
 }

@@ -140,6 +140,10 @@ class S2sStreamHandler {
   virtual void DialbackVerifyNeeded(const DialbackVerifyRequest& request) = 0;
   // Initiating side: the authoritative server answered a db:verify we sent.
   virtual void DialbackVerifyAnswered(const DialbackVerifyResult& result) = 0;
+  // Initiating side: a domain added with AddLocalDomain was not authenticated (refused, timed
+  // out, or the peer has no dialback); `unsent` holds its queued stanzas. The stream goes on.
+  virtual void PairRefused(const DomainPair& pair, std::string_view reason,
+                           std::vector<Element> unsent) = 0;
   // The stream is over; close the TCP connection once the written bytes are flushed.
   // `unsent` holds every stanza accepted by Send() and not written, for the owner to bounce;
   // `unsent_verifies` the db:verify requests that never got an answer.
@@ -195,6 +199,13 @@ class S2sStream final : private StreamHandler {
   // is left untouched: it is moved from only on success). FailedPrecondition once closing.
   absl::Status Send(Element&& stanza);
 
+  // Initiating only: authenticate another of our domains to the remote domain on this stream
+  // with dialback (XEP-0220 §2.5 piggybacking), once the stream's own pair is authenticated.
+  // Send() accepts its stanzas at once and queues them until then; Authenticated or
+  // PairRefused reports the outcome. InvalidArgument for a domain that is not ours,
+  // FailedPrecondition without a dialback secret or when the peer offered no dialback.
+  absl::Status AddLocalDomain(std::string_view local_domain);
+
   // Initiating only: ask the remote (authoritative) server to verify a dialback key that a
   // receiving stream got. Sent once this stream is past TLS; queued before that.
   absl::Status SendDialbackVerify(const DialbackVerifyRequest& request);
@@ -219,9 +230,16 @@ class S2sStream final : private StreamHandler {
   // The id of the current stream (ours when receiving, the peer's when initiating).
   const std::string& stream_id() const { return stream_id_; }
   const std::vector<DomainPair>& authenticated_pairs() const { return authenticated_; }
-  size_t queued_stanzas() const { return queue_.size(); }
+  size_t queued_stanzas() const;
 
  private:
+  struct ExtraPair {  // initiating: one more local domain, piggybacked with dialback
+    std::string local;
+    bool result_sent = false;
+    bool valid = false;
+    TimePoint deadline;
+    std::deque<Element> queue;
+  };
   struct PendingDialback {
     DomainPair pair;
     std::string key;
@@ -252,6 +270,9 @@ class S2sStream final : private StreamHandler {
   void SendElement(const Element& element);
   void SendDialbackResultKey();
   void FlushVerifies();
+  void SendExtraResults();
+  void RefuseExtraPair(size_t index, std::string_view reason);
+  ExtraPair* FindExtraPair(std::string_view local);
   void FlushQueue();
   void MarkAuthenticated(const DomainPair& pair, AuthMethod method);
   void CompleteSaslExternal(std::string_view initial_response);
@@ -292,6 +313,7 @@ class S2sStream final : private StreamHandler {
   bool may_send_verify_ = false;  // features seen after TLS (or TLS skipped): db:verify may go
   bool sasl_succeeded_ = false;
   std::deque<Element> queue_;
+  std::vector<ExtraPair> extra_pairs_;
   std::deque<DialbackVerifyRequest> verifies_to_send_;
   std::vector<DialbackVerifyRequest> verifies_sent_;
 
