@@ -1,62 +1,70 @@
 #include "mappings/error_map.h"
 
 #include <array>
+#include <optional>
 #include <utility>
 
 namespace causeway::mappings {
 namespace {
 
 using Reason = DeliveryFailureReason;
+using Condition = xmpp::StanzaErrorCondition;
 
-constexpr std::array<std::pair<Reason, XmppStanzaError>, 6> kErrorForReason = {{
-    {Reason::kNotFound, {"item-not-found", "cancel"}},
-    {Reason::kUnavailable, {"service-unavailable", "cancel"}},
-    {Reason::kTimeout, {"remote-server-timeout", "wait"}},
-    {Reason::kRejected, {"forbidden", "auth"}},
-    {Reason::kTooLarge, {"policy-violation", "modify"}},
-    {Reason::kInternal, {"internal-server-error", "cancel"}},
+constexpr std::array<std::pair<Reason, Condition>, 6> kConditionForReason = {{
+    {Reason::kNotFound, Condition::kItemNotFound},
+    {Reason::kUnavailable, Condition::kServiceUnavailable},
+    {Reason::kTimeout, Condition::kRemoteServerTimeout},
+    {Reason::kRejected, Condition::kForbidden},
+    {Reason::kTooLarge, Condition::kPolicyViolation},
+    {Reason::kInternal, Condition::kInternalServerError},
 }};
 
 // Every defined condition of RFC 6120 §8.3.3, in its order.
-constexpr std::array<std::pair<std::string_view, Reason>, 22> kReasonForCondition = {{
-    {"bad-request", Reason::kRejected},
-    {"conflict", Reason::kRejected},
-    {"feature-not-implemented", Reason::kRejected},
-    {"forbidden", Reason::kRejected},
-    {"gone", Reason::kNotFound},  // no longer at this address; we do not follow the new one
-    {"internal-server-error", Reason::kInternal},
-    {"item-not-found", Reason::kNotFound},
-    {"jid-malformed", Reason::kNotFound},  // like SIP 484: no such address can exist
-    {"not-acceptable", Reason::kRejected},
-    {"not-allowed", Reason::kRejected},
-    {"not-authorized", Reason::kRejected},
-    {"policy-violation", Reason::kRejected},
-    {"recipient-unavailable", Reason::kUnavailable},
-    {"redirect", Reason::kUnavailable},  // temporarily elsewhere; we do not follow redirects
-    {"registration-required", Reason::kRejected},
-    {"remote-server-not-found", Reason::kNotFound},  // the recipient's domain does not resolve
-    {"remote-server-timeout", Reason::kTimeout},
-    {"resource-constraint", Reason::kUnavailable},  // type wait: the recipient may take it later
-    {"service-unavailable", Reason::kUnavailable},
-    {"subscription-required", Reason::kRejected},
-    {"undefined-condition", Reason::kInternal},
-    {"unexpected-request", Reason::kRejected},
-}};
+constexpr std::array<std::pair<Condition, Reason>, xmpp::kStanzaErrorConditionCount>
+    kReasonForCondition = {{
+        {Condition::kBadRequest, Reason::kRejected},
+        {Condition::kConflict, Reason::kRejected},
+        {Condition::kFeatureNotImplemented, Reason::kRejected},
+        {Condition::kForbidden, Reason::kRejected},
+        {Condition::kGone, Reason::kNotFound},  // no longer at this address; not followed
+        {Condition::kInternalServerError, Reason::kInternal},
+        {Condition::kItemNotFound, Reason::kNotFound},
+        {Condition::kJidMalformed, Reason::kNotFound},  // like SIP 484: no such address can exist
+        {Condition::kNotAcceptable, Reason::kRejected},
+        {Condition::kNotAllowed, Reason::kRejected},
+        {Condition::kNotAuthorized, Reason::kRejected},
+        {Condition::kPolicyViolation, Reason::kRejected},
+        {Condition::kRecipientUnavailable, Reason::kUnavailable},
+        {Condition::kRedirect, Reason::kUnavailable},  // temporarily elsewhere; not followed
+        {Condition::kRegistrationRequired, Reason::kRejected},
+        {Condition::kRemoteServerNotFound, Reason::kNotFound},  // the domain does not resolve
+        {Condition::kRemoteServerTimeout, Reason::kTimeout},
+        {Condition::kResourceConstraint, Reason::kUnavailable},  // wait: may take it later
+        {Condition::kServiceUnavailable, Reason::kUnavailable},
+        {Condition::kSubscriptionRequired, Reason::kRejected},
+        {Condition::kUndefinedCondition, Reason::kInternal},
+        {Condition::kUnexpectedRequest, Reason::kRejected},
+    }};
 
 }  // namespace
 
-XmppStanzaError XmppErrorFromFailureReason(DeliveryFailureReason reason) {
-  for (const auto& [r, error] : kErrorForReason) {
-    if (r == reason) return error;
+xmpp::StanzaErrorCondition XmppConditionFromFailureReason(DeliveryFailureReason reason) {
+  for (const auto& [r, condition] : kConditionForReason) {
+    if (r == reason) return condition;
   }
-  return {"internal-server-error", "cancel"};
+  return Condition::kInternalServerError;
 }
 
-DeliveryFailureReason FailureReasonFromXmppCondition(std::string_view condition) {
-  for (const auto& [name, reason] : kReasonForCondition) {
-    if (name == condition) return reason;
+DeliveryFailureReason FailureReasonFromXmppCondition(xmpp::StanzaErrorCondition condition) {
+  for (const auto& [c, reason] : kReasonForCondition) {
+    if (c == condition) return reason;
   }
   return Reason::kInternal;
+}
+
+DeliveryFailureReason FailureReasonFromXmppCondition(std::string_view condition_name) {
+  std::optional<Condition> condition = xmpp::ParseStanzaErrorCondition(condition_name);
+  return condition ? FailureReasonFromXmppCondition(*condition) : Reason::kInternal;
 }
 
 }  // namespace causeway::mappings

@@ -18,22 +18,20 @@
 // The reverse covers all 22 conditions of RFC 6120 §8.3.3 (see error_map.cc); policy-violation in
 // general reads back as rejected, not too-large, since most policies are not about size.
 
+// The error type sent is always the condition's RFC 6120 default (xmpp::DefaultErrorType).
+
 #include <string_view>
 
 #include "core/events.h"
+#include "xmpp/codec/errors.h"
 
 namespace causeway::mappings {
 
-struct XmppStanzaError {
-  std::string_view condition;  // element name in urn:ietf:params:xml:ns:xmpp-stanzas
-  std::string_view type;       // "auth", "cancel", "continue", "modify" or "wait"
-  friend bool operator==(const XmppStanzaError&, const XmppStanzaError&) = default;
-};
+xmpp::StanzaErrorCondition XmppConditionFromFailureReason(DeliveryFailureReason reason);
 
-XmppStanzaError XmppErrorFromFailureReason(DeliveryFailureReason reason);
-
-// Any RFC 6120 condition name; unknown names (an application-specific extension without a defined
-// condition, a typo) read as internal.
-DeliveryFailureReason FailureReasonFromXmppCondition(std::string_view condition);
+DeliveryFailureReason FailureReasonFromXmppCondition(xmpp::StanzaErrorCondition condition);
+// The same from a condition element's name as received; unknown names (an application-specific
+// extension without a defined condition, RFC 3920's payment-required, a typo) read as internal.
+DeliveryFailureReason FailureReasonFromXmppCondition(std::string_view condition_name);
 
 }  // namespace causeway::mappings

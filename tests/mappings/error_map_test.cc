@@ -1,6 +1,7 @@
 #include "mappings/error_map.h"
 
 #include <string_view>
+#include <utility>
 
 #include "gtest/gtest.h"
 #include "mappings/sip_im.h"
@@ -13,18 +14,20 @@ using R = DeliveryFailureReason;
 constexpr R kAllReasons[] = {R::kNotFound, R::kUnavailable, R::kTimeout,
                              R::kRejected, R::kTooLarge,    R::kInternal};
 
+// The condition sent for each reason, and the type it goes out with (its RFC 6120 default).
+std::pair<std::string_view, std::string_view> Error(R reason) {
+  xmpp::StanzaErrorCondition c = XmppConditionFromFailureReason(reason);
+  return {xmpp::StanzaErrorName(c), xmpp::StanzaErrorTypeName(xmpp::DefaultErrorType(c))};
+}
+
 TEST(ErrorMap, ReasonToStanzaError) {
-  EXPECT_EQ(XmppErrorFromFailureReason(R::kNotFound),
-            (XmppStanzaError{"item-not-found", "cancel"}));
-  EXPECT_EQ(XmppErrorFromFailureReason(R::kUnavailable),
-            (XmppStanzaError{"service-unavailable", "cancel"}));
-  EXPECT_EQ(XmppErrorFromFailureReason(R::kTimeout),
-            (XmppStanzaError{"remote-server-timeout", "wait"}));
-  EXPECT_EQ(XmppErrorFromFailureReason(R::kRejected), (XmppStanzaError{"forbidden", "auth"}));
-  EXPECT_EQ(XmppErrorFromFailureReason(R::kTooLarge),
-            (XmppStanzaError{"policy-violation", "modify"}));
-  EXPECT_EQ(XmppErrorFromFailureReason(R::kInternal),
-            (XmppStanzaError{"internal-server-error", "cancel"}));
+  using P = std::pair<std::string_view, std::string_view>;
+  EXPECT_EQ(Error(R::kNotFound), (P{"item-not-found", "cancel"}));
+  EXPECT_EQ(Error(R::kUnavailable), (P{"service-unavailable", "cancel"}));
+  EXPECT_EQ(Error(R::kTimeout), (P{"remote-server-timeout", "wait"}));
+  EXPECT_EQ(Error(R::kRejected), (P{"forbidden", "auth"}));
+  EXPECT_EQ(Error(R::kTooLarge), (P{"policy-violation", "modify"}));
+  EXPECT_EQ(Error(R::kInternal), (P{"internal-server-error", "cancel"}));
 }
 
 // RFC 6120 §8.3.3, all 22 defined conditions.
@@ -67,7 +70,7 @@ TEST(ErrorMap, EveryDefinedConditionHasAReason) {
 
 TEST(ErrorMap, ReasonsRoundTripExceptTooLarge) {
   for (R r : kAllReasons) {
-    const R back = FailureReasonFromXmppCondition(XmppErrorFromFailureReason(r).condition);
+    const R back = FailureReasonFromXmppCondition(XmppConditionFromFailureReason(r));
     EXPECT_EQ(back, r == R::kTooLarge ? R::kRejected : r) << DeliveryFailureReasonName(r);
   }
 }
@@ -88,7 +91,7 @@ TEST(SipCodes, ReasonToSipCodeAndBack) {
 // Issue 4: SIP 480/404/408 <-> service-unavailable/item-not-found/remote-server-timeout.
 TEST(SipCodes, UndeliverableSipMessageGivesTheXmppErrorTheIssueNames) {
   auto condition = [](int code) {
-    return XmppErrorFromFailureReason(FailureReasonFromSipCode(code)).condition;
+    return xmpp::StanzaErrorName(XmppConditionFromFailureReason(FailureReasonFromSipCode(code)));
   };
   EXPECT_EQ(condition(480), "service-unavailable");
   EXPECT_EQ(condition(404), "item-not-found");
