@@ -7,6 +7,10 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <openssl/bio.h>
+#include <openssl/ssl.h>
+
+#include <atomic>
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
@@ -14,6 +18,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <boost/asio/io_context.hpp>
@@ -474,6 +479,115 @@ TEST_F(S2sServiceTest, InboundConnectionsPerIpAreCapped) {
   EXPECT_EQ(b.service->stats().streams_in, 2u);
   clients.clear();  // closed without a word: the streams end and free their slots
   ASSERT_TRUE(RunUntil([&] { return b.service->inbound_connections() == 0; }, 3s));
+}
+
+// A hand-driven initiating peer on blocking sockets: sends the TLS ClientHello in the same
+// write as <starttls/>, before <proceed/> arrives, so the receiving side reads TLS bytes in its
+// plaintext read. Returns the features of the stream restarted over TLS ("" on failure).
+std::string StartTlsWithEarlyClientHello(uint16_t port) {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  timeval tv{5, 0};
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+  sockaddr_in sa{};
+  sa.sin_family = AF_INET;
+  sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  sa.sin_port = htons(port);
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&sa), sizeof(sa)) != 0) return "";
+  auto send_all = [fd](const std::string& bytes) {
+    return ::send(fd, bytes.data(), bytes.size(), MSG_NOSIGNAL) ==
+           static_cast<ssize_t>(bytes.size());
+  };
+  auto recv_some = [fd](std::string* into) {
+    char buf[4096];
+    ssize_t n = ::recv(fd, buf, sizeof(buf), 0);
+    if (n <= 0) return false;
+    into->append(buf, static_cast<size_t>(n));
+    return true;
+  };
+  const std::string header =
+      "<?xml version='1.0'?><stream:stream xmlns='jabber:server' "
+      "xmlns:stream='http://etherx.jabber.org/streams' xmlns:db='jabber:server:dialback' "
+      "from='a.test' to='b.test' version='1.0'>";
+  std::string plain;
+  if (!send_all(header)) return "";
+  while (plain.find("</stream:features>") == std::string::npos) {
+    if (!recv_some(&plain)) return "";
+  }
+  SSL_CTX* ctx = SSL_CTX_new(TLS_client_method());
+  SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, nullptr);
+  SSL* ssl = SSL_new(ctx);
+  BIO* in = BIO_new(BIO_s_mem());
+  BIO* out = BIO_new(BIO_s_mem());
+  SSL_set_bio(ssl, in, out);
+  SSL_set_connect_state(ssl);
+  SSL_set_tlsext_host_name(ssl, "b.test");
+  auto drain = [out] {
+    std::string bytes;
+    char buf[4096];
+    int n;
+    while ((n = BIO_read(out, buf, sizeof(buf))) > 0) bytes.append(buf, static_cast<size_t>(n));
+    return bytes;
+  };
+  std::string features;
+  SSL_do_handshake(ssl);  // WANT_READ: the ClientHello is in `out`
+  bool ok = send_all("<starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>" + drain());
+  // <proceed/> in plaintext; whatever follows it in the same reads is TLS.
+  plain.clear();
+  size_t proceed_end = std::string::npos;
+  while (ok && proceed_end == std::string::npos) {
+    ok = recv_some(&plain);
+    size_t at = plain.find("<proceed");
+    if (at != std::string::npos) {
+      size_t close = plain.find("/>", at);
+      if (close != std::string::npos) proceed_end = close + 2;
+    }
+  }
+  if (ok) BIO_write(in, plain.data() + proceed_end, static_cast<int>(plain.size() - proceed_end));
+  while (ok) {
+    int r = SSL_do_handshake(ssl);
+    std::string to_send = drain();
+    if (!to_send.empty()) ok = send_all(to_send);
+    if (r == 1) break;
+    if (SSL_get_error(ssl, r) != SSL_ERROR_WANT_READ) ok = false;
+    std::string more;
+    if (ok && (ok = recv_some(&more))) BIO_write(in, more.data(), static_cast<int>(more.size()));
+  }
+  if (ok) {
+    SSL_write(ssl, header.data(), static_cast<int>(header.size()));
+    ok = send_all(drain());
+  }
+  while (ok && features.find("</stream:features>") == std::string::npos) {
+    char buf[4096];
+    int n = SSL_read(ssl, buf, sizeof(buf));
+    if (n > 0) {
+      features.append(buf, static_cast<size_t>(n));
+      continue;
+    }
+    std::string more;
+    if ((ok = recv_some(&more))) BIO_write(in, more.data(), static_cast<int>(more.size()));
+  }
+  SSL_free(ssl);
+  SSL_CTX_free(ctx);
+  ::close(fd);
+  return ok ? features : "";
+}
+
+TEST_F(S2sServiceTest, TlsBytesInTheStartTlsReadGoToTheHandshake) {
+  Node b("b.test", "b");
+  b.Start(io_);
+  std::atomic<bool> done{false};
+  std::string features;
+  std::thread peer([&] {
+    features = StartTlsWithEarlyClientHello(b.port);
+    done = true;
+  });
+  bool finished = RunUntil([&] { return done.load(); }, 15s);
+  peer.join();
+  ASSERT_TRUE(finished);
+  // The restarted stream's features: no STARTTLS any more, dialback offered (no client cert).
+  EXPECT_NE(features.find("features"), std::string::npos) << features;
+  EXPECT_EQ(features.find("starttls"), std::string::npos) << features;
+  EXPECT_NE(features.find("dialback"), std::string::npos) << features;
 }
 
 }  // namespace
