@@ -386,6 +386,7 @@ TEST_F(S2sServiceTest, ThousandMessagesArriveInOrder) {
   Node a("a.test", "a"), b("b.test", "b");
   a.RouteTo(b);
   b.RouteTo(a);
+  a.config->max_write_backlog = 4096;  // so that the socket lags and the service queue is used
   a.Start(io_);
   b.Start(io_);
   constexpr int kCount = 1000;
@@ -397,6 +398,7 @@ TEST_F(S2sServiceTest, ThousandMessagesArriveInOrder) {
   for (int i = kCount / 2; i < kCount; ++i) {
     ASSERT_TRUE(a.service->Send(Message("alice@a.test", "bob@b.test", std::to_string(i), "m")).ok());
   }
+  EXPECT_GT(a.service->queued_for("b.test"), 0u);  // held back behind the write backlog
   ASSERT_TRUE(RunUntil([&] { return b.received.size() == kCount; }, 20s)) << b.received.size();
   for (int i = 0; i < kCount; ++i) {
     ASSERT_EQ(StanzaId(b.received[i].stanza), std::to_string(i)) << "at " << i;

@@ -81,6 +81,8 @@ class S2sService::Connection : public std::enable_shared_from_this<Connection>,
         remote_(remote),
         idle_timeout_(service->config_->idle_timeout),
         close_linger_(service->config_->close_linger),
+        write_stall_(service->config_->write_stall_timeout),
+        low_water_(service->config_->max_write_backlog / 2),
         tls_(service->config_->tls) {
     last_activity_ = TheClock().Now();
   }
@@ -96,6 +98,7 @@ class S2sService::Connection : public std::enable_shared_from_this<Connection>,
                                                                          : nullptr;
   }
   size_t& stanzas_before_auth() { return stanzas_before_auth_; }
+  size_t write_backlog() const { return out_.size() + inflight_.size(); }
 
   void Touch() {
     last_activity_ = TheClock().Now();
@@ -170,6 +173,7 @@ class S2sService::Connection : public std::enable_shared_from_this<Connection>,
           if (std::optional<TimePoint> d = stream_->next_deadline()) earliest(*d);
           if (idle_timeout_ > Duration::zero()) earliest(last_activity_ + idle_timeout_);
         }
+        if (writing_ && write_stall_ > Duration::zero()) earliest(write_started_ + write_stall_);
         break;
       case State::kFlushing:
         earliest(linger_deadline_);
@@ -217,6 +221,12 @@ class S2sService::Connection : public std::enable_shared_from_this<Connection>,
         }
         break;
       case State::kOpen:
+        if (writing_ && write_stall_ > Duration::zero() && now >= write_started_ + write_stall_ &&
+            open_stream() != nullptr) {
+          lost_ = true;  // the peer stopped reading: what is in flight cannot be recalled
+          stream_->OnTlsFailed("write stalled");
+          return;
+        }
         if (stream_) {
           if (std::optional<TimePoint> d = stream_->next_deadline(); d && now >= *d) {
             stream_->Tick();
@@ -334,6 +344,7 @@ class S2sService::Connection : public std::enable_shared_from_this<Connection>,
     inflight_.swap(out_);
     out_.clear();
     writing_ = true;
+    write_started_ = TheClock().Now();
     auto handler = [self = shared_from_this()](const boost::system::error_code& ec, size_t) {
       self->OnWritten(ec);
     };
@@ -364,6 +375,10 @@ class S2sService::Connection : public std::enable_shared_from_this<Connection>,
     }
     Flush();
     MaybeStartHandshake();
+    if (!inbound_ && service_ != nullptr && write_backlog() < low_water_) {
+      service_->OnWritable(*this);
+    }
+    Rearm();
   }
 
   void FinishClose() {
@@ -429,7 +444,7 @@ class S2sService::Connection : public std::enable_shared_from_this<Connection>,
     if (service_ != nullptr) {
       service_->OnStreamClosed(*this, info, std::move(unsent), std::move(unsent_verifies));
     }
-    if (state_ == State::kFlushing && !writing_ && (out_.empty() || lost_)) {
+    if (state_ == State::kFlushing && ((!writing_ && out_.empty()) || lost_)) {
       FinishClose();
       return;
     }
@@ -446,6 +461,8 @@ class S2sService::Connection : public std::enable_shared_from_this<Connection>,
   const NetAddress remote_;
   const Duration idle_timeout_;
   const Duration close_linger_;
+  const Duration write_stall_;
+  const size_t low_water_;
   const std::shared_ptr<const S2sTls> tls_;
   std::string outbound_key_;
   s2s::DomainPair pair_;  // outbound
@@ -455,6 +472,7 @@ class S2sService::Connection : public std::enable_shared_from_this<Connection>,
   TimePoint connect_deadline_{};
   TimePoint linger_deadline_{};
   TimePoint last_activity_{};
+  TimePoint write_started_{};
   std::optional<TimePoint> armed_;
   uint64_t timer_generation_ = 0;
 
@@ -666,26 +684,29 @@ absl::Status S2sService::Send(Element stanza) {
     return absl::FailedPreconditionError("s2s Send: shutting down");
   }
   Outbound& out = GetOutbound({from->domain(), to->domain()});
-  if (out.conn != nullptr) {
+  // Straight to the stream unless older stanzas wait in the queue (order) or the socket lags.
+  if (out.conn != nullptr && out.queue.empty()) {
     if (s2s::S2sStream* stream = out.conn->open_stream();
         stream != nullptr && stream->state() != s2s::S2sStream::State::kClosing) {
       const bool authenticated = stream->state() == s2s::S2sStream::State::kAuthenticated;
-      absl::Status status = stream->Send(std::move(stanza));
-      if (status.ok()) {
-        out.conn->Touch();
-        out.conn->Rearm();
-        if (authenticated) {
-          ++stats_.stanzas_out;
-        } else {
-          ++out.conn->stanzas_before_auth();
+      if (!authenticated || out.conn->write_backlog() < config_->max_write_backlog) {
+        absl::Status status = stream->Send(std::move(stanza));
+        if (status.ok()) {
+          out.conn->Touch();
+          out.conn->Rearm();
+          if (authenticated) {
+            ++stats_.stanzas_out;
+          } else {
+            ++out.conn->stanzas_before_auth();
+          }
+          return status;
         }
-        return status;
+        if (absl::IsResourceExhausted(status)) {
+          Bounce(std::move(stanza), StanzaErrorCondition::kResourceConstraint);
+          return status;
+        }
+        // FailedPrecondition: the stream is ending; queue for the next one.
       }
-      if (absl::IsResourceExhausted(status)) {
-        Bounce(std::move(stanza), StanzaErrorCondition::kResourceConstraint);
-        return status;
-      }
-      // FailedPrecondition: the stream is ending; queue for the next one.
     }
   }
   if (out.queue.size() >= config_->max_queued_per_domain) {
@@ -815,18 +836,45 @@ void S2sService::OnConnected(Connection& conn) {
     AttemptFailed(out, StanzaErrorCondition::kRemoteServerTimeout, FromAbsl(s.message()));
     return;
   }
+  DrainQueue(out);
   s2s::S2sStream* stream = conn.open_stream();
-  while (stream != nullptr && !out.queue.empty()) {
-    if (!stream->Send(std::move(out.queue.front().stanza)).ok()) break;
-    ++conn.stanzas_before_auth();
-    out.queue.pop_front();
-  }
   for (const s2s::DialbackVerifyRequest& request : std::exchange(out.verifies, {})) {
     if (stream == nullptr || !stream->SendDialbackVerify(request).ok()) {
       AnswerVerifyFailed(request);
     }
   }
   conn.Rearm();
+}
+
+void S2sService::DrainQueue(Outbound& out) {
+  if (out.conn == nullptr) return;
+  Connection& conn = *out.conn;
+  size_t moved = 0;
+  while (!out.queue.empty()) {
+    s2s::S2sStream* stream = conn.open_stream();
+    if (stream == nullptr || stream->state() == s2s::S2sStream::State::kClosing) break;
+    const bool authenticated = stream->state() == s2s::S2sStream::State::kAuthenticated;
+    if (authenticated && conn.write_backlog() >= config_->max_write_backlog) break;
+    if (!stream->Send(std::move(out.queue.front().stanza)).ok()) break;  // machine queue full
+    out.queue.pop_front();
+    ++moved;
+    if (authenticated) {
+      ++stats_.stanzas_out;
+    } else {
+      ++conn.stanzas_before_auth();
+    }
+  }
+  if (moved > 0) {
+    conn.Touch();
+    conn.Rearm();
+  }
+}
+
+void S2sService::OnWritable(Connection& conn) {
+  auto it = outbound_.find(conn.outbound_key());
+  if (it != outbound_.end() && it->second->conn.get() == &conn && !it->second->queue.empty()) {
+    DrainQueue(*it->second);
+  }
 }
 
 void S2sService::AttemptFailed(Outbound& out, StanzaErrorCondition condition,
@@ -900,9 +948,10 @@ void S2sService::OnAuthenticated(Connection& conn, const s2s::DomainPair& pair,
   ++stats_.streams_authenticated_out;
   stats_.stanzas_out += std::exchange(conn.stanzas_before_auth(), 0);
   auto it = outbound_.find(conn.outbound_key());
-  if (it != outbound_.end()) {
+  if (it != outbound_.end() && it->second->conn.get() == &conn) {
     it->second->backoff = Duration::zero();
     it->second->retry_at = TimePoint{};
+    DrainQueue(*it->second);  // what the machine could not hold while negotiating
   }
 }
 

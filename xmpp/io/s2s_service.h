@@ -68,6 +68,11 @@ struct S2sServiceConfig {
   // After a failed attempt, stanzas queued for less than this are kept for the next attempt
   // (after the backoff); older ones are bounced. Zero bounces everything at the first failure.
   Duration retry_queued_for = Duration::zero();
+  // Bytes written to a stream and not yet taken by the socket; beyond this, Send keeps stanzas
+  // in the service queue (in order) until the peer reads. A write that makes no progress for
+  // write_stall_timeout ends the connection.
+  size_t max_write_backlog = 1 << 20;
+  Duration write_stall_timeout = std::chrono::seconds(60);
   // How long a closing stream may take to flush its last bytes.
   Duration close_linger = std::chrono::seconds(2);
 
@@ -150,6 +155,7 @@ class S2sService {
   void OnStreamClosed(Connection& conn, const s2s::CloseInfo& info, std::vector<Element> unsent,
                       std::vector<s2s::DialbackVerifyRequest> unsent_verifies);
   void OnConnectionGone(Connection& conn);
+  void OnWritable(Connection& conn);
   void Forget(Connection& conn);
 
   // Outbound machinery.
@@ -158,7 +164,8 @@ class S2sService {
   void OnResolved(const s2s::DomainPair& pair, dns::SrvResolver::Result result);
   void ConnectNext(Outbound& out);
   void AttemptFailed(Outbound& out, StanzaErrorCondition condition, std::string_view reason);
-  void ScheduleRetry(Outbound& out);
+  // Moves queued stanzas into the outbound stream while it takes them.
+  void DrainQueue(Outbound& out);
   void Bounce(Element stanza, StanzaErrorCondition condition);
   void AnswerVerifyFailed(const s2s::DialbackVerifyRequest& request);
 
