@@ -79,9 +79,10 @@ class TestPki {
   bool ok_ = false;
 };
 
+// Made once per test binary, removed at exit.
 TestPki& Pki() {
-  static TestPki* pki = new TestPki();
-  return *pki;
+  static TestPki pki;
+  return pki;
 }
 
 // A loopback port that was free a moment ago (bound, read back, closed).
