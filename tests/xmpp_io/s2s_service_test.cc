@@ -4,13 +4,14 @@
 #include "xmpp/io/s2s_service.h"
 
 #include <netinet/in.h>
+#include <openssl/bio.h>
+#include <openssl/ssl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include <openssl/bio.h>
-#include <openssl/ssl.h>
-
 #include <atomic>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
@@ -20,9 +21,6 @@
 #include <string>
 #include <thread>
 #include <vector>
-
-#include <boost/asio/io_context.hpp>
-#include <boost/asio/ip/tcp.hpp>
 
 #include "gtest/gtest.h"
 #include "xmpp/codec/namespaces.h"
@@ -66,13 +64,14 @@ class TestPki {
   }
   bool Leaf(const std::string& name, const std::string& cn, const std::string& san,
             const std::string& ca = "ca") {
-    std::ofstream(dir_ + "/" + name + ".ext")
-        << "basicConstraints=CA:FALSE\nsubjectAltName=" << san
-        << "\nextendedKeyUsage=serverAuth,clientAuth\n";
+    std::ofstream(dir_ + "/" + name + ".ext") << "basicConstraints=CA:FALSE\nsubjectAltName=" << san
+                                              << "\nextendedKeyUsage=serverAuth,clientAuth\n";
     return Run("openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -keyout " +
                name + ".key -out " + name + ".csr -subj /CN=" + cn) &&
-           Run("openssl x509 -req -in " + name + ".csr -CA " + ca + ".pem -CAkey " + ca + ".key "
-               "-CAcreateserial -days 2 -out " + name + ".pem -extfile " + name + ".ext");
+           Run("openssl x509 -req -in " + name + ".csr -CA " + ca + ".pem -CAkey " + ca +
+               ".key "
+               "-CAcreateserial -days 2 -out " +
+               name + ".pem -extfile " + name + ".ext");
   }
 
   std::string dir_;
@@ -151,14 +150,15 @@ struct Node {
   void RouteTo(const Node& other) { config->static_routes[other.domain] = {Loopback(other.port)}; }
 
   void Start(asio::io_context& io) {
-    auto made = S2sService::Create(
-        io, config,
-        {.on_stanza = [this](Element s, const s2s::DomainPair& p) {
-           received.push_back({std::move(s), p});
-         },
-         .on_undeliverable = [this](Element s, StanzaErrorCondition c) {
-           bounced.push_back({std::move(s), c});
-         }});
+    auto made = S2sService::Create(io, config,
+                                   {.on_stanza =
+                                        [this](Element s, const s2s::DomainPair& p) {
+                                          received.push_back({std::move(s), p});
+                                        },
+                                    .on_undeliverable =
+                                        [this](Element s, StanzaErrorCondition c) {
+                                          bounced.push_back({std::move(s), c});
+                                        }});
     ASSERT_TRUE(made.ok()) << made.status();
     service = *std::move(made);
   }
@@ -383,6 +383,25 @@ TEST_F(S2sServiceTest, PeerRestartReconnectsAndDeliversQueuedStanzas) {
   EXPECT_EQ(a.service->stats().streams_authenticated_out, 2u);
 }
 
+TEST_F(S2sServiceTest, PeerCrashIsNoticedAndTheNextStanzaReconnects) {
+  Node a("a.test", "a"), b("b.test", "b");
+  a.RouteTo(b);
+  b.RouteTo(a);
+  a.Start(io_);
+  b.Start(io_);
+  ASSERT_TRUE(a.service->Send(Message("alice@a.test", "bob@b.test", "k0", "before")).ok());
+  ASSERT_TRUE(RunUntil([&] { return b.received.size() == 1; }));
+  b.service.reset();  // no Shutdown: sockets just close, no </stream:stream>
+  ASSERT_TRUE(RunUntil([&] { return a.service->outbound_connections() == 0; }, 5s));
+  b.received.clear();
+  b.Start(io_);
+  ASSERT_TRUE(a.service->Send(Message("alice@a.test", "bob@b.test", "k1", "after")).ok());
+  ASSERT_TRUE(RunUntil([&] { return b.received.size() == 1; }));
+  EXPECT_EQ(StanzaId(b.received[0].stanza), "k1");
+  EXPECT_TRUE(a.bounced.empty());
+  EXPECT_EQ(a.service->stats().streams_authenticated_out, 2u);
+}
+
 TEST_F(S2sServiceTest, ThousandMessagesArriveInOrder) {
   Node a("a.test", "a"), b("b.test", "b");
   a.RouteTo(b);
@@ -393,11 +412,13 @@ TEST_F(S2sServiceTest, ThousandMessagesArriveInOrder) {
   constexpr int kCount = 1000;
   // The first half is queued while the stream negotiates, the rest goes out on it.
   for (int i = 0; i < kCount / 2; ++i) {
-    ASSERT_TRUE(a.service->Send(Message("alice@a.test", "bob@b.test", std::to_string(i), "m")).ok());
+    ASSERT_TRUE(
+        a.service->Send(Message("alice@a.test", "bob@b.test", std::to_string(i), "m")).ok());
   }
   ASSERT_TRUE(RunUntil([&] { return !b.received.empty(); }));
   for (int i = kCount / 2; i < kCount; ++i) {
-    ASSERT_TRUE(a.service->Send(Message("alice@a.test", "bob@b.test", std::to_string(i), "m")).ok());
+    ASSERT_TRUE(
+        a.service->Send(Message("alice@a.test", "bob@b.test", std::to_string(i), "m")).ok());
   }
   EXPECT_GT(a.service->queued_for("b.test"), 0u);  // held back behind the write backlog
   ASSERT_TRUE(RunUntil([&] { return b.received.size() == kCount; }, 20s)) << b.received.size();
@@ -423,8 +444,8 @@ TEST_F(S2sServiceTest, QueueLimitBouncesWithResourceConstraint) {
   // Misaddressed stanzas are the caller's bug, not bounces.
   EXPECT_TRUE(absl::IsInvalidArgument(
       a.service->Send(Message("alice@elsewhere.test", "bob@b.test", "q4", "4"))));
-  EXPECT_TRUE(absl::IsInvalidArgument(
-      a.service->Send(Message("alice@a.test", "self@a.test", "q5", "5"))));
+  EXPECT_TRUE(
+      absl::IsInvalidArgument(a.service->Send(Message("alice@a.test", "self@a.test", "q5", "5"))));
 }
 
 TEST_F(S2sServiceTest, ShutdownHandsBackQueuedStanzas) {
@@ -456,9 +477,11 @@ TEST_F(S2sServiceTest, IdleStreamsAreClosedAndReopenedOnDemand) {
   ASSERT_TRUE(a.service->Send(Message("alice@a.test", "bob@b.test", "i1", "1")).ok());
   ASSERT_TRUE(RunUntil([&] { return b.received.size() == 1; }));
   ASSERT_EQ(a.service->outbound_connections(), 1u);
-  ASSERT_TRUE(RunUntil([&] {
-    return a.service->outbound_connections() == 0 && b.service->inbound_connections() == 0;
-  }, 5s));
+  ASSERT_TRUE(RunUntil(
+      [&] {
+        return a.service->outbound_connections() == 0 && b.service->inbound_connections() == 0;
+      },
+      5s));
   EXPECT_EQ(a.service->stats().idle_closed, 1u);
   ASSERT_TRUE(a.service->Send(Message("alice@a.test", "bob@b.test", "i2", "2")).ok());
   ASSERT_TRUE(RunUntil([&] { return b.received.size() == 2; }));

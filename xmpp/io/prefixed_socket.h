@@ -4,13 +4,12 @@
 // stops at <proceed/> (S2sStream::Feed returns what it used) and whatever followed in the same
 // read is the start of the TLS handshake.
 
-#include <string>
-#include <type_traits>
-#include <utility>
-
 #include <boost/asio/buffer.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
+#include <string>
+#include <type_traits>
+#include <utility>
 
 namespace causeway::xmpp::io {
 

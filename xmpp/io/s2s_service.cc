@@ -4,15 +4,14 @@
 #include <sys/socket.h>
 
 #include <algorithm>
-#include <deque>
-#include <utility>
-
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ip/v6_only.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/ssl/stream.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/write.hpp>
+#include <deque>
+#include <utility>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
@@ -94,15 +93,12 @@ class S2sService::Connection : public std::enable_shared_from_this<Connection>,
   bool authenticated_once() const { return authenticated_once_; }
   // The stream, while it is open (not yet reported Closed).
   s2s::S2sStream* open_stream() {
-    return stream_ && stream_->state() != s2s::S2sStream::State::kClosed ? stream_.get()
-                                                                         : nullptr;
+    return stream_ && stream_->state() != s2s::S2sStream::State::kClosed ? stream_.get() : nullptr;
   }
   size_t& stanzas_before_auth() { return stanzas_before_auth_; }
   size_t write_backlog() const { return out_.size() + inflight_.size(); }
 
-  void Touch() {
-    last_activity_ = TheClock().Now();
-  }
+  void Touch() { last_activity_ = TheClock().Now(); }
 
   void StartInbound(const s2s::S2sConfig& config) {
     SetSocketOptions();
@@ -294,8 +290,9 @@ class S2sService::Connection : public std::enable_shared_from_this<Connection>,
     if (open_stream() == nullptr) return;
     handshake_started_ = true;
     runtime::TlsContextPtr ctx;
-    if (tls_) ctx = tls_role_ == s2s::TlsRole::kServer ? tls_->server_context()
-                                                       : tls_->client_context(pair_.local);
+    if (tls_)
+      ctx = tls_role_ == s2s::TlsRole::kServer ? tls_->server_context()
+                                               : tls_->client_context(pair_.local);
     if (!ctx) {
       stream_->OnTlsFailed("no TLS context for this domain");
       return;
@@ -425,8 +422,7 @@ class S2sService::Connection : public std::enable_shared_from_this<Connection>,
   void DialbackVerifyAnswered(const s2s::DialbackVerifyResult& result) override {
     if (service_ != nullptr) service_->OnVerifyAnswered(result);
   }
-  void PairRefused(const s2s::DomainPair&, std::string_view,
-                   std::vector<Element> unsent) override {
+  void PairRefused(const s2s::DomainPair&, std::string_view, std::vector<Element> unsent) override {
     // Only AddLocalDomain pairs are refused this way; kept for completeness.
     for (Element& stanza : unsent) {
       if (service_ != nullptr) {
@@ -600,8 +596,7 @@ S2sService::S2sService(asio::io_context& io, std::shared_ptr<const S2sServiceCon
 }
 
 absl::StatusOr<std::unique_ptr<S2sService>> S2sService::Create(
-    asio::io_context& io, std::shared_ptr<const S2sServiceConfig> config,
-    S2sCallbacks callbacks) {
+    asio::io_context& io, std::shared_ptr<const S2sServiceConfig> config, S2sCallbacks callbacks) {
   if (config == nullptr) return absl::InvalidArgumentError("S2sService: no config");
   if (config->local_domains.empty()) {
     return absl::InvalidArgumentError("S2sService: no local domain");
@@ -746,15 +741,14 @@ void S2sService::StartAttempt(Outbound& out) {
   if (now < out.retry_at) {  // backing off after a failure
     out.phase = Outbound::Phase::kBackoff;
     out.retry_timer.expires_at(out.retry_at);
-    out.retry_timer.async_wait(
-        [this, alive = std::weak_ptr<bool>(alive_), key = out.key](
-            const boost::system::error_code& ec) {
-          if (ec || alive.expired()) return;
-          auto it = outbound_.find(key);
-          if (it == outbound_.end() || it->second->phase != Outbound::Phase::kBackoff) return;
-          it->second->phase = Outbound::Phase::kIdle;
-          StartAttempt(*it->second);
-        });
+    out.retry_timer.async_wait([this, alive = std::weak_ptr<bool>(alive_),
+                                key = out.key](const boost::system::error_code& ec) {
+      if (ec || alive.expired()) return;
+      auto it = outbound_.find(key);
+      if (it == outbound_.end() || it->second->phase != Outbound::Phase::kBackoff) return;
+      it->second->phase = Outbound::Phase::kIdle;
+      StartAttempt(*it->second);
+    });
     return;
   }
   out.phase = Outbound::Phase::kResolving;
@@ -800,8 +794,8 @@ void S2sService::ConnectNext(Outbound& out) {
   }
   const dns::SrvTarget& target = out.targets[out.next_target++];
   out.phase = Outbound::Phase::kConnecting;
-  out.conn = std::make_shared<Connection>(this, tcp::socket(io_), /*inbound=*/false,
-                                          target.address);
+  out.conn =
+      std::make_shared<Connection>(this, tcp::socket(io_), /*inbound=*/false, target.address);
   out.conn->set_outbound_key(out.key);
   connections_.emplace(out.conn.get(), out.conn);
   out.conn->Connect(config_->connect_timeout);
@@ -901,9 +895,8 @@ void S2sService::AttemptFailed(Outbound& out, StanzaErrorCondition condition,
   for (const s2s::DialbackVerifyRequest& request : std::exchange(out.verifies, {})) {
     AnswerVerifyFailed(request);
   }
-  out.backoff = out.backoff == Duration::zero()
-                    ? config_->reconnect_initial
-                    : std::min(out.backoff * 2, config_->reconnect_max);
+  out.backoff = out.backoff == Duration::zero() ? config_->reconnect_initial
+                                                : std::min(out.backoff * 2, config_->reconnect_max);
   out.retry_at = now + out.backoff;
   StartAttempt(out);  // backs off when stanzas are still queued
 }
@@ -939,8 +932,7 @@ void S2sService::OnAuthenticated(Connection& conn, const s2s::DomainPair& pair,
              {"remote", pair.remote},
              {"method", s2s::AuthMethodName(method)},
              {"peer", conn.remote().ToString()}});
-  ++(method == s2s::AuthMethod::kSaslExternal ? stats_.pairs_sasl_external
-                                               : stats_.pairs_dialback);
+  ++(method == s2s::AuthMethod::kSaslExternal ? stats_.pairs_sasl_external : stats_.pairs_dialback);
   if (conn.inbound()) {
     ++stats_.streams_authenticated_in;
     return;

@@ -16,6 +16,8 @@
 //   service-unavailable      the service is shutting down
 // or returned by Shutdown().
 
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
@@ -24,9 +26,6 @@
 #include <string>
 #include <string_view>
 #include <vector>
-
-#include <boost/asio/io_context.hpp>
-#include <boost/asio/ip/tcp.hpp>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
@@ -93,8 +92,8 @@ struct S2sStats {
   uint64_t pairs_dialback = 0;
   uint64_t inbound_refused = 0;  // over the connection limits
   uint64_t stanzas_in = 0;
-  uint64_t stanzas_out = 0;  // handed to an authenticated stream
-  uint64_t bounced = 0;      // handed to on_undeliverable
+  uint64_t stanzas_out = 0;    // handed to an authenticated stream
+  uint64_t bounced = 0;        // handed to on_undeliverable
   uint64_t auth_failures = 0;  // streams closed before authenticating a pair
   uint64_t connect_failures = 0;
   uint64_t dns_failures = 0;
