@@ -9,6 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "core/log.h"
 #include "core/strings.h"
+#include "core/utf8.h"
 #include "sip/lync/xml.h"
 
 namespace causeway::gateway {
@@ -51,14 +52,14 @@ constexpr std::string_view kSelectSubscribers =
 
 absl::StatusOr<std::string> Key(std::string_view aor) {
   if (aor.empty()) return absl::InvalidArgumentError("roaming data: empty AOR");
-  if (!sip::lync::IsValidUtf8(aor))
+  if (!IsValidUtf8(aor))
     return absl::InvalidArgumentError("roaming data: AOR not UTF-8");
   return absl::AsciiStrToLower(ToAbsl(aor));
 }
 
 // Everything we store is text of XML documents: it must be UTF-8 to be written back out.
 absl::Status CheckUtf8(std::string_view what, std::string_view text) {
-  if (sip::lync::IsValidUtf8(text)) return absl::OkStatus();
+  if (IsValidUtf8(text)) return absl::OkStatus();
   return absl::InvalidArgumentError(absl::StrCat("roaming data: ", ToAbsl(what), " is not UTF-8"));
 }
 
@@ -82,7 +83,7 @@ class RowReader {
   }
   std::string Text(int column, std::string_view name) {
     std::string text = stmt_.ColumnText(column);
-    if (!sip::lync::IsValidUtf8(text)) Fail(absl::StrCat(ToAbsl(name), " not UTF-8"));
+    if (!IsValidUtf8(text)) Fail(absl::StrCat(ToAbsl(name), " not UTF-8"));
     return text;
   }
   bool ok() const { return why_.empty(); }

@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "core/utf8.h"
 
 namespace causeway::sip::lync {
 
@@ -93,8 +94,7 @@ class XmlDocument {
 // Parses one document. Errors: InvalidArgument (SIP 400) for malformed, unsafe or oversized input.
 absl::StatusOr<XmlDocument> ParseXml(std::string_view body, const XmlLimits& limits = {});
 
-// True when `s` is well-formed UTF-8 (no overlongs, no surrogates, <= U+10FFFF).
-bool IsValidUtf8(std::string_view s);
+using causeway::IsValidUtf8;  // core/utf8.h
 
 // True for names the writer may emit: ASCII letter or '_' first, then letters, digits, '_', '-',
 // '.', ':' (a conservative subset of XML 1.0 Name).

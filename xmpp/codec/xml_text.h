@@ -1,18 +1,16 @@
 #pragma once
-// UTF-8 validation and XML escaping shared by the serializer and the JID parser.
+// XML escaping shared by the serializer and the JID parser (UTF-8 checks: core/utf8.h).
 
 #include <cstddef>
 #include <string>
 #include <string_view>
 
+#include "core/utf8.h"
+
 namespace causeway::xmpp {
 
-// Length of the well-formed UTF-8 sequence starting at s[i] (1..4), 0 when it is not one
-// (overlongs, surrogates and code points above U+10FFFF are not).
-size_t Utf8SequenceLength(std::string_view s, size_t i);
-
-// True when all of `s` is well-formed UTF-8.
-bool IsValidUtf8(std::string_view s);
+using causeway::IsValidUtf8;  // core/utf8.h
+using causeway::Utf8SequenceLength;
 
 // Append `s` escaped for element content: & < > become entity references, CR a character
 // reference (a raw CR would be read back as LF). Characters XML 1.0 cannot carry (C0 controls
