@@ -284,8 +284,11 @@ TEST_F(S2sServiceTest, DialbackWithoutTheAuthoritativeServerBouncesTheSender) {
   // b cannot reach a's authoritative server to verify the key: the pair is refused.
   b.config->static_routes["a.test"] = {Loopback(FreePort())};
   b.Start(io_);
+  auto t0 = std::chrono::steady_clock::now();
   ASSERT_TRUE(a.service->Send(Message("alice@a.test", "bob@b.test", "x1", "spoof?")).ok());
   ASSERT_TRUE(RunUntil([&] { return a.bounced.size() == 1; })) << "never bounced";
+  // At once, not after the 5 s step timeout of the pending verification.
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, 3s);
   EXPECT_TRUE(b.received.empty());
   EXPECT_EQ(a.bounced[0].condition, StanzaErrorCondition::kRemoteServerTimeout);
   EXPECT_EQ(StanzaId(a.bounced[0].stanza), "x1");
@@ -509,8 +512,10 @@ TEST_F(S2sServiceTest, InboundConnectionsPerIpAreCapped) {
 
 // A hand-driven initiating peer on blocking sockets: sends the TLS ClientHello in the same
 // write as <starttls/>, before <proceed/> arrives, so the receiving side reads TLS bytes in its
-// plaintext read. Returns the features of the stream restarted over TLS ("" on failure).
-std::string StartTlsWithEarlyClientHello(uint16_t port) {
+// plaintext read. Returns what came over TLS: the restarted stream's features, and when
+// `then_send` is given, everything up to `until` after sending it (partial on failure).
+std::string StartTlsWithEarlyClientHello(uint16_t port, std::string_view then_send = {},
+                                         std::string_view until = {}) {
   int fd = ::socket(AF_INET, SOCK_STREAM, 0);
   timeval tv{5, 0};
   ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
@@ -592,10 +597,24 @@ std::string StartTlsWithEarlyClientHello(uint16_t port) {
     std::string more;
     if ((ok = recv_some(&more))) BIO_write(in, more.data(), static_cast<int>(more.size()));
   }
+  if (ok && !then_send.empty()) {
+    SSL_write(ssl, then_send.data(), static_cast<int>(then_send.size()));
+    ok = send_all(drain());
+    while (ok && features.find(until) == std::string::npos) {
+      char buf[4096];
+      int n = SSL_read(ssl, buf, sizeof(buf));
+      if (n > 0) {
+        features.append(buf, static_cast<size_t>(n));
+        continue;
+      }
+      std::string more;
+      if ((ok = recv_some(&more))) BIO_write(in, more.data(), static_cast<int>(more.size()));
+    }
+  }
   SSL_free(ssl);
   SSL_CTX_free(ctx);
   ::close(fd);
-  return ok ? features : "";
+  return ok || !then_send.empty() ? features : "";
 }
 
 TEST_F(S2sServiceTest, TlsBytesInTheStartTlsReadGoToTheHandshake) {
@@ -614,6 +633,33 @@ TEST_F(S2sServiceTest, TlsBytesInTheStartTlsReadGoToTheHandshake) {
   EXPECT_NE(features.find("features"), std::string::npos) << features;
   EXPECT_EQ(features.find("starttls"), std::string::npos) << features;
   EXPECT_NE(features.find("dialback"), std::string::npos) << features;
+}
+
+// Someone claims to be a.test with a made-up dialback key: b asks a (the authoritative server)
+// over its outbound stream, a answers invalid, b refuses the pair and ends the stream.
+TEST_F(S2sServiceTest, SpoofedDialbackKeyIsRefusedAfterAskingTheAuthoritativeServer) {
+  Node a("a.test", "a"), b("b.test", "b");
+  a.RouteTo(b);
+  b.RouteTo(a);
+  a.Start(io_);
+  b.Start(io_);
+  std::atomic<bool> done{false};
+  std::string answer;
+  std::thread spoofer([&] {
+    answer = StartTlsWithEarlyClientHello(
+        b.port, "<db:result from='a.test' to='b.test'>00112233445566778899aabbccddeeff</db:result>",
+        "</stream:stream>");
+    done = true;
+  });
+  bool finished = RunUntil([&] { return done.load(); }, 15s);
+  spoofer.join();
+  ASSERT_TRUE(finished);
+  EXPECT_NE(answer.find("type='invalid'"), std::string::npos) << answer;
+  EXPECT_NE(answer.find("not-authorized"), std::string::npos) << answer;
+  EXPECT_EQ(b.service->stats().dialback_verifies_sent, 1u);
+  EXPECT_EQ(b.service->stats().pairs_dialback, 0u);
+  EXPECT_EQ(a.service->stats().pairs_dialback, 0u);
+  EXPECT_TRUE(b.received.empty());
 }
 
 }  // namespace
