@@ -25,6 +25,7 @@
 #include "gtest/gtest.h"
 #include "xmpp/codec/namespaces.h"
 #include "xmpp/codec/stanza.h"
+#include "xmpp/s2s/dialback.h"
 
 namespace causeway::xmpp::io {
 namespace {
@@ -510,12 +511,19 @@ TEST_F(S2sServiceTest, InboundConnectionsPerIpAreCapped) {
   ASSERT_TRUE(RunUntil([&] { return b.service->inbound_connections() == 0; }, 3s));
 }
 
+// What the hand-driven peer sends once TLS is up and the restarted stream's features are in:
+// `send` gets everything read over TLS so far (the stream id is in there), `until` ends the
+// read that follows.
+struct PeerStep {
+  std::function<std::string(const std::string& read_so_far)> send;
+  std::string until;
+};
+
 // A hand-driven initiating peer on blocking sockets: sends the TLS ClientHello in the same
 // write as <starttls/>, before <proceed/> arrives, so the receiving side reads TLS bytes in its
-// plaintext read. Returns what came over TLS: the restarted stream's features, and when
-// `then_send` is given, everything up to `until` after sending it (partial on failure).
-std::string StartTlsWithEarlyClientHello(uint16_t port, std::string_view then_send = {},
-                                         std::string_view until = {}) {
+// plaintext read. Returns what came over TLS: the restarted stream's features and the answers
+// to `steps` (partial when a step's read fails; "" when TLS never came up).
+std::string StartTlsWithEarlyClientHello(uint16_t port, const std::vector<PeerStep>& steps = {}) {
   int fd = ::socket(AF_INET, SOCK_STREAM, 0);
   timeval tv{5, 0};
   ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
@@ -597,10 +605,14 @@ std::string StartTlsWithEarlyClientHello(uint16_t port, std::string_view then_se
     std::string more;
     if ((ok = recv_some(&more))) BIO_write(in, more.data(), static_cast<int>(more.size()));
   }
-  if (ok && !then_send.empty()) {
-    SSL_write(ssl, then_send.data(), static_cast<int>(then_send.size()));
+  const bool tls_up = ok;
+  for (const PeerStep& step : steps) {
+    if (!ok) break;
+    std::string bytes = step.send(features);
+    SSL_write(ssl, bytes.data(), static_cast<int>(bytes.size()));
     ok = send_all(drain());
-    while (ok && features.find(until) == std::string::npos) {
+    const size_t from = features.size();
+    while (ok && features.find(step.until, from) == std::string::npos) {
       char buf[4096];
       int n = SSL_read(ssl, buf, sizeof(buf));
       if (n > 0) {
@@ -614,7 +626,7 @@ std::string StartTlsWithEarlyClientHello(uint16_t port, std::string_view then_se
   SSL_free(ssl);
   SSL_CTX_free(ctx);
   ::close(fd);
-  return ok || !then_send.empty() ? features : "";
+  return tls_up ? features : "";
 }
 
 TEST_F(S2sServiceTest, TlsBytesInTheStartTlsReadGoToTheHandshake) {
@@ -646,9 +658,12 @@ TEST_F(S2sServiceTest, SpoofedDialbackKeyIsRefusedAfterAskingTheAuthoritativeSer
   std::atomic<bool> done{false};
   std::string answer;
   std::thread spoofer([&] {
-    answer = StartTlsWithEarlyClientHello(
-        b.port, "<db:result from='a.test' to='b.test'>00112233445566778899aabbccddeeff</db:result>",
-        "</stream:stream>");
+    answer = StartTlsWithEarlyClientHello(b.port,
+                                          {{[](const std::string&) {
+                                              return "<db:result from='a.test' to='b.test'>"
+                                                     "00112233445566778899aabbccddeeff</db:result>";
+                                            },
+                                            "</stream:stream>"}});
     done = true;
   });
   bool finished = RunUntil([&] { return done.load(); }, 15s);
@@ -659,6 +674,51 @@ TEST_F(S2sServiceTest, SpoofedDialbackKeyIsRefusedAfterAskingTheAuthoritativeSer
   EXPECT_EQ(b.service->stats().dialback_verifies_sent, 1u);
   EXPECT_EQ(b.service->stats().pairs_dialback, 0u);
   EXPECT_EQ(a.service->stats().pairs_dialback, 0u);
+  EXPECT_TRUE(b.received.empty());
+}
+
+// A stanza the receiving machine refuses without closing the stream (a malformed localpart in
+// 'to', jid-malformed): its error reply goes back to the sender's domain through Send, on b's
+// outbound stream to a.
+TEST_F(S2sServiceTest, StanzaErrorRepliesGoBackThroughTheOutboundStream) {
+  Node a("a.test", "a"), b("b.test", "b");  // the raw peer has no certificate: dialback
+  a.RouteTo(b);
+  b.RouteTo(a);
+  a.Start(io_);
+  b.Start(io_);
+  const std::string secret = a.config->dialback_secret;
+  std::atomic<bool> done{false};
+  std::string answer;
+  std::thread peer([&] {
+    answer = StartTlsWithEarlyClientHello(
+        b.port, {{[&secret](const std::string& so_far) {
+                    // The id of the restarted stream: the last id='...' read so far.
+                    size_t at = so_far.rfind("id='");
+                    std::string id = so_far.substr(at + 4, so_far.find('\'', at + 4) - at - 4);
+                    return "<db:result from='a.test' to='b.test'>" +
+                           s2s::DialbackKey(secret, "b.test", "a.test", id) + "</db:result>";
+                  },
+                  "type='valid'"},
+                 {[](const std::string&) {
+                    return std::string(
+                        "<message xmlns='jabber:server' from='alice@a.test' "
+                        "to='bad\"name@b.test' id='bad1' type='chat'><body>x</body>"
+                        "</message></stream:stream>");
+                  },
+                  "</stream:stream>"}});
+    done = true;
+  });
+  bool finished = RunUntil([&] { return done.load() && !a.received.empty(); }, 15s);
+  peer.join();
+  ASSERT_TRUE(finished) << answer;
+  const Element& reply = a.received[0].stanza;
+  EXPECT_EQ(StanzaType(reply), "error");
+  EXPECT_EQ(StanzaId(reply), "bad1");
+  EXPECT_EQ(StanzaTo(reply), "alice@a.test");
+  EXPECT_EQ(StanzaFrom(reply), "b.test");
+  std::optional<ReceivedStanzaError> error = ReadStanzaError(reply);
+  ASSERT_TRUE(error.has_value());
+  EXPECT_EQ(error->condition, StanzaErrorCondition::kJidMalformed);
   EXPECT_TRUE(b.received.empty());
 }
 
