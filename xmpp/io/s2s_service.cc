@@ -167,7 +167,11 @@ class S2sService::Connection : public std::enable_shared_from_this<Connection>,
       case State::kOpen:
         if (stream_) {
           if (std::optional<TimePoint> d = stream_->next_deadline()) earliest(*d);
-          if (idle_timeout_ > Duration::zero()) earliest(last_activity_ + idle_timeout_);
+          // A closing stream has its own close deadline; idle would fire again and again.
+          if (idle_timeout_ > Duration::zero() &&
+              stream_->state() != s2s::S2sStream::State::kClosing) {
+            earliest(last_activity_ + idle_timeout_);
+          }
         }
         if (writing_ && write_stall_ > Duration::zero()) earliest(write_started_ + write_stall_);
         break;
@@ -177,13 +181,11 @@ class S2sService::Connection : public std::enable_shared_from_this<Connection>,
       case State::kClosed:
         break;
     }
-    if (at == armed_) return;
+    // Lazy: a timer armed earlier than needed just wakes up and re-arms, so activity (which
+    // only pushes the idle deadline later) costs no timer operation per stanza.
+    if (!at || (armed_ && *armed_ <= *at)) return;
     armed_ = at;
     uint64_t generation = ++timer_generation_;
-    if (!at) {
-      timer_.cancel();
-      return;
-    }
     timer_.expires_at(*at);
     timer_.async_wait([self = shared_from_this(), generation](const boost::system::error_code& ec) {
       if (ec || generation != self->timer_generation_) return;
@@ -1004,7 +1006,10 @@ void S2sService::OnStreamClosed(Connection& conn, const s2s::CloseInfo& info,
              {"origin", info.origin == s2s::CloseOrigin::kLocal ? "local" : "remote"},
              {"error", info.condition ? StreamErrorName(*info.condition) : ""},
              {"reason", info.reason}});
-  if (!conn.authenticated_once() && !shutting_down_) ++stats_.auth_failures;
+  // Outbound: the attempt failed. Inbound: only a stream error counts (not a port scan).
+  if (!conn.authenticated_once() && !shutting_down_ && (!conn.inbound() || info.condition)) {
+    ++stats_.auth_failures;
+  }
   if (conn.inbound()) {
     for (auto it = awaiting_verify_.begin(); it != awaiting_verify_.end();) {
       auto next = std::next(it);
