@@ -406,6 +406,24 @@ TEST_F(S2sServiceTest, PeerCrashIsNoticedAndTheNextStanzaReconnects) {
   EXPECT_EQ(a.service->stats().streams_authenticated_out, 2u);
 }
 
+// One service per worker, all listening on the same port (SO_REUSEPORT): the kernel spreads
+// connections over them.
+TEST_F(S2sServiceTest, ServicesOfSeveralWorkersShareTheListenPort) {
+  Node a("a.test", "a"), b1("b.test", "b"), b2("b.test", "b");
+  b2.port = b1.port;
+  b2.config->listen = b1.config->listen;
+  a.RouteTo(b1);
+  b1.RouteTo(a);
+  b2.RouteTo(a);
+  a.Start(io_);
+  b1.Start(io_);
+  b2.Start(io_);  // would fail with "address in use" without SO_REUSEPORT
+  ASSERT_NE(b2.service, nullptr);
+  EXPECT_EQ(b1.service->listen_addresses(), b2.service->listen_addresses());
+  ASSERT_TRUE(a.service->Send(Message("alice@a.test", "bob@b.test", "w1", "to any worker")).ok());
+  ASSERT_TRUE(RunUntil([&] { return b1.received.size() + b2.received.size() == 1; }));
+}
+
 TEST_F(S2sServiceTest, ThousandMessagesArriveInOrder) {
   Node a("a.test", "a"), b("b.test", "b");
   a.RouteTo(b);
