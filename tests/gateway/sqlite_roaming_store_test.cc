@@ -314,6 +314,7 @@ TEST(SqliteRoamingStore, SaveReplacesThatPartOnly) {
   loaded = store->Load(kAlice);
   ASSERT_TRUE(loaded.ok()) << loaded.status();
   ExpectEmpty(*loaded);
+  ASSERT_TRUE(store->Flush().ok());
   RawDb raw(dir / "causeway.db");
   EXPECT_EQ(CountAllRoamingRows(raw), "1");  // the roaming_users row only
 }
@@ -380,6 +381,7 @@ TEST(SqliteRoamingStore, WritesOfAnotherProcessAreVisible) {
     if (rc == 0 && !(*store)->SavePublications(kAlice, sample.publications).ok()) rc = 4;
     if (rc == 0 && !(*store)->SaveContainers(kAlice, sample.containers).ok()) rc = 5;
     if (rc == 0 && !(*store)->SaveSubscribers(kAlice, sample.subscribers).ok()) rc = 6;
+    if (rc == 0 && !(*store)->Flush().ok()) rc = 7;  // _exit runs no destructor
     ::_exit(rc);
   }
   int status = 0;
@@ -424,6 +426,9 @@ TEST(SqliteRoamingStore, ConcurrentSavesFromThreadsAndConnections) {
     });
   }
   for (std::thread& th : threads) th.join();
+  // Another store's queue is not visible before it is written.
+  ASSERT_TRUE(first->Flush().ok());
+  ASSERT_TRUE(second->Flush().ok());
   for (int t = 0; t < kThreads; ++t) {
     EXPECT_EQ(failures[t], 0) << "thread " << t;
     absl::StatusOr<RoamingData> d = first->Load(absl::StrCat("sip:user", t, "@example.test"));
@@ -442,6 +447,7 @@ TEST(SqliteRoamingStore, DamagedRowsAreSkippedWithALogLine) {
   ASSERT_NE(store, nullptr);
   RoamingData sample = Sample();
   SaveAll(*store, kAlice, sample);
+  ASSERT_TRUE(store->Flush().ok());
   {
     // What a hand edit bypassing the CHECKs could leave: values out of range, text not UTF-8.
     RawDb raw(dir / "causeway.db");
@@ -507,17 +513,62 @@ TEST(SqliteRoamingStore, DatabaseErrorsAreStatuses) {
   auto store = OpenStore(dir);
   ASSERT_NE(store, nullptr);
   SaveAll(*store, kAlice, Sample());
+  ASSERT_TRUE(store->Flush().ok());
   {
     RawDb raw(dir / "causeway.db");
     ASSERT_EQ(raw.Exec("DROP TABLE roaming_subscribers; DROP TABLE roaming_contact_groups;"), "ok");
   }
   EXPECT_FALSE(store->Load(kAlice).ok());
-  EXPECT_FALSE(store->SaveSubscribers(kAlice, Sample().subscribers).ok());
-  EXPECT_FALSE(store->SaveContacts(kAlice, Sample().contacts).ok());
+  // Saves are queued; the writer's failure comes from Flush, once.
+  EXPECT_TRUE(store->SaveSubscribers(kAlice, Sample().subscribers).ok());
+  EXPECT_TRUE(store->SaveContacts(kAlice, Sample().contacts).ok());
+  EXPECT_FALSE(store->Flush().ok());
+  EXPECT_TRUE(store->Flush().ok());
+  // Alice's parts, rolled back together when they went in one batch.
+  EXPECT_GE(store->stats().failed, 1u);
+  EXPECT_LE(store->stats().failed, 2u);
   // Failed saves rolled back (no transaction left open): other writes still work.
   EXPECT_TRUE(store->SavePublications(kBob, Sample().publications).ok());
+  EXPECT_TRUE(store->Flush().ok());
   RawDb raw(dir / "causeway.db");
   EXPECT_EQ(raw.Text("SELECT count(*) FROM roaming_publications"), "4");
+}
+
+TEST(SqliteRoamingStore, WritesAreQueuedCoalescedAndSeenByLoad) {
+  ScratchDir dir;
+  auto store = OpenStore(dir);
+  ASSERT_NE(store, nullptr);
+  constexpr uint32_t kSaves = 200;
+  for (uint32_t round = 1; round <= kSaves; ++round) {
+    ContactList list;
+    list.delta_num = round;
+    ASSERT_TRUE(store->SaveContacts(kAlice, list).ok());
+    absl::StatusOr<RoamingData> back = store->Load(kAlice);  // queued, in a batch or committed
+    ASSERT_TRUE(back.ok()) << back.status();
+    ASSERT_EQ(back->contacts.delta_num, round);
+  }
+  ASSERT_TRUE(store->Flush().ok());
+  SqliteRoamingStore::Stats stats = store->stats();
+  EXPECT_EQ(stats.queued, kSaves);
+  EXPECT_EQ(stats.written + stats.coalesced, kSaves);  // each save was written or replaced
+  EXPECT_EQ(stats.failed, 0u);
+  EXPECT_GE(stats.batches, 1u);
+  EXPECT_LE(stats.batches, stats.written);
+  RawDb raw(dir / "causeway.db");
+  EXPECT_EQ(raw.Text("SELECT delta_num FROM roaming_users"), "200");
+}
+
+TEST(SqliteRoamingStore, DestructorWritesWhatIsQueued) {
+  ScratchDir dir;
+  RoamingData sample = Sample();
+  {
+    auto store = OpenStore(dir);
+    ASSERT_NE(store, nullptr);
+    SaveAll(*store, kAlice, sample);
+  }
+  RawDb raw(dir / "causeway.db");
+  EXPECT_EQ(raw.Text("SELECT count(*) FROM roaming_publications"),
+            std::to_string(sample.publications.size()));
 }
 
 TEST(SqliteRoamingStore, DeletingAUserDeletesTheirRoamingData) {
@@ -537,6 +588,7 @@ TEST(SqliteRoamingStore, DeletingAUserDeletesTheirRoamingData) {
   SaveAll(*store, "sip:carol@example.test", Sample());
   // Data for a URI the directory does not list is accepted (no foreign key to users).
   SaveAll(*store, "sip:nobody@example.test", Sample());
+  ASSERT_TRUE(store->Flush().ok());
 
   ASSERT_TRUE((*directory)->Remove("sip:Alice@example.test").ok());
   ExpectEmpty(*store->Load(kAlice));
