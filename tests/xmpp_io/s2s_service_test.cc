@@ -86,16 +86,21 @@ TestPki& Pki() {
 }
 
 // A loopback port that was free a moment ago (bound, read back, closed).
+// A port for one service, reserved for the life of this process: the probe socket stays bound
+// (with SO_REUSEPORT, so the service can bind the port too; a socket that never listens gets no
+// connections). Closing it would let the kernel hand the port out again, here or to a test
+// process running in parallel, and two services on one port with SO_REUSEPORT share connections.
 uint16_t FreePort() {
   int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  int on = 1;
+  ::setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &on, sizeof(on));
   sockaddr_in sa{};
   sa.sin_family = AF_INET;
   sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ::bind(fd, reinterpret_cast<sockaddr*>(&sa), sizeof(sa));
+  if (::bind(fd, reinterpret_cast<sockaddr*>(&sa), sizeof(sa)) != 0) ADD_FAILURE() << "bind";
   socklen_t len = sizeof(sa);
   ::getsockname(fd, reinterpret_cast<sockaddr*>(&sa), &len);
-  ::close(fd);
-  return ntohs(sa.sin_port);
+  return ntohs(sa.sin_port);  // fd deliberately left open
 }
 
 NetAddress Loopback(uint16_t port) { return *NetAddress::Parse("127.0.0.1", port); }
