@@ -5,9 +5,11 @@
 #include "gateway/sqlite_roaming_store.h"
 
 #include <sqlite3.h>
+#include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cstdlib>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -362,6 +364,21 @@ TEST(SqliteRoamingStore, PersistsAcrossReopen) {
   ExpectSame(sample, *loaded);
 }
 
+// The other process of WritesOfAnotherProcessAreVisible: run only when that
+// test starts this binary again with the state directory in the environment.
+TEST(SqliteRoamingStore, DISABLED_OtherProcessWriter) {
+  const char* path = std::getenv("CAUSEWAY_ROAMING_OTHER_PROCESS_DIR");
+  ASSERT_NE(path, nullptr);
+  RoamingData sample = Sample();
+  absl::StatusOr<std::unique_ptr<SqliteRoamingStore>> store = SqliteRoamingStore::Open(path);
+  ASSERT_TRUE(store.ok()) << store.status();
+  ASSERT_TRUE((*store)->SaveContacts(kAlice, sample.contacts).ok());
+  ASSERT_TRUE((*store)->SavePublications(kAlice, sample.publications).ok());
+  ASSERT_TRUE((*store)->SaveContainers(kAlice, sample.containers).ok());
+  ASSERT_TRUE((*store)->SaveSubscribers(kAlice, sample.subscribers).ok());
+  ASSERT_TRUE((*store)->Flush().ok());
+}
+
 TEST(SqliteRoamingStore, WritesOfAnotherProcessAreVisible) {
   ScratchDir dir;
   RoamingData sample = Sample();
@@ -369,21 +386,20 @@ TEST(SqliteRoamingStore, WritesOfAnotherProcessAreVisible) {
   auto reader = OpenStore(dir);
   ASSERT_NE(reader, nullptr);
   ExpectEmpty(*reader->Load(kAlice));
-  std::string path = dir.path();
-  pid_t pid = ::fork();
-  ASSERT_GE(pid, 0);
-  if (pid == 0) {
-    // Child: its own connection; no gtest assertions, the exit code says how it went.
-    absl::StatusOr<std::unique_ptr<SqliteRoamingStore>> store = SqliteRoamingStore::Open(path);
-    int rc = 0;
-    if (!store.ok()) rc = 2;
-    if (rc == 0 && !(*store)->SaveContacts(kAlice, sample.contacts).ok()) rc = 3;
-    if (rc == 0 && !(*store)->SavePublications(kAlice, sample.publications).ok()) rc = 4;
-    if (rc == 0 && !(*store)->SaveContainers(kAlice, sample.containers).ok()) rc = 5;
-    if (rc == 0 && !(*store)->SaveSubscribers(kAlice, sample.subscribers).ok()) rc = 6;
-    if (rc == 0 && !(*store)->Flush().ok()) rc = 7;  // _exit runs no destructor
-    ::_exit(rc);
-  }
+  // A fresh process (exec, not a bare fork: this one has threads whose locks a
+  // forked child would inherit held).
+  std::string env = "CAUSEWAY_ROAMING_OTHER_PROCESS_DIR=" + dir.path();
+  std::vector<std::string> args = {"/proc/self/exe", "--gtest_also_run_disabled_tests",
+                                   "--gtest_filter=SqliteRoamingStore.DISABLED_OtherProcessWriter"};
+  std::vector<char*> argv;
+  for (std::string& arg : args) argv.push_back(arg.data());
+  argv.push_back(nullptr);
+  std::vector<char*> envp;
+  for (char** e = environ; *e != nullptr; ++e) envp.push_back(*e);
+  envp.push_back(env.data());
+  envp.push_back(nullptr);
+  pid_t pid = 0;
+  ASSERT_EQ(::posix_spawn(&pid, "/proc/self/exe", nullptr, nullptr, argv.data(), envp.data()), 0);
   int status = 0;
   ASSERT_EQ(::waitpid(pid, &status, 0), pid);
   ASSERT_TRUE(WIFEXITED(status));
