@@ -38,6 +38,21 @@ constexpr std::array<std::pair<DeliveryFailureReason, std::string_view>, 6> kRea
     {DeliveryFailureReason::kInternal, "internal"},
 }};
 
+constexpr std::array<std::pair<SubscriptionAction, std::string_view>, 4> kSubscriptionActions = {{
+    {SubscriptionAction::kSubscribe, "subscribe"},
+    {SubscriptionAction::kSubscribed, "subscribed"},
+    {SubscriptionAction::kUnsubscribe, "unsubscribe"},
+    {SubscriptionAction::kUnsubscribed, "unsubscribed"},
+}};
+
+constexpr std::array<std::pair<ChatState, std::string_view>, 5> kChatStates = {{
+    {ChatState::kActive, "active"},
+    {ChatState::kComposing, "composing"},
+    {ChatState::kPaused, "paused"},
+    {ChatState::kInactive, "inactive"},
+    {ChatState::kGone, "gone"},
+}};
+
 template <typename E, size_t N>
 std::string_view NameOf(const std::array<std::pair<E, std::string_view>, N>& table, E value) {
   for (const auto& [v, name] : table) {
@@ -72,6 +87,16 @@ std::string_view DeliveryFailureReasonName(DeliveryFailureReason r) { return Nam
 bool ParseDeliveryFailureReason(std::string_view text, DeliveryFailureReason* out) {
   return Lookup(kReasons, text, out);
 }
+
+std::string_view SubscriptionActionName(SubscriptionAction a) {
+  return NameOf(kSubscriptionActions, a);
+}
+bool ParseSubscriptionAction(std::string_view text, SubscriptionAction* out) {
+  return Lookup(kSubscriptionActions, text, out);
+}
+
+std::string_view ChatStateName(ChatState s) { return NameOf(kChatStates, s); }
+bool ParseChatState(std::string_view text, ChatState* out) { return Lookup(kChatStates, text, out); }
 
 std::string Address::ToString() const {
   std::string out;

@@ -2,6 +2,15 @@
 // Normalized, protocol-neutral events carried on the internal bus. Every protocol stack maps its
 // own messages to and from these (A -> event -> B), so N adapters need N mappings, not N².
 // Plain value structs: cheap to copy, no protocol types, no pointers into message buffers.
+//
+// Routing: an event travels towards `to`. The adapter that received it from its network publishes
+// it with `to` already in the destination network's form ({kXmpp, "bob", "xmpp.test"} for a SIP
+// user writing to an XMPP contact: the receiving adapter applies mappings/address_map.h, it knows
+// which domains are reached through which network) and `from` in the source network's form. The
+// adapter serving `to.network` delivers it, mapping `from` into its own network's form; every other
+// adapter ignores it. Answers (receipts, failures, subscription replies) follow the same rule:
+// `from` = who answers, `to` = the original sender. A message nobody can deliver is answered
+// with a DeliveryFailureEvent, never dropped silently.
 
 #include <chrono>
 #include <cstdint>
@@ -98,10 +107,11 @@ enum class DeliveryFailureReason : uint8_t {
 std::string_view DeliveryFailureReasonName(DeliveryFailureReason r);  // "not-found", ...
 bool ParseDeliveryFailureReason(std::string_view text, DeliveryFailureReason* out);
 
+// Routed like the receipt: to the original sender.
 struct DeliveryFailureEvent {
   std::string message_id;
-  Address from;  // the original sender, who is told
-  Address to;    // the original recipient
+  Address from;  // the original recipient (the side reporting the failure)
+  Address to;    // the original sender, who is told
   DeliveryFailureReason reason = DeliveryFailureReason::kInternal;
   std::string text;  // human-readable detail
 };
@@ -110,6 +120,43 @@ struct DeliveryReceiptEvent {
   std::string message_id;
   Address from;  // the recipient confirming delivery
   Address to;    // the original sender
+};
+
+// The presence-subscription handshake (RFC 6121 §3; on the Lync side: contact list additions,
+// the subscriber list / presence.wpending and the containers that grant access, MS-PRES).
+enum class SubscriptionAction : uint8_t {
+  kSubscribe,     // `from` asks to see `to`'s presence
+  kSubscribed,    // `from` lets `to` see its presence (approval)
+  kUnsubscribe,   // `from` no longer wants `to`'s presence
+  kUnsubscribed,  // `from` denies or revokes `to`'s access
+};
+std::string_view SubscriptionActionName(SubscriptionAction a);  // "subscribe", "subscribed", ...
+bool ParseSubscriptionAction(std::string_view text, SubscriptionAction* out);
+
+struct SubscriptionEvent {
+  Address from;  // bare
+  Address to;    // bare
+  SubscriptionAction action = SubscriptionAction::kSubscribe;
+  std::string display_name;  // how `from` calls itself, when known (XEP-0172 nick, Lync name)
+};
+
+// `from` wants `to`'s current presence now (an XMPP probe, a Lync subscription to a contact whose
+// presence is not cached). Answered with a directed PresenceEvent when `from` may see it.
+struct PresenceProbeEvent {
+  Address from;  // bare
+  Address to;    // bare
+};
+
+// Typing notifications: Lync KeyboardActivity INFO (MS-SIPRE) and XEP-0085 chat states.
+enum class ChatState : uint8_t { kActive, kComposing, kPaused, kInactive, kGone };
+std::string_view ChatStateName(ChatState s);  // "active", "composing", "paused", ... (XEP-0085)
+bool ParseChatState(std::string_view text, ChatState* out);
+
+struct ChatStateEvent {
+  std::string conversation_id;  // as in InstantMessageEvent
+  Address from;
+  Address to;
+  ChatState state = ChatState::kActive;
 };
 
 }  // namespace causeway

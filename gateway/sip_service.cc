@@ -405,8 +405,8 @@ void Shard::PublishMessageOutcome(const SipMessage& request, int code) {
   } else {
     DeliveryFailureEvent failure;
     failure.message_id = im->message_id;
-    failure.from = im->from;
-    failure.to = im->to;
+    failure.from = im->to;
+    failure.to = im->from;
     failure.reason = mappings::FailureReasonFromSipCode(code);
     failure.text = absl::StrCat("SIP ", code);
     published = bus_.Publish(failure);
@@ -489,7 +489,7 @@ absl::Status SipService::Start(const StartContext& context) {
     transport.owner = static_cast<uint32_t>(i);
     absl::Status status = shard->Init(config, transport, *location_, /*purge=*/i == 0);
     if (!status.ok()) return status;
-    if (hooks_.on_bus) hooks_.on_bus(i, shard->bus());
+    if (hooks_.on_worker) hooks_.on_worker(runtime_->worker(i), shard->bus());
     if (i == 0) {
       // Later workers bind the ports the first one got (port 0 in tests means ephemeral).
       transport.listen = shard->transport().BoundListeners();

@@ -8,16 +8,18 @@
 #include <memory>
 
 #include "core/bus.h"
+#include "core/runtime/worker.h"
 #include "gateway/daemon.h"
 
 namespace causeway::gateway {
 
 struct SipServiceHooks {
-  // Called once per worker, on the thread that starts the service, with that worker's index and
-  // its event bus (before any traffic): connectors subscribe here. Every instant message the SIP
-  // side delivered (InstantMessageEvent) or failed to deliver (DeliveryFailureEvent) is published
-  // on the bus of the worker that handled it.
-  std::function<void(size_t worker, Bus& bus)> on_bus;
+  // Called once per worker, on the thread that starts the service, before the workers run (no
+  // traffic yet): connectors that share the workers (the XMPP edge) create their per-worker
+  // objects on `worker`'s io_context, register stop hooks on it and subscribe to its event bus.
+  // Every instant message the SIP side delivered (InstantMessageEvent) or failed to deliver
+  // (DeliveryFailureEvent) is published on the bus of the worker that handled it.
+  std::function<void(runtime::Worker& worker, Bus& bus)> on_worker;
 };
 
 std::unique_ptr<Service> MakeSipService(SipServiceHooks hooks = {});

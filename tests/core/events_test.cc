@@ -40,6 +40,21 @@ TEST(EventsTest, EnumNamesRoundTrip) {
     ASSERT_TRUE(ParseDeliveryFailureReason(DeliveryFailureReasonName(r), &out)) << i;
     EXPECT_EQ(out, r);
   }
+  for (int i = 0; i <= static_cast<int>(SubscriptionAction::kUnsubscribed); ++i) {
+    const auto a = static_cast<SubscriptionAction>(i);
+    SubscriptionAction out = SubscriptionAction::kUnsubscribed;
+    ASSERT_TRUE(ParseSubscriptionAction(SubscriptionActionName(a), &out)) << i;
+    EXPECT_EQ(out, a);
+  }
+  for (int i = 0; i <= static_cast<int>(ChatState::kGone); ++i) {
+    const auto s = static_cast<ChatState>(i);
+    ChatState out = ChatState::kGone;
+    ASSERT_TRUE(ParseChatState(ChatStateName(s), &out)) << i;
+    EXPECT_EQ(out, s);
+  }
+  // The XEP-0085 element names, which the XMPP mapping writes as they are.
+  EXPECT_EQ(ChatStateName(ChatState::kComposing), "composing");
+  EXPECT_EQ(SubscriptionActionName(SubscriptionAction::kUnsubscribed), "unsubscribed");
   EXPECT_EQ(AvailabilityName(Availability::kBusyIdle), "busy-idle");
   EXPECT_EQ(NetworkName(Network::kPublicIm), "public-im");
 }

@@ -123,7 +123,7 @@ class SipServiceTest : public ::testing::Test {
     context.state_dir = *state_dir;
     context.workers = 2;
     SipServiceHooks hooks;
-    hooks.on_bus = [this](size_t, Bus& bus) {
+    hooks.on_worker = [this](runtime::Worker&, Bus& bus) {
       subscriptions_.push_back(bus.Subscribe<InstantMessageEvent>(
           [this](const InstantMessageEvent& e) {
             std::lock_guard<std::mutex> lock(events_mu_);
@@ -270,7 +270,7 @@ TEST_F(SipServiceTest, RegisteredFlowsAreUsedFromEveryWorker) {
   std::lock_guard<std::mutex> lock(events_mu_);
   ASSERT_EQ(failed_.size(), 1u);
   EXPECT_EQ(failed_[0].reason, DeliveryFailureReason::kUnavailable);
-  EXPECT_EQ(failed_[0].to.user, "nobody");
+  EXPECT_EQ(failed_[0].from.user, "nobody");
 }
 
 }  // namespace
