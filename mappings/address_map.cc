@@ -169,6 +169,17 @@ absl::StatusOr<DomainMap> DomainMap::Create(const DomainMapConfig& config) {
     }
     map.federated_.insert(std::move(lower));
   }
+  for (const std::string& blocked : config.blocked_domains) {
+    if (absl::Status s = CheckDomainName(blocked); !s.ok()) return s;
+    std::string lower = absl::AsciiStrToLower(ToAbsl(blocked));
+    if (map.sip_to_xmpp_.contains(lower) || map.xmpp_to_sip_.contains(lower)) {
+      return absl::InvalidArgumentError(absl::StrCat("blocked domain is local: ", lower));
+    }
+    if (map.federated_.contains(lower)) {
+      return absl::InvalidArgumentError(absl::StrCat("domain both federated and blocked: ", lower));
+    }
+    map.blocked_.insert(std::move(lower));
+  }
   return map;
 }
 
@@ -176,6 +187,7 @@ bool DomainMap::IsAllowedRemote(std::string_view lower_domain) const {
   const absl::string_view key = ToAbsl(lower_domain);
   if (sip_to_xmpp_.contains(key) || xmpp_to_sip_.contains(key)) return false;
   if (!CheckDomainName(lower_domain).ok()) return false;
+  if (blocked_.contains(key)) return false;
   return open_federation_ || federated_.contains(key);
 }
 

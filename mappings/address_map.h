@@ -13,7 +13,10 @@
 //    directions. Which remote domains pass is the federation policy: open federation (any domain
 //    that is not local) or an allow list, as Lync Server's federation settings are.
 //
-// A domain that is neither local nor allowed remote is NotFound. A remote domain may not be the
+// A domain that is neither local nor allowed remote is NotFound, and so is a blocked domain: the
+// block list names remote domains refused in both directions even under open federation (an
+// operator's answer to an abusive server), compared exactly (a block of example.com does not
+// block chat.example.com). A remote domain may not be the
 // name of a local domain on either side: bob@corp.example arriving from XMPP while corp.example is
 // a local SIP domain mapped to another XMPP name would otherwise alias a local SIP user.
 //
@@ -73,12 +76,14 @@ struct DomainMapConfig {
   std::vector<DomainPair> local;  // the domains this gateway serves
   bool open_federation = false;   // true: every non-local domain is a reachable remote domain
   std::vector<std::string> federated_domains;  // with open_federation false: the allowed remotes
+  std::vector<std::string> blocked_domains;    // never reachable, whatever the federation policy
 };
 
 class DomainMap {
  public:
   // Names compare case-insensitively and are stored lower-case. InvalidArgument for an empty or
-  // malformed name, a sip or xmpp domain listed twice, or a federated domain that is local.
+  // malformed name, a sip or xmpp domain listed twice, a federated or blocked domain that is
+  // local, or a domain both federated and blocked (the configuration contradicts itself).
   static absl::StatusOr<DomainMap> Create(const DomainMapConfig& config);
 
   // The domain to use on the other side, NotFound when it is neither local nor an allowed remote.
@@ -94,6 +99,7 @@ class DomainMap {
   absl::flat_hash_map<std::string, std::string> sip_to_xmpp_;
   absl::flat_hash_map<std::string, std::string> xmpp_to_sip_;
   absl::flat_hash_set<std::string> federated_;
+  absl::flat_hash_set<std::string> blocked_;
   bool open_federation_ = false;
 };
 

@@ -181,6 +181,39 @@ TEST(DomainMap, FederationIsClosedOrAnAllowList) {
   EXPECT_EQ(allow.XmppDomainFor("jabber.test").status().code(), absl::StatusCode::kNotFound);
 }
 
+TEST(DomainMap, ABlockedDomainIsUnreachableBothWaysEvenUnderOpenFederation) {
+  DomainMapConfig c = Lab();  // open federation
+  c.blocked_domains = {"Spam.TEST"};
+  const DomainMap map = Map(c);
+  EXPECT_EQ(map.XmppDomainFor("spam.test").status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(map.SipDomainFor("SPAM.test").status().code(), absl::StatusCode::kNotFound);
+  // Exact names only: neighbours and subdomains still federate.
+  EXPECT_EQ(*map.SipDomainFor("chat.spam.test"), "chat.spam.test");
+  EXPECT_EQ(*map.XmppDomainFor("xmpp.test"), "xmpp.test");
+  EXPECT_EQ(XmppAddressFromSip(Sip("mallory", "spam.test"), map).status().code(),
+            absl::StatusCode::kNotFound);
+  EXPECT_EQ(SipAddressFromXmpp(Xmpp("mallory", "spam.test", "bot"), map).status().code(),
+            absl::StatusCode::kNotFound);
+  // Local domains are untouched by the block list.
+  EXPECT_EQ(*map.XmppDomainFor("lync.test"), "lync.test");
+}
+
+TEST(DomainMap, BlockedDomainsMustBeRemoteAndNotAlsoFederated) {
+  DomainMapConfig c = Lab();
+  c.blocked_domains = {"lync.test"};
+  EXPECT_EQ(DomainMap::Create(c).status().code(), absl::StatusCode::kInvalidArgument);
+  c.blocked_domains = {"xmpp.corp.example"};  // the XMPP name of a local pair
+  EXPECT_EQ(DomainMap::Create(c).status().code(), absl::StatusCode::kInvalidArgument);
+  c.blocked_domains = {"bad domain"};
+  EXPECT_EQ(DomainMap::Create(c).status().code(), absl::StatusCode::kInvalidArgument);
+  c.open_federation = false;
+  c.federated_domains = {"xmpp.test"};
+  c.blocked_domains = {"XMPP.test"};
+  EXPECT_EQ(DomainMap::Create(c).status().code(), absl::StatusCode::kInvalidArgument);
+  c.blocked_domains = {"spam.test"};
+  EXPECT_TRUE(DomainMap::Create(c).ok());
+}
+
 TEST(DomainMap, RejectsAmbiguousOrMalformedConfiguration) {
   DomainMapConfig c;
   c.local = {{"a.test", "x.test"}, {"A.TEST", "y.test"}};
