@@ -49,6 +49,15 @@ uint32_t PublishedAvailability(std::string_view xml) {
   return value;
 }
 
+FederationOutput Federation(FederationOutput::Kind kind, const std::string& from,
+                            const std::string& to) {
+  FederationOutput out;
+  out.kind = kind;
+  out.from = from;
+  out.to = to;
+  return out;
+}
+
 bool IsUserState(std::string_view xml) { return absl::StrContains(ToAbsl(xml), "userState"); }
 
 std::string ContactCardXml(std::string_view display_name) {
@@ -79,6 +88,7 @@ FrontEndState::User& FrontEndState::LoadUser(const std::string& aor) {
   User& user = users_[aor];
   if (user.loaded) return user;
   user.loaded = true;
+  if (IsFederated(aor)) return user;  // another network keeps its data; only watchers here
   absl::StatusOr<RoamingData> data = store_.Load(aor);
   if (!data.ok()) {
     log::Warn(kLog, "roaming data not loaded", {{"user", aor},
@@ -105,6 +115,21 @@ FrontEndState::User& FrontEndState::LoadUser(const std::string& aor) {
   }
   for (Category& c : data->publications) user.publications.push_back({std::move(c), ""});
   return user;
+}
+
+bool FrontEndState::IsFederated(std::string_view aor) const {
+  const size_t at = aor.find('@');
+  return options_.federated_domain && at != std::string_view::npos &&
+         options_.federated_domain(aor.substr(at + 1));
+}
+
+bool FrontEndState::IsLocalUser(std::string_view aor) const {
+  const size_t at = aor.find('@');
+  if (at == std::string_view::npos || !ServedDomains(options_.domains).Serves(aor.substr(at + 1))) {
+    return false;
+  }
+  return directory_ == nullptr || directory_->Size() == 0 ||
+         directory_->FindByUri(aor) != nullptr;
 }
 
 void FrontEndState::RemoveSubscription(const std::string& key) {
@@ -159,10 +184,12 @@ bool FrontEnd::OnRequest(ServerTransactionId id, SipMessage& request, const Rece
   const Uri& ruri = request.request_uri();
   if (!ruri.is_sip() || !ruri.has_user()) return false;
   ServedDomains served(state_.options().domains);
-  if (!served.Serves(ruri.host())) return false;
   absl::StatusOr<std::string> target = CanonicalAor(ruri);
   absl::StatusOr<std::string> from = CanonicalAor(request.from().uri);
   if (!target.ok() || !from.ok()) return false;
+  // A presence subscription to a federated user is answered here from what its network told us.
+  const bool federated_target = method == Method::kSubscribe && state_.IsFederated(*target);
+  if (!served.Serves(ruri.host()) && !federated_target) return false;
 
   std::string user;
   if (!info.authenticated_user.empty()) {
@@ -171,7 +198,7 @@ bool FrontEnd::OnRequest(ServerTransactionId id, SipMessage& request, const Rece
     user = *from;
   }
   const bool self = *target == *from;
-  if (state_.directory_ != nullptr && state_.directory_->Size() > 0 &&
+  if (!federated_target && state_.directory_ != nullptr && state_.directory_->Size() > 0 &&
       state_.directory_->FindByUri(*target) == nullptr) {
     Reply(id, request, 404);
     return true;
@@ -282,11 +309,7 @@ bool FrontEnd::HandleSubscribe(ServerTransactionId id, SipMessage& request,
       for (const std::string& r : resources) {
         RlmiResource resource;
         resource.uri = r;
-        const bool known =
-            ServedDomains(options.domains).Serves(r.substr(r.find('@') + 1)) &&
-            (state_.directory_ == nullptr || state_.directory_->Size() == 0 ||
-             state_.directory_->FindByUri(r) != nullptr);
-        if (known) {
+        if (state_.IsLocalUser(r) || state_.IsFederated(r)) {
           resource.categories = VisibleCategories(r, user);
         } else {
           resource.state = "terminated";
@@ -338,6 +361,12 @@ bool FrontEnd::HandleSubscribe(ServerTransactionId id, SipMessage& request,
           FrontEndState::User& watched = state_.LoadUser(r);
           watched.watchers.insert(key);
           watched.last_availability = Availability(r);  // what this watcher was just told
+          if (state_.IsFederated(r)) {
+            auto remote = state_.remote_.find(r);
+            if (remote == state_.remote_.end() || !remote->second.allowed.contains(user)) {
+              QueueFederated(Federation(FederationOutput::Kind::kProbe, user, r));
+            }
+          }
         }
       }
       state_.subscriptions_[key] = std::move(s);
@@ -411,15 +440,17 @@ void FrontEnd::HandleInDialogSubscribe(ServerTransactionId id, SipMessage& reque
         sub.resources.push_back(aor);
         RlmiResource resource;
         resource.uri = aor;
-        const bool ours =
-            ServedDomains(state_.options().domains).Serves(aor.substr(aor.find('@') + 1)) &&
-            (state_.directory_ == nullptr || state_.directory_->Size() == 0 ||
-             state_.directory_->FindByUri(aor) != nullptr);
-        if (ours) {
+        if (state_.IsLocalUser(aor) || state_.IsFederated(aor)) {
           FrontEndState::User& watched = state_.LoadUser(aor);
           watched.watchers.insert(key);
           watched.last_availability = Availability(aor);
           resource.categories = VisibleCategories(aor, sub.subscriber);
+          if (state_.IsFederated(aor)) {
+            auto remote = state_.remote_.find(aor);
+            if (remote == state_.remote_.end() || !remote->second.allowed.contains(sub.subscriber)) {
+              QueueFederated(Federation(FederationOutput::Kind::kProbe, sub.subscriber, aor));
+            }
+          }
         } else {
           resource.state = "terminated";
           resource.reason = "noresource";
@@ -444,6 +475,7 @@ void FrontEnd::HandleInDialogSubscribe(ServerTransactionId id, SipMessage& reque
     }
   }
   (void)server_.layer().SendResponse(id, std::move(ok));
+  Send({});  // the probes for federated contacts added to the list
 }
 
 bool FrontEnd::HandleService(ServerTransactionId id, SipMessage& request,
@@ -497,12 +529,36 @@ bool FrontEnd::HandleService(ServerTransactionId id, SipMessage& request,
         } else {
           modified.push_back(it->uri);
         }
-        AddSubscriber(AorOfText(soap->uri), user, out);
+        const std::string contact = AorOfText(soap->uri);
+        AddSubscriber(contact, user, out);
+        if (added && state_.IsFederated(contact)) {
+          // RFC 6121 §3.1: adding a contact asks for its presence; a contact that asked first is
+          // approved by the same act (the "adding the contact on the Lync side").
+          QueueFederatedSubscription(user, contact, SubscriptionAction::kSubscribe);
+          for (Subscriber& s : u.subscribers) {
+            if (AorOfText(s.user) != contact || s.acknowledged) continue;
+            s.acknowledged = true;
+            if (absl::Status saved = state_.store_.SaveSubscribers(user, u.subscribers);
+                !saved.ok()) {
+              log::Warn(kLog, "subscribers not saved", {{"user", user},
+                                                        {"why", FromAbsl(saved.message())}});
+            }
+            if (ApprovedRemoteWatcher(user, contact)) {
+              QueueFederatedSubscription(user, contact, SubscriptionAction::kSubscribed);
+              QueueFederatedPresence(user, contact);
+            }
+            QueueRoamingNotifies(user, kRoamingSelfEvent, out);
+          }
+        }
         break;
       }
       case SoapMethod::kDeleteContact:
         if (auto it = find_contact(soap->uri); it != list.contacts.end()) {
           delta.deleted_contacts.push_back(WithSipScheme(it->uri));
+          const std::string contact = AorOfText(it->uri);
+          if (state_.IsFederated(contact)) {
+            QueueFederatedSubscription(user, contact, SubscriptionAction::kUnsubscribe);
+          }
           list.contacts.erase(it);
         }
         break;
@@ -619,6 +675,7 @@ bool FrontEnd::HandleService(ServerTransactionId id, SipMessage& request,
     }
     QueueRoamingNotifies(user, kRoamingSelfEvent, out);
     QueuePresenceNotifies(user, out);
+    QueueFederatedPresence(user);
   } else if (content_type == kSetContainerMembersContentType) {
     absl::StatusOr<std::vector<ContainerUpdate>> updates =
         ParseSetContainerMembers(request.body());
@@ -629,6 +686,15 @@ bool FrontEnd::HandleService(ServerTransactionId id, SipMessage& request,
     absl::MutexLock lock(&state_.mu_);
     ++state_.stats_.services;
     FrontEndState::User& u = state_.LoadUser(user);
+    // Federated subscribers whose access changes with the containers hear of it (RFC 6121:
+    // subscribed when approved, unsubscribed when revoked).
+    std::vector<std::pair<std::string, bool>> federated_before;
+    for (const Subscriber& s : u.subscribers) {
+      const std::string watcher = AorOfText(s.user);
+      if (state_.IsFederated(watcher) && s.acknowledged) {
+        federated_before.emplace_back(watcher, ApprovedRemoteWatcher(user, watcher));
+      }
+    }
     for (const ContainerUpdate& update : *updates) {
       auto it = std::find_if(u.containers.begin(), u.containers.end(),
                              [&update](const Container& c) { return c.id == update.id; });
@@ -646,6 +712,13 @@ bool FrontEnd::HandleService(ServerTransactionId id, SipMessage& request,
       log::Warn(kLog, "containers not saved", {{"user", user},
                                                {"why", FromAbsl(saved.message())}});
     }
+    for (const auto& [watcher, was_approved] : federated_before) {
+      const bool approved = ApprovedRemoteWatcher(user, watcher);
+      if (approved == was_approved) continue;
+      QueueFederatedSubscription(user, watcher, approved ? SubscriptionAction::kSubscribed
+                                                         : SubscriptionAction::kUnsubscribed);
+      if (approved) QueueFederatedPresence(user, watcher);
+    }
     QueueRoamingNotifies(user, kRoamingSelfEvent, out);
   } else if (content_type == kSetSubscribersContentType) {
     absl::StatusOr<std::vector<Subscriber>> acknowledged = ParseSetSubscribers(request.body());
@@ -658,7 +731,18 @@ bool FrontEnd::HandleService(ServerTransactionId id, SipMessage& request,
     FrontEndState::User& u = state_.LoadUser(user);
     for (const Subscriber& a : *acknowledged) {
       for (Subscriber& known : u.subscribers) {
-        if (AorOfText(known.user) == AorOfText(a.user)) known.acknowledged = true;
+        const std::string watcher = AorOfText(known.user);
+        if (watcher != AorOfText(a.user)) continue;
+        const bool newly = !known.acknowledged;
+        known.acknowledged = true;
+        // The Lync user answered a federated subscription request: allowed (any container but
+        // blocked, where the client puts those it refuses) or refused.
+        if (newly && state_.IsFederated(watcher)) {
+          const bool approved = ApprovedRemoteWatcher(user, watcher);
+          QueueFederatedSubscription(user, watcher, approved ? SubscriptionAction::kSubscribed
+                                                             : SubscriptionAction::kUnsubscribed);
+          if (approved) QueueFederatedPresence(user, watcher);
+        }
       }
     }
     if (absl::Status saved = state_.store_.SaveSubscribers(user, u.subscribers); !saved.ok()) {
@@ -708,6 +792,7 @@ void FrontEnd::AddSubscriber(const std::string& contact, const std::string& user
 }
 
 uint32_t FrontEnd::Availability(const std::string& aor) {
+  if (state_.IsFederated(aor)) return RemoteAvailability(aor, {}, nullptr);
   std::vector<Binding> bindings = state_.location_.Lookup(aor, clock_.Now());
   if (bindings.empty()) return static_cast<uint32_t>(lync::Availability::kOffline);
   FrontEndState::User& u = state_.LoadUser(aor);
@@ -758,6 +843,7 @@ uint32_t FrontEnd::ContainerOf(const std::string& aor, const std::string& watche
 }
 
 CategoriesDocument FrontEnd::VisibleCategories(const std::string& aor, const std::string& watcher) {
+  if (state_.IsFederated(aor)) return RemoteCategories(aor, watcher);
   CategoriesDocument doc;
   doc.uri = aor;
   const std::string now = FormatPublishTime(std::chrono::system_clock::now());
@@ -895,8 +981,12 @@ void FrontEnd::QueuePresenceNotifies(const std::string& aor, std::vector<Outgoin
     auto s = state_.subscriptions_.find(key);
     if (s == state_.subscriptions_.end()) continue;
     const std::string& watcher = s->second.subscriber;
-    const uint32_t container = watcher == aor ? kContainerPersonal : ContainerOf(aor, watcher);
-    auto [body, fresh] = bodies.try_emplace(container);
+    // Federated users share presence per watcher (RFC 6121 approvals), ours per access level.
+    const uint32_t key_of_body =
+        state_.IsFederated(aor)
+            ? uint32_t{state_.remote_.contains(aor) && state_.remote_[aor].allowed.contains(watcher)}
+            : (watcher == aor ? kContainerPersonal : ContainerOf(aor, watcher));
+    auto [body, fresh] = bodies.try_emplace(key_of_body);
     if (fresh) body->second = BuildCategories(VisibleCategories(aor, watcher));
     if (std::optional<Outgoing> n = MakeNotify(key, kEventCategoriesContentType, body->second)) {
       out.push_back(std::move(*n));
@@ -909,15 +999,27 @@ void FrontEnd::OnRegistrationChanged(std::string_view aor_view) {
   std::vector<Outgoing> out;
   {
     absl::MutexLock lock(&state_.mu_);
+    // Federated subscribers are in the stored subscriber list: load it when federation is on.
     auto it = state_.users_.find(aor);
-    if (it == state_.users_.end() || it->second.watchers.empty()) return;
-    if (Availability(aor) == it->second.last_availability) return;
-    QueuePresenceNotifies(aor, out);
+    const bool federation = static_cast<bool>(state_.options().federated_domain);
+    if (it == state_.users_.end() && !(federation && state_.IsLocalUser(aor))) return;
+    FrontEndState::User& u = state_.LoadUser(aor);
+    if (federation) QueueFederatedPresence(aor);
+    if (!u.watchers.empty() && Availability(aor) != u.last_availability) {
+      QueuePresenceNotifies(aor, out);
+    }
   }
   Send(std::move(out));
 }
 
 void FrontEnd::Send(std::vector<Outgoing> out) {
+  if (!federation_out_.empty()) {
+    std::vector<FederationOutput> federation;
+    federation.swap(federation_out_);
+    for (const FederationOutput& f : federation) {
+      if (federation_sink_) federation_sink_(f);
+    }
+  }
   for (Outgoing& o : out) {
     if (o.best_effort) {
       // BENOTIFY is best effort (MS-SIP): no response comes back, so no client transaction.
@@ -972,6 +1074,222 @@ bool FrontEnd::OnClientFailure(ClientTransactionId id, int code) {
   }
   notifies_.erase(it);
   return true;
+}
+
+// ---- federation ----
+
+bool FrontEnd::ApprovedRemoteWatcher(const std::string& aor, const std::string& remote) {
+  FrontEndState::User& u = state_.LoadUser(aor);
+  const bool acknowledged =
+      std::any_of(u.subscribers.begin(), u.subscribers.end(), [&remote](const Subscriber& s) {
+        return s.acknowledged && AorOfText(s.user) == remote;
+      });
+  return acknowledged && ContainerOf(aor, remote) != kContainerBlocked;
+}
+
+void FrontEnd::QueueFederated(FederationOutput output) {
+  federation_out_.push_back(std::move(output));
+}
+
+void FrontEnd::QueueFederatedSubscription(const std::string& from, const std::string& to,
+                                          SubscriptionAction action) {
+  FederationOutput out = Federation(FederationOutput::Kind::kSubscription, from, to);
+  out.action = action;
+  if (action == SubscriptionAction::kSubscribe && state_.directory_ != nullptr) {
+    if (UserRef record = state_.directory_->FindByUri(from)) {
+      out.display_name = record->display_name;
+    }
+  }
+  QueueFederated(std::move(out));
+}
+
+void FrontEnd::QueueFederatedPresence(const std::string& aor, const std::string& only) {
+  FrontEndState::User& u = state_.LoadUser(aor);
+  const uint32_t availability = Availability(aor);
+  // The note the user published last (MS-PRES "note" category), shown as the XMPP status.
+  std::string note;
+  std::string note_time;
+  for (const FrontEndState::Publication& p : u.publications) {
+    if (p.category.name != "note" || p.category.publish_time < note_time) continue;
+    absl::StatusOr<XmlDocument> doc = ParseXml(p.category.xml);
+    if (!doc.ok()) continue;
+    note = std::string(doc->root().ChildText("body"));
+    note_time = p.category.publish_time;
+  }
+  const std::string summary = absl::StrCat(availability, "\n", note);
+  if (only.empty()) {
+    if (summary == u.last_federated) return;
+    u.last_federated = summary;
+  }
+  for (const Subscriber& s : u.subscribers) {
+    const std::string watcher = AorOfText(s.user);
+    if (!only.empty() && watcher != only) continue;
+    if (!state_.IsFederated(watcher) || !ApprovedRemoteWatcher(aor, watcher)) continue;
+    FederationOutput out = Federation(FederationOutput::Kind::kPresence, aor, watcher);
+    out.availability = availability;
+    out.note = note;
+    QueueFederated(std::move(out));
+  }
+}
+
+uint32_t FrontEnd::RemoteAvailability(const std::string& remote, const std::string& watcher,
+                                      std::string* note) {
+  constexpr uint32_t kOffline = static_cast<uint32_t>(lync::Availability::kOffline);
+  auto it = state_.remote_.find(remote);
+  if (it == state_.remote_.end()) return kOffline;
+  if (!watcher.empty() && !it->second.allowed.contains(watcher)) return kOffline;
+  // The best state across the user's devices, as MS-PRES aggregates machine states.
+  uint32_t best = kOffline;
+  for (const auto& [device, state] : it->second.devices) {
+    if (state.availability < best) {
+      best = state.availability;
+      if (note != nullptr) *note = state.note;
+    }
+  }
+  return best;
+}
+
+CategoriesDocument FrontEnd::RemoteCategories(const std::string& remote,
+                                              const std::string& watcher) {
+  CategoriesDocument doc;
+  doc.uri = remote;
+  const std::string now = FormatPublishTime(std::chrono::system_clock::now());
+  std::string note;
+  AggregateState aggregate;
+  aggregate.availability = RemoteAvailability(remote, watcher, &note);
+  Category state;
+  state.name = "state";
+  state.container = kContainerPublic;
+  state.version = 1;
+  state.publish_time = now;
+  state.xml = BuildAggregateState(aggregate);
+  doc.categories.push_back(std::move(state));
+  Category note_category;
+  note_category.name = "note";
+  note_category.container = kContainerPublic;
+  note_category.version = 1;
+  note_category.publish_time = now;
+  note_category.xml = BuildNote(note);  // an empty note clears the one shown before
+  doc.categories.push_back(std::move(note_category));
+  return doc;
+}
+
+void FrontEnd::OnFederatedPresence(const std::string& remote, const std::string& device,
+                                   const std::string& watcher, uint32_t availability,
+                                   std::string note) {
+  std::vector<Outgoing> out;
+  {
+    absl::MutexLock lock(&state_.mu_);
+    if (!state_.IsFederated(remote)) return;
+    auto it = state_.remote_.find(remote);
+    if (it == state_.remote_.end()) {
+      if (state_.remote_.size() >= state_.options().max_remote_presentities) {
+        log::Warn(kLog, "federated presence not kept: too many presentities",
+                  {{"user", remote}});
+        return;
+      }
+      it = state_.remote_.try_emplace(remote).first;
+    }
+    FrontEndState::RemotePresentity& presentity = it->second;
+    // Presence sent to one of our users proves that user may see it (RFC 6121 §4.2.2).
+    if (!watcher.empty() && state_.IsLocalUser(watcher)) presentity.allowed.insert(watcher);
+    if (availability >= static_cast<uint32_t>(lync::Availability::kOffline)) {
+      presentity.devices.erase(device);
+    } else {
+      presentity.devices[device] = {availability, std::move(note)};
+    }
+    QueuePresenceNotifies(remote, out);
+  }
+  Send(std::move(out));
+}
+
+void FrontEnd::OnFederatedSubscription(const std::string& remote, const std::string& local,
+                                       SubscriptionAction action,
+                                       const std::string& display_name) {
+  std::vector<Outgoing> out;
+  {
+    absl::MutexLock lock(&state_.mu_);
+    if (!state_.IsFederated(remote)) return;
+    if (!state_.IsLocalUser(local)) {
+      // RFC 6121 §3.1.3: a request for a user that does not exist is answered unsubscribed.
+      if (action == SubscriptionAction::kSubscribe) {
+        QueueFederatedSubscription(local, remote, SubscriptionAction::kUnsubscribed);
+      }
+    } else {
+      FrontEndState::User& u = state_.LoadUser(local);
+      auto known = std::find_if(u.subscribers.begin(), u.subscribers.end(),
+                                [&remote](const Subscriber& s) { return AorOfText(s.user) == remote; });
+      auto save = [&] {
+        if (absl::Status saved = state_.store_.SaveSubscribers(local, u.subscribers); !saved.ok()) {
+          log::Warn(kLog, "subscribers not saved", {{"user", local},
+                                                    {"why", FromAbsl(saved.message())}});
+        }
+      };
+      switch (action) {
+        case SubscriptionAction::kSubscribe: {
+          if (known == u.subscribers.end()) {
+            // MS-OCSPROT 2.5.10: the user's endpoints learn of the new subscriber and ask the
+            // user to allow or block it; the answer comes back as setSubscribers.
+            Subscriber subscriber;
+            subscriber.user = std::string(StripSipScheme(remote));
+            subscriber.display_name = display_name;
+            subscriber.type = std::string(kMemberFederated);
+            const bool in_contacts =
+                std::any_of(u.contacts.contacts.begin(), u.contacts.contacts.end(),
+                            [&remote](const Contact& c) { return AorOfText(c.uri) == remote; });
+            subscriber.acknowledged = in_contacts;  // already a contact: approved by that
+            u.subscribers.push_back(std::move(subscriber));
+            save();
+            QueueRoamingNotifies(local, kRoamingSelfEvent, out);
+            known = u.subscribers.end() - 1;
+          }
+          if (known->acknowledged) {
+            // Approved before (or now by the contact list): RFC 6121 §3.1.3 pre-approval.
+            const bool approved = ApprovedRemoteWatcher(local, remote);
+            QueueFederatedSubscription(local, remote, approved ? SubscriptionAction::kSubscribed
+                                                               : SubscriptionAction::kUnsubscribed);
+            if (approved) QueueFederatedPresence(local, remote);
+          }
+          break;
+        }
+        case SubscriptionAction::kUnsubscribe:
+          if (known != u.subscribers.end()) {
+            u.subscribers.erase(known);
+            save();
+            QueueRoamingNotifies(local, kRoamingSelfEvent, out);
+          }
+          break;
+        case SubscriptionAction::kSubscribed:
+          // The remote user approved ours; its presence follows from its server.
+          if (auto it = state_.remote_.find(remote); it != state_.remote_.end()) {
+            it->second.allowed.insert(local);
+          } else if (state_.remote_.size() < state_.options().max_remote_presentities) {
+            state_.remote_[remote].allowed.insert(local);
+          }
+          break;
+        case SubscriptionAction::kUnsubscribed:
+          // Refused or revoked: this user sees the remote user offline from now on.
+          if (auto it = state_.remote_.find(remote); it != state_.remote_.end()) {
+            if (it->second.allowed.erase(local) > 0) QueuePresenceNotifies(remote, out);
+          }
+          break;
+      }
+    }
+  }
+  Send(std::move(out));
+}
+
+void FrontEnd::OnFederatedProbe(const std::string& remote, const std::string& local) {
+  {
+    absl::MutexLock lock(&state_.mu_);
+    if (!state_.IsFederated(remote)) return;
+    if (state_.IsLocalUser(local) && ApprovedRemoteWatcher(local, remote)) {
+      QueueFederatedPresence(local, remote);
+    } else {
+      QueueFederatedSubscription(local, remote, SubscriptionAction::kUnsubscribed);
+    }
+  }
+  Send({});
 }
 
 }  // namespace causeway::sip::lync

@@ -36,6 +36,7 @@
 #include "absl/synchronization/mutex.h"
 #include "core/clock.h"
 #include "core/directory.h"
+#include "core/events.h"
 #include "sip/codec/message.h"
 #include "sip/lync/bodies_contacts.h"
 #include "sip/lync/bodies_presence.h"
@@ -47,13 +48,35 @@
 
 namespace causeway::sip::lync {
 
+// What the front end tells another network (XMPP federation) about: the gateway turns it into a
+// bus event. `from` and `to` are SIP AORs ("sip:alice@lync.test"); `to` (or `from` for none of
+// these: they all go out) is a user of a federated domain.
+struct FederationOutput {
+  enum class Kind : uint8_t { kPresence, kSubscription, kProbe };
+  Kind kind = Kind::kPresence;
+  std::string from;
+  std::string to;
+  // kPresence: the MS-PRES aggregate availability (18500 = offline) and the user's note.
+  uint32_t availability = 0;
+  std::string note;
+  // kSubscription
+  SubscriptionAction action = SubscriptionAction::kSubscribe;
+  std::string display_name;
+};
+using FederationSink = std::function<void(const FederationOutput&)>;
+
 struct FrontEndOptions {
   // Served domains: only their users have roaming data and presence here.
   std::vector<std::string> domains;
+  // Domains whose users live on another network reached through the gateway (XMPP federation):
+  // their presence comes from that network, subscriptions to and from them are the RFC 6121
+  // handshake (FederationOutput). Unset = none.
+  std::function<bool(std::string_view domain)> federated_domain;
   std::chrono::seconds default_expires{3600};  // subscriptions without Expires
   std::chrono::seconds max_expires{7200};
   size_t max_subscriptions = 200000;           // across all users
   size_t max_resources_per_batch = 1000;       // adhocList entries in one SUBSCRIBE
+  size_t max_remote_presentities = 100000;     // federated users whose presence is kept
   ServerConfiguration server_configuration;    // what provisioning-v2 tells clients
   // When true, only messages proven by an MS-SIPAE signature (ReceiveInfo::authenticated_user)
   // may read or change a user's data; otherwise (no user directory: lab mode) From is trusted.
@@ -113,9 +136,23 @@ class FrontEndState {
     absl::flat_hash_set<std::string> subscriptions;  // keys of subscriptions this user holds
     absl::flat_hash_set<std::string> watchers;       // keys of presence subscriptions on this user
     uint32_t last_availability = 0;                  // last aggregate sent to watchers
+    std::string last_federated;  // availability and note last sent to federated subscribers
+  };
+  // A user of a federated domain: what its devices (XMPP resources) last told us, and which of
+  // our users it shares presence with (RFC 6121: only approved subscribers get presence).
+  struct RemoteDevice {
+    uint32_t availability = 0;
+    std::string note;
+  };
+  struct RemotePresentity {
+    absl::flat_hash_map<std::string, RemoteDevice> devices;
+    absl::flat_hash_set<std::string> allowed;  // local AORs
   };
 
   User& LoadUser(const std::string& aor) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  bool IsFederated(std::string_view aor) const;
+  // A user of a served domain that the directory knows (any user when there is no directory).
+  bool IsLocalUser(std::string_view aor) const;
   void RemoveSubscription(const std::string& key) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   FrontEndOptions options_;
@@ -128,6 +165,7 @@ class FrontEndState {
   // (LoadUser inserts), so elements must not move on rehash.
   absl::node_hash_map<std::string, User> users_ ABSL_GUARDED_BY(mu_);
   absl::node_hash_map<std::string, Subscription> subscriptions_ ABSL_GUARDED_BY(mu_);
+  absl::node_hash_map<std::string, RemotePresentity> remote_ ABSL_GUARDED_BY(mu_);
   FrontEndStats stats_ ABSL_GUARDED_BY(mu_);
   TimePoint next_sweep_ ABSL_GUARDED_BY(mu_){};
 };
@@ -144,6 +182,20 @@ class FrontEnd final : public LocalService {
 
   // A registration of `aor` was added, refreshed or removed: watchers see the new availability.
   void OnRegistrationChanged(std::string_view aor);
+
+  // ---- federation (another network's users; AORs in SIP form) ----
+  // Where this worker's FederationOutput goes (called on the worker thread, outside the lock).
+  void SetFederationSink(FederationSink sink) { federation_sink_ = std::move(sink); }
+  // `remote`'s device `device` is now at `availability` (18500 or more = gone). `watcher` is the
+  // local user the presence was directed to (it is allowed to see it), or "" for a broadcast.
+  void OnFederatedPresence(const std::string& remote, const std::string& device,
+                           const std::string& watcher, uint32_t availability, std::string note);
+  // The RFC 6121 handshake from `remote` to the local user `local`.
+  void OnFederatedSubscription(const std::string& remote, const std::string& local,
+                               SubscriptionAction action, const std::string& display_name);
+  // `remote` asks for `local`'s current presence: given when `remote` is an approved subscriber,
+  // answered `unsubscribed` otherwise (RFC 6121 §4.3.2).
+  void OnFederatedProbe(const std::string& remote, const std::string& local);
 
  private:
   struct Outgoing {
@@ -187,12 +239,32 @@ class FrontEnd final : public LocalService {
   void Send(std::vector<Outgoing> out);
   void Sweep() ABSL_EXCLUSIVE_LOCKS_REQUIRED(state_.mu_);
 
+  // Federation, under the state lock; the outputs leave in Send().
+  // May `remote` (a federated user) see `aor`'s presence: an acknowledged subscriber, not blocked.
+  bool ApprovedRemoteWatcher(const std::string& aor, const std::string& remote)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(state_.mu_);
+  // `aor`'s presence to its approved federated subscribers when it changed (or to `only`).
+  void QueueFederatedPresence(const std::string& aor, const std::string& only = {})
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(state_.mu_);
+  void QueueFederated(FederationOutput output) ABSL_EXCLUSIVE_LOCKS_REQUIRED(state_.mu_);
+  void QueueFederatedSubscription(const std::string& from, const std::string& to,
+                                  SubscriptionAction action)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(state_.mu_);
+  // What a local watcher sees of a federated user.
+  CategoriesDocument RemoteCategories(const std::string& remote, const std::string& watcher)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(state_.mu_);
+  uint32_t RemoteAvailability(const std::string& remote, const std::string& watcher,
+                              std::string* note) ABSL_EXCLUSIVE_LOCKS_REQUIRED(state_.mu_);
+
   FrontEndState& state_;
   SipServer& server_;
   const Clock& clock_;
   std::string contact_;
   // NOTIFY transactions in flight -> their subscription (a 481 or failure ends it).
   absl::flat_hash_map<ClientTransactionId, std::string> notifies_;
+  FederationSink federation_sink_;
+  // Filled under the state lock by this worker's thread only, emptied by Send().
+  std::vector<FederationOutput> federation_out_;
 };
 
 }  // namespace causeway::sip::lync

@@ -552,5 +552,213 @@ TEST_F(FrontEndTest, SubscriptionRefreshAndRemovalInDialog) {
   EXPECT_EQ(state_->subscription_count(), 0u);
 }
 
+// ---- federation: users of xmpp.test live on another network ----
+
+class FederatedFrontEndTest : public FrontEndTest {
+ protected:
+  FederatedFrontEndTest() {
+    server_->SetLocalService(nullptr);
+    FrontEndOptions fe = state_->options();
+    fe.federated_domain = [](std::string_view domain) { return domain == "xmpp.test"; };
+    front_end_.reset();
+    state_ = std::make_unique<FrontEndState>(fe, store_, location_, &directory_);
+    front_end_ = std::make_unique<FrontEnd>(*state_, *server_, clock_,
+                                            "<sip:127.0.0.1:5061;transport=tls>");
+    front_end_->SetFederationSink([this](const FederationOutput& o) { outputs_.push_back(o); });
+    server_->SetLocalService(front_end_.get());
+  }
+
+  // The outputs so far as "kind from to detail" lines, and forgets them.
+  std::vector<std::string> TakeOutputs() {
+    std::vector<std::string> lines;
+    for (const FederationOutput& o : outputs_) {
+      switch (o.kind) {
+        case FederationOutput::Kind::kPresence:
+          lines.push_back(absl::StrCat("presence ", o.from, " ", o.to, " ", o.availability,
+                                       o.note.empty() ? "" : " ", o.note));
+          break;
+        case FederationOutput::Kind::kSubscription:
+          lines.push_back(absl::StrCat(ToAbsl(SubscriptionActionName(o.action)), " ", o.from,
+                                       " ", o.to, o.display_name.empty() ? "" : " ",
+                                       o.display_name));
+          break;
+        case FederationOutput::Kind::kProbe:
+          lines.push_back(absl::StrCat("probe ", o.from, " ", o.to));
+          break;
+      }
+    }
+    outputs_.clear();
+    return lines;
+  }
+
+  void Publish(std::string_view user, ConnectionId connection, uint32_t availability,
+               uint32_t version, std::string_view call_id) {
+    const std::string aor = absl::StrCat("sip:", ToAbsl(user), "@example.test");
+    SelfRequest("SERVICE", user, connection, "", kCategoryPublishContentType,
+                absl::StrCat("<publish xmlns=\"http://schemas.microsoft.com/2006/09/sip/rich-presence\">"
+                             "<publications uri=\"", aor, "\">"
+                             "<publication categoryName=\"state\" instance=\"536870912\" "
+                             "container=\"2\" version=\"", version, "\" expireType=\"user\">"
+                             "<state xmlns=\"http://schemas.microsoft.com/2006/09/sip/state\" "
+                             "xmlns:xsi=\"http://www.w3.org/2001/XMLSchema-instance\" "
+                             "manual=\"true\" xsi:type=\"userState\"><availability>",
+                             availability, "</availability></state></publication>"
+                             "</publications></publish>"),
+                call_id);
+    ASSERT_EQ(Last("SIP/2.0").status_code(), 200);
+  }
+
+  std::vector<FederationOutput> outputs_;
+};
+
+constexpr char kBob[] = "sip:bob@xmpp.test";
+constexpr char kAliceAor[] = "sip:alice@example.test";
+
+TEST_F(FederatedFrontEndTest, RemoteSubscribeIsPendingUntilTheUserAllowsIt) {
+  Register("alice", "127.0.0.1:40000", 1, "e1");
+  SelfRequest("SUBSCRIBE", "alice", 1,
+              absl::StrCat("Event: vnd-microsoft-roaming-self\r\n", kSubscribeHeaders),
+              kRoamingSelfContentType,
+              "<roamingList xmlns=\"http://schemas.microsoft.com/2006/09/sip/roaming-self\">"
+              "<roaming type=\"subscribers\"/></roamingList>",
+              "self");
+  transport_.Take();
+  front_end_->OnFederatedSubscription(kBob, kAliceAor, SubscriptionAction::kSubscribe, "Bob X");
+  // alice's endpoint hears of the new subscriber; nothing goes back to bob yet.
+  EXPECT_TRUE(absl::StrContains(ToAbsl(Last("BENOTIFY").body()), "bob@xmpp.test"));
+  EXPECT_TRUE(TakeOutputs().empty());
+  SelfRequest("SUBSCRIBE", "alice", 1, "Event: presence.wpending\r\nExpires: 0\r\n", {}, {}, "w1");
+  EXPECT_TRUE(absl::StrContains(ToAbsl(Last("SIP/2.0 200").body()), "sip:bob@xmpp.test"));
+  // A probe before approval reveals nothing.
+  front_end_->OnFederatedProbe(kBob, kAliceAor);
+  EXPECT_EQ(TakeOutputs(), std::vector<std::string>{
+                               "unsubscribed sip:alice@example.test sip:bob@xmpp.test"});
+
+  // alice allows bob: subscribed, then her presence.
+  SelfRequest("SERVICE", "alice", 1, "", kSetSubscribersContentType,
+              "<setSubscribers xmlns=\"http://schemas.microsoft.com/2006/09/sip/presence-subscribers\">"
+              "<subscriber user=\"bob@xmpp.test\" acknowledged=\"true\"/></setSubscribers>",
+              "ack");
+  ASSERT_EQ(Last("SIP/2.0").status_code(), 200);
+  EXPECT_EQ(TakeOutputs(),
+            (std::vector<std::string>{"subscribed sip:alice@example.test sip:bob@xmpp.test",
+                                      "presence sip:alice@example.test sip:bob@xmpp.test 3500"}));
+  // Her changes follow; an unchanged state is not sent again.
+  Publish("alice", 1, 6500, 0, "busy");
+  EXPECT_EQ(TakeOutputs(), std::vector<std::string>{
+                               "presence sip:alice@example.test sip:bob@xmpp.test 6500"});
+  front_end_->OnRegistrationChanged(kAliceAor);
+  EXPECT_TRUE(TakeOutputs().empty());
+  front_end_->OnFederatedProbe(kBob, kAliceAor);
+  EXPECT_EQ(TakeOutputs(), std::vector<std::string>{
+                               "presence sip:alice@example.test sip:bob@xmpp.test 6500"});
+
+  // Blocking revokes: unsubscribed, and no presence any more.
+  ContainerUpdate update;
+  update.id = kContainerBlocked;
+  update.changes.push_back({"add", {std::string(kMemberUser), "bob@xmpp.test"}});
+  SelfRequest("SERVICE", "alice", 1, "", kSetContainerMembersContentType,
+              BuildSetContainerMembers({update}), "block");
+  ASSERT_EQ(Last("SIP/2.0").status_code(), 200);
+  EXPECT_EQ(TakeOutputs(), std::vector<std::string>{
+                               "unsubscribed sip:alice@example.test sip:bob@xmpp.test"});
+  Publish("alice", 1, 3500, 1, "free");
+  EXPECT_TRUE(TakeOutputs().empty());
+}
+
+TEST_F(FederatedFrontEndTest, SignOutIsOfflineForRemoteSubscribers) {
+  Register("alice", "127.0.0.1:40000", 1, "e1");
+  front_end_->OnFederatedSubscription(kBob, kAliceAor, SubscriptionAction::kSubscribe, "");
+  SelfRequest("SERVICE", "alice", 1, "", kSetSubscribersContentType,
+              "<setSubscribers xmlns=\"http://schemas.microsoft.com/2006/09/sip/presence-subscribers\">"
+              "<subscriber user=\"bob@xmpp.test\" acknowledged=\"true\"/></setSubscribers>",
+              "ack");
+  TakeOutputs();
+  Receive(absl::StrCat("REGISTER sip:example.test SIP/2.0\r\n",
+                       "Via: SIP/2.0/TLS 127.0.0.1:40000;branch=z9hG4bK-unreg\r\n",
+                       "From: <sip:alice@example.test>;tag=r;epid=e1\r\n",
+                       "To: <sip:alice@example.test>\r\nCall-ID: reg-1\r\nCSeq: 2 REGISTER\r\n",
+                       "Contact: <sip:127.0.0.1:40000;transport=tls>;+sip.instance=",
+                       "\"<urn:uuid:1>\"\r\nExpires: 0\r\nMax-Forwards: 70\r\n",
+                       "Content-Length: 0\r\n\r\n"),
+          From("127.0.0.1:40000", 1, "sip:alice@example.test"));
+  front_end_->OnRegistrationChanged(kAliceAor);
+  EXPECT_EQ(TakeOutputs(), std::vector<std::string>{
+                               "presence sip:alice@example.test sip:bob@xmpp.test 18500"});
+}
+
+TEST_F(FederatedFrontEndTest, AddingARemoteContactSubscribesAndShowsItsPresence) {
+  Register("alice", "127.0.0.1:40000", 1, "e1");
+  SelfRequest("SERVICE", "alice", 1, "", kSoapContentType,
+              "<s:Envelope xmlns:s=\"http://schemas.xmlsoap.org/soap/envelope/\"><s:Body>"
+              "<m:setContact xmlns:m=\"http://schemas.microsoft.com/winrtc/2002/11/sip\">"
+              "<m:displayName>Bob</m:displayName><m:groups/><m:subscribed>true</m:subscribed>"
+              "<m:URI>sip:bob@xmpp.test</m:URI><m:externalURI/><m:deltaNum>1</m:deltaNum>"
+              "</m:setContact></s:Body></s:Envelope>",
+              "add");
+  ASSERT_EQ(Last("SIP/2.0").status_code(), 200);
+  EXPECT_EQ(TakeOutputs(), std::vector<std::string>{
+                               "subscribe sip:alice@example.test sip:bob@xmpp.test Alice A"});
+  const std::string batch =
+      "<batchSub xmlns=\"http://schemas.microsoft.com/2006/01/sip/batch-subscribe\" "
+      "uri=\"sip:alice@example.test\" name=\"\"><action name=\"subscribe\" id=\"1\"><adhocList>"
+      "<resource uri=\"sip:bob@xmpp.test\"/></adhocList></action></batchSub>";
+  SelfRequest("SUBSCRIBE", "alice", 1, absl::StrCat("Event: presence\r\n", kSubscribeHeaders),
+              kBatchSubscribeContentType, batch, "watch");
+  SipMessage first = Last("SIP/2.0 200");
+  // A federated contact is a resource (not "noresource"), offline until its network says more.
+  EXPECT_FALSE(absl::StrContains(ToAbsl(first.body()), "noresource"));
+  EXPECT_TRUE(absl::StrContains(ToAbsl(first.body()), "<availability>18500</availability>"));
+  EXPECT_EQ(TakeOutputs(), std::vector<std::string>{
+                               "probe sip:alice@example.test sip:bob@xmpp.test"});
+
+  transport_.Take();
+  front_end_->OnFederatedPresence(kBob, "phone", kAliceAor, 6500, "On a train");
+  SipMessage busy = Last("BENOTIFY");
+  EXPECT_TRUE(absl::StrContains(ToAbsl(busy.body()), "<availability>6500</availability>"));
+  EXPECT_TRUE(absl::StrContains(ToAbsl(busy.body()), "On a train"));
+  // Two devices: the best state counts; the device that leaves no longer does.
+  front_end_->OnFederatedPresence(kBob, "laptop", kAliceAor, 3500, "");
+  EXPECT_TRUE(absl::StrContains(ToAbsl(Last("BENOTIFY").body()), "<availability>3500</availability>"));
+  front_end_->OnFederatedPresence(kBob, "laptop", kAliceAor, 18500, "");
+  EXPECT_TRUE(absl::StrContains(ToAbsl(Last("BENOTIFY").body()), "<availability>6500</availability>"));
+  // bob revokes alice: she sees him offline.
+  front_end_->OnFederatedSubscription(kBob, kAliceAor, SubscriptionAction::kUnsubscribed, "");
+  EXPECT_TRUE(absl::StrContains(ToAbsl(Last("BENOTIFY").body()), "<availability>18500</availability>"));
+  // Presence directed to someone else does not open alice's view again.
+  front_end_->OnFederatedPresence(kBob, "phone", "sip:carol@elsewhere.test", 3500, "");
+  EXPECT_TRUE(absl::StrContains(ToAbsl(Last("BENOTIFY").body()), "<availability>18500</availability>"));
+
+  // bob asks for alice's presence: she has him as a contact, so that is approval.
+  front_end_->OnFederatedSubscription(kBob, kAliceAor, SubscriptionAction::kSubscribe, "");
+  EXPECT_EQ(TakeOutputs(),
+            (std::vector<std::string>{"subscribed sip:alice@example.test sip:bob@xmpp.test",
+                                      "presence sip:alice@example.test sip:bob@xmpp.test 3500"}));
+  // Removing him unsubscribes.
+  SelfRequest("SERVICE", "alice", 1, "", kSoapContentType,
+              "<s:Envelope xmlns:s=\"http://schemas.xmlsoap.org/soap/envelope/\"><s:Body>"
+              "<m:deleteContact xmlns:m=\"http://schemas.microsoft.com/winrtc/2002/11/sip\">"
+              "<m:URI>sip:bob@xmpp.test</m:URI><m:deltaNum>2</m:deltaNum>"
+              "</m:deleteContact></s:Body></s:Envelope>",
+              "del");
+  ASSERT_EQ(Last("SIP/2.0").status_code(), 200);
+  EXPECT_EQ(TakeOutputs(), std::vector<std::string>{
+                               "unsubscribe sip:alice@example.test sip:bob@xmpp.test"});
+}
+
+TEST_F(FederatedFrontEndTest, UnknownUsersAndForeignDomainsAreRefused) {
+  // RFC 6121 §3.1.3: subscribing to a user that does not exist is answered unsubscribed.
+  front_end_->OnFederatedSubscription(kBob, "sip:nobody@example.test",
+                                      SubscriptionAction::kSubscribe, "");
+  EXPECT_EQ(TakeOutputs(), std::vector<std::string>{
+                               "unsubscribed sip:nobody@example.test sip:bob@xmpp.test"});
+  // Events that claim to come from a domain that is not federated are ignored.
+  front_end_->OnFederatedSubscription("sip:eve@example.test", kAliceAor,
+                                      SubscriptionAction::kSubscribe, "");
+  front_end_->OnFederatedPresence("sip:eve@other.test", "", kAliceAor, 3500, "");
+  EXPECT_TRUE(TakeOutputs().empty());
+  EXPECT_EQ(state_->stats().notifications, 0u);
+}
+
 }  // namespace
 }  // namespace causeway::sip::lync
