@@ -1,8 +1,12 @@
 #include "xmpp/component/component_connection.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <pthread.h>
 #include <signal.h>
 #include <strophe.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cstring>
@@ -65,6 +69,48 @@ void LogFromStrophe(void*, xmpp_log_level_t level, const char* area, const char*
     case XMPP_LEVEL_WARN: log::Warn(kLog, text, fields); break;
     case XMPP_LEVEL_ERROR: log::Error(kLog, text, fields); break;
   }
+}
+
+// libstrophe 0.12.2 reads conn->sm_state (XEP-0198 state) for every received stanza, but only
+// xmpp_connect_client allocates it: a component connection crashes on the first stanza after the
+// handshake. Public API only: a throw-away client connection gets one, handed over with
+// xmpp_conn_get_sm_state (allowed once it is disconnected) and xmpp_conn_set_sm_state. The donor
+// connects to a loopback listener of ours that never accepts, and is released before the loop
+// runs, so nothing leaves the machine and no server sees it.
+xmpp_sm_state_t* SmStateFromDonor(xmpp_ctx_t* ctx) {
+  struct Capture {
+    xmpp_sm_state_t* state = nullptr;
+  } capture;
+  int listener = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t length = sizeof(addr);
+  if (listener < 0 || bind(listener, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0 ||
+      listen(listener, 1) != 0 ||
+      getsockname(listener, reinterpret_cast<sockaddr*>(&addr), &length) != 0) {
+    if (listener >= 0) close(listener);
+    return nullptr;
+  }
+  xmpp_conn_t* donor = xmpp_conn_new(ctx);
+  if (donor != nullptr) {
+    xmpp_conn_set_jid(donor, "sm-donor@localhost");
+    xmpp_conn_set_flags(donor, XMPP_CONN_FLAG_DISABLE_TLS);
+    auto on_event = [](xmpp_conn_t* conn, xmpp_conn_event_t event, int, xmpp_stream_error_t*,
+                       void* userdata) {
+      if (event == XMPP_CONN_DISCONNECT || event == XMPP_CONN_FAIL) {
+        static_cast<Capture*>(userdata)->state = xmpp_conn_get_sm_state(conn);
+      }
+    };
+    if (xmpp_connect_client(donor, "127.0.0.1", ntohs(addr.sin_port), on_event, &capture) !=
+        XMPP_EOK) {
+      capture.state = xmpp_conn_get_sm_state(donor);  // failed at once: still disconnected
+    }
+    // A connecting donor reports its disconnect here first, where the state is taken.
+    xmpp_conn_release(donor);
+  }
+  close(listener);
+  return capture.state;
 }
 
 }  // namespace
@@ -249,26 +295,34 @@ void ComponentConnection::Run() {
     strophe_.reset();
     return;  // Sends stay queued and are returned by Shutdown
   }
+  // One connection object for the connection's life: libstrophe reconnects a disconnected one.
+  xmpp_conn_t* conn = xmpp_conn_new(strophe_->ctx);
+  xmpp_sm_state_t* sm_state = conn ? SmStateFromDonor(strophe_->ctx) : nullptr;
+  if (sm_state == nullptr || xmpp_conn_set_sm_state(conn, sm_state) != XMPP_EOK) {
+    log::Error(kLog, "component: libstrophe connection could not be set up");
+    if (sm_state != nullptr) xmpp_free_sm_state(sm_state);
+    if (conn != nullptr) xmpp_conn_release(conn);
+    strophe_.reset();
+    return;
+  }
+  xmpp_conn_set_jid(conn, config_.domain.c_str());
+  xmpp_conn_set_pass(conn, config_.secret.c_str());
+  xmpp_handler_add(conn, &Strophe::OnStanza, nullptr, nullptr, nullptr, strophe_.get());
+  strophe_->conn = conn;
   backoff_ = config_.reconnect_initial;
   next_attempt_ = std::chrono::steady_clock::now();
   const auto slice = static_cast<unsigned long>(std::max<int64_t>(1, config_.poll_interval.count()));
   while (!stop_.load()) {
     const TimePoint now = std::chrono::steady_clock::now();
-    if (link_ == LinkState::kIdle && strophe_->conn != nullptr) {
-      xmpp_conn_release(strophe_->conn);  // disconnected: reports nothing
-      strophe_->conn = nullptr;
-    }
     if (link_ == LinkState::kIdle && now >= next_attempt_) StartAttempt(now);
     if (link_ == LinkState::kConnecting && now >= attempt_deadline_) {
       log::Warn(kLog, "component: no accepted handshake in time, giving up this attempt",
                 {log::Field("server", absl::StrCat(config_.host, ":", config_.port))});
+      // A connected stream gets </stream:stream> and is closed within libstrophe's 2 s; a TCP
+      // connect still pending ends at libstrophe's own connect timeout (5 s).
       timed_out_ = true;
-      xmpp_conn_t* conn = std::exchange(strophe_->conn, nullptr);
-      xmpp_conn_release(conn);  // closes the socket; a live connection reports it
-      if (link_ == LinkState::kConnecting) {
-        OnDisconnected(nullptr, absl::DeadlineExceededError("connect timeout"), false);
-      }
-      timed_out_ = false;
+      attempt_deadline_ = TimePoint::max();
+      xmpp_disconnect(strophe_->conn);
     }
     HandToStrophe();
     ExpireQueued(now);
@@ -281,29 +335,18 @@ void ComponentConnection::Run() {
 
 void ComponentConnection::StartAttempt(TimePoint now) {
   attempts_.fetch_add(1);
-  xmpp_conn_t* conn = xmpp_conn_new(strophe_->ctx);
-  if (conn == nullptr) {
-    OnDisconnected(nullptr, absl::ResourceExhaustedError("xmpp_conn_new failed"), false);
-    return;
-  }
-  xmpp_conn_set_jid(conn, config_.domain.c_str());
-  xmpp_conn_set_pass(conn, config_.secret.c_str());
-  xmpp_handler_add(conn, &Strophe::OnStanza, nullptr, nullptr, nullptr, strophe_.get());
   link_ = LinkState::kConnecting;
   attempt_deadline_ = now + config_.connect_timeout;
   log::Debug(kLog, "component: connecting",
              {log::Field("server", absl::StrCat(config_.host, ":", config_.port)),
               log::Field("domain", config_.domain)});
-  if (xmpp_connect_component(conn, config_.host.c_str(), config_.port, &Strophe::OnConnEvent,
-                             strophe_.get()) != XMPP_EOK) {
-    xmpp_conn_release(conn);
+  if (xmpp_connect_component(strophe_->conn, config_.host.c_str(), config_.port,
+                             &Strophe::OnConnEvent, strophe_.get()) != XMPP_EOK) {
     OnDisconnected(nullptr,
                    absl::UnavailableError(absl::StrCat("cannot connect to ", config_.host, ":",
                                                        config_.port)),
                    false);
-    return;
   }
-  strophe_->conn = conn;
 }
 
 void ComponentConnection::OnConnected() {
@@ -324,6 +367,7 @@ void ComponentConnection::OnDisconnected(xmpp_conn_t* conn, const absl::Status& 
   const bool was_connected = link_ == LinkState::kConnected;
   if (conn != nullptr) TakeBackInFlight(conn);
   link_ = LinkState::kIdle;
+  timed_out_ = false;
   connected_.store(false);
   if (!was_connected && stream_error) auth_failures_.fetch_add(1);
   // A link that worked is retried soon; failed attempts back off exponentially.
@@ -421,16 +465,18 @@ void ComponentConnection::ExpireQueued(TimePoint now) {
   std::vector<Element> expired;
   {
     std::lock_guard<std::mutex> lock(mutex_);
-    if (queue_.empty()) return;
+    const auto is_expired = [&](const Queued& queued) {
+      return now - queued.since >= config_.retry_queued_for;
+    };
+    if (std::none_of(queue_.begin(), queue_.end(), is_expired)) return;
     std::deque<Queued> kept;
     for (Queued& queued : queue_) {
-      if (now - queued.since >= config_.retry_queued_for) {
+      if (is_expired(queued)) {
         expired.push_back(std::move(queued.stanza));
       } else {
         kept.push_back(std::move(queued));
       }
     }
-    if (expired.empty()) return;
     queue_.swap(kept);
   }
   log::Warn(kLog, "component: bouncing stanzas the server did not take in time",
@@ -445,13 +491,13 @@ void ComponentConnection::CloseStream() {
     HandToStrophe();
     xmpp_disconnect(strophe_->conn);
     const TimePoint deadline = std::chrono::steady_clock::now() + config_.close_timeout;
-    while (link_ == LinkState::kConnected && std::chrono::steady_clock::now() < deadline) {
+    while (link_ != LinkState::kIdle && std::chrono::steady_clock::now() < deadline) {
       xmpp_run_once(strophe_->ctx, 10);
       CountWritten();
     }
   }
-  // Still open (no answer in time) or still connecting: releasing closes the socket and
-  // reports the disconnect, which takes back what was not written.
+  // Releasing a connection still open (no answer in time) or still connecting closes the socket
+  // and reports the disconnect, which takes back what was not written.
   xmpp_conn_t* conn = std::exchange(strophe_->conn, nullptr);
   xmpp_conn_release(conn);
   if (link_ != LinkState::kIdle) {

@@ -1,0 +1,481 @@
+// xmpp/component: the XEP-0114 connection through libstrophe against a real Prosody — handshake
+// with the right and a wrong secret, stanzas both ways, the server going away and coming back,
+// bounces at the deadline, a full queue, Shutdown — plus the stanza text helpers on their own.
+
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <condition_variable>
+#include <deque>
+#include <functional>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "core/strings.h"
+#include "tests/xmpp_component/prosody_instance.h"
+#include "xmpp/codec/errors.h"
+#include "xmpp/codec/namespaces.h"
+#include "xmpp/codec/stanza.h"
+#include "xmpp/component/component_connection.h"
+#include "xmpp/component/component_wire.h"
+
+namespace causeway::xmpp::component {
+namespace {
+
+using std::chrono::milliseconds;
+using std::chrono::seconds;
+using test_support::PickFreePort;
+using test_support::ProsodyAvailable;
+using test_support::ProsodyInstance;
+
+constexpr char kDomain[] = "gw.xmpp.test";
+constexpr char kSecret[] = "component-secret";
+
+// ---- the stanza text helpers ----
+
+TEST(ComponentWireTest, StanzaFromAnotherStreamIsWrittenInTheComponentNamespace) {
+  Element message = MakeStanza(StanzaKind::kMessage, kNsServer, "chat", "bob@xmpp.test",
+                               "alice@gw.xmpp.test", "m1");
+  message.AddChild(kNsServer, "body").SetText("hi <there>");
+  message.AddChild("urn:xmpp:receipts", "request");
+  const std::string xml = ComponentStanzaXml(message);
+  EXPECT_EQ(xml,
+            "<message from='alice@gw.xmpp.test' to='bob@xmpp.test' type='chat' id='m1'>"
+            "<body>hi &lt;there&gt;</body><request xmlns='urn:xmpp:receipts'/></message>");
+
+  // Read back as a component stream reads it: the namespaces moved, the payload kept its own.
+  StanzaTextParser parser;
+  absl::StatusOr<Element> parsed = parser.Parse(xml);
+  ASSERT_TRUE(parsed.ok()) << parsed.status();
+  EXPECT_EQ(parsed->ns(), kNsComponentAccept);
+  EXPECT_EQ(parsed->ChildText(kNsComponentAccept, "body"), "hi <there>");
+  EXPECT_NE(parsed->FindChild("urn:xmpp:receipts", "request"), nullptr);
+}
+
+TEST(ComponentWireTest, ParsesLibstropheRenderingsWithOrWithoutXmlns) {
+  StanzaTextParser parser;
+  // libstrophe renders the namespace as an attribute when it has one.
+  absl::StatusOr<Element> with = parser.Parse(
+      "<iq xmlns=\"jabber:component:accept\" type=\"result\" id=\"p1\" from=\"xmpp.test\" "
+      "to=\"gw.xmpp.test\"/>");
+  ASSERT_TRUE(with.ok()) << with.status();
+  EXPECT_EQ(with->ns(), kNsComponentAccept);
+  EXPECT_EQ(StanzaId(*with), "p1");
+  absl::StatusOr<Element> without =
+      parser.Parse("<presence from=\"a@xmpp.test/r\" to=\"b@gw.xmpp.test\"><show>away</show>"
+                   "</presence>");
+  ASSERT_TRUE(without.ok()) << without.status();
+  EXPECT_EQ(without->ns(), kNsComponentAccept);
+  EXPECT_EQ(without->ChildText(kNsComponentAccept, "show"), "away");
+}
+
+TEST(ComponentWireTest, RejectsAnythingButOneCompleteElementAndRecovers) {
+  StanzaTextParser parser;
+  EXPECT_FALSE(parser.Parse("<message><body>").ok());          // incomplete
+  EXPECT_FALSE(parser.Parse("<message/><message/>").ok());     // two
+  EXPECT_FALSE(parser.Parse("<message><a></b></message>").ok());  // ill-formed
+  EXPECT_FALSE(parser.Parse("</stream:stream>").ok());         // stream end
+  absl::StatusOr<Element> next = parser.Parse("<message id='after'/>");
+  ASSERT_TRUE(next.ok()) << next.status();
+  EXPECT_EQ(StanzaId(*next), "after");
+}
+
+// ---- against Prosody ----
+
+// Everything the callbacks report, waited for from the test thread.
+class Recorder {
+ public:
+  struct Bounce {
+    Element stanza;
+    StanzaErrorCondition condition;
+  };
+  struct Link {
+    bool up;
+    absl::Status cause;
+  };
+
+  ComponentCallbacks Callbacks() {
+    ComponentCallbacks callbacks;
+    callbacks.on_stanza = [this](Element stanza) {
+      std::lock_guard<std::mutex> lock(mutex_);
+      stanzas_.push_back(std::move(stanza));
+      changed_.notify_all();
+    };
+    callbacks.on_undeliverable = [this](Element stanza, StanzaErrorCondition condition) {
+      std::lock_guard<std::mutex> lock(mutex_);
+      bounces_.push_back({std::move(stanza), condition});
+      changed_.notify_all();
+    };
+    callbacks.on_link = [this](bool up, absl::Status cause) {
+      std::lock_guard<std::mutex> lock(mutex_);
+      links_.push_back({up, std::move(cause)});
+      changed_.notify_all();
+    };
+    return callbacks;
+  }
+
+  // Waits until `done` holds (checked under the lock), at most `timeout`.
+  bool WaitFor(const std::function<bool()>& done, milliseconds timeout = seconds(10)) {
+    std::unique_lock<std::mutex> lock(mutex_);
+    return changed_.wait_for(lock, timeout, done);
+  }
+  bool WaitLinks(size_t count, milliseconds timeout = seconds(10)) {
+    return WaitFor([&] { return links_.size() >= count; }, timeout);
+  }
+  bool WaitStanzas(size_t count, milliseconds timeout = seconds(10)) {
+    return WaitFor([&] { return stanzas_.size() >= count; }, timeout);
+  }
+  bool WaitBounces(size_t count, milliseconds timeout = seconds(10)) {
+    return WaitFor([&] { return bounces_.size() >= count; }, timeout);
+  }
+
+  std::vector<Element> stanzas() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return stanzas_;
+  }
+  std::vector<Bounce> bounces() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return bounces_;
+  }
+  std::vector<Link> links() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return links_;
+  }
+  // The stanza with this id, if one arrived.
+  std::optional<Element> StanzaWithId(std::string_view id) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    for (const Element& stanza : stanzas_) {
+      if (StanzaId(stanza) == id) return stanza;
+    }
+    return std::nullopt;
+  }
+
+ private:
+  std::mutex mutex_;
+  std::condition_variable changed_;
+  std::vector<Element> stanzas_;
+  std::vector<Bounce> bounces_;
+  std::vector<Link> links_;
+};
+
+ComponentConfig ConfigFor(uint16_t port, std::string secret = kSecret) {
+  ComponentConfig config;
+  config.host = "127.0.0.1";
+  config.port = port;
+  config.domain = kDomain;
+  config.secret = std::move(secret);
+  config.connect_timeout = seconds(5);
+  config.reconnect_initial = milliseconds(200);
+  config.reconnect_max = seconds(1);
+  config.retry_queued_for = seconds(30);
+  return config;
+}
+
+// A chat message from a user at the component to a Prosody account that does not exist:
+// Prosody answers it with a service-unavailable error addressed back to the component.
+Element MessageToNobody(std::string_view id) {
+  Element message = MakeStanza(StanzaKind::kMessage, kNsComponentAccept, "chat",
+                               "nobody@xmpp.test", "alice@gw.xmpp.test", id);
+  message.AddChild(kNsComponentAccept, "body").SetText(absl::StrCat("message ", ToAbsl(id)));
+  return message;
+}
+
+void ExpectServiceUnavailableReply(const Element& reply) {
+  EXPECT_EQ(reply.name(), "message");
+  EXPECT_EQ(StanzaType(reply), "error");
+  EXPECT_EQ(StanzaTo(reply), "alice@gw.xmpp.test");
+  EXPECT_EQ(StanzaFrom(reply), "nobody@xmpp.test");
+  std::optional<ReceivedStanzaError> error = ReadStanzaError(reply);
+  ASSERT_TRUE(error.has_value());
+  EXPECT_EQ(error->condition, StanzaErrorCondition::kServiceUnavailable);
+}
+
+class ComponentProsodyTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (!ProsodyAvailable()) GTEST_SKIP() << "no " << test_support::kProsodyBinary;
+  }
+  void StartProsody(test_support::ProsodyOptions options = {}) {
+    prosody_.emplace(std::move(options));
+    ASSERT_TRUE(prosody_->Start()) << "Prosody did not start; log:\n" << prosody_->Log();
+  }
+  void TearDown() override {
+    if (HasFailure() && prosody_) std::cerr << "---- Prosody log ----\n" << prosody_->Log();
+  }
+
+  std::optional<ProsodyInstance> prosody_;
+  Recorder recorder_;
+};
+
+TEST_F(ComponentProsodyTest, HandshakeWithTheRightSecretIsAccepted) {
+  StartProsody();
+  auto connection = ComponentConnection::Start(ConfigFor(prosody_->component_port()),
+                                               recorder_.Callbacks());
+  ASSERT_TRUE(connection.ok()) << connection.status();
+  ASSERT_TRUE(recorder_.WaitLinks(1));
+  const auto links = recorder_.links();
+  EXPECT_TRUE(links[0].up) << links[0].cause;
+  const ComponentStats stats = (*connection)->stats();
+  EXPECT_TRUE(stats.connected);
+  EXPECT_EQ(stats.connects, 1u);
+  EXPECT_EQ(stats.auth_failures, 0u);
+  EXPECT_TRUE((*connection)->Shutdown().empty());
+  EXPECT_FALSE((*connection)->stats().connected);
+}
+
+TEST_F(ComponentProsodyTest, WrongSecretIsRefusedWithNotAuthorizedAndRetriedWithBackoff) {
+  StartProsody();
+  ComponentConfig config = ConfigFor(prosody_->component_port(), "not-the-secret");
+  config.reconnect_initial = milliseconds(300);
+  config.reconnect_max = seconds(5);
+  const auto started = std::chrono::steady_clock::now();
+  auto connection = ComponentConnection::Start(config, recorder_.Callbacks());
+  ASSERT_TRUE(connection.ok()) << connection.status();
+  ASSERT_TRUE(recorder_.WaitLinks(2));  // the first attempt and one retry, both refused
+  const auto elapsed = std::chrono::steady_clock::now() - started;
+  for (const Recorder::Link& link : recorder_.links()) {
+    EXPECT_FALSE(link.up);
+    EXPECT_EQ(StreamErrorOf(link.cause), StreamErrorCondition::kNotAuthorized) << link.cause;
+  }
+  // The retry came after the backoff, not at once.
+  EXPECT_GE(elapsed, milliseconds(300));
+  // Backoff doubles: by 1.5 s at most the attempts at ~0, 0.3, 0.9 s have been made.
+  std::this_thread::sleep_until(started + milliseconds(1500));
+  const ComponentStats stats = (*connection)->stats();
+  EXPECT_FALSE(stats.connected);
+  EXPECT_EQ(stats.connects, 0u);
+  EXPECT_GE(stats.auth_failures, 2u);
+  EXPECT_LE(stats.attempts, 3u);
+}
+
+TEST_F(ComponentProsodyTest, StanzasGoToProsodyAndItsAnswersArriveAtOnStanza) {
+  StartProsody();
+  // Callbacks go through an executor, as the gateway posts them to a worker: here a queue the
+  // test thread drains, so on_stanza must run on the test thread.
+  std::mutex posted_mutex;
+  std::deque<std::function<void()>> posted;
+  Executor post = [&](std::function<void()> fn) {
+    std::lock_guard<std::mutex> lock(posted_mutex);
+    posted.push_back(std::move(fn));
+  };
+  const std::thread::id test_thread = std::this_thread::get_id();
+  std::vector<std::thread::id> callback_threads;
+  ComponentCallbacks callbacks = recorder_.Callbacks();
+  callbacks.on_stanza = [&, inner = callbacks.on_stanza](Element stanza) {
+    callback_threads.push_back(std::this_thread::get_id());
+    inner(std::move(stanza));
+  };
+  auto connection = ComponentConnection::Start(ConfigFor(prosody_->component_port()),
+                                               std::move(callbacks), post);
+  ASSERT_TRUE(connection.ok()) << connection.status();
+  auto drain_until = [&](const std::function<bool()>& done) {
+    const auto deadline = std::chrono::steady_clock::now() + seconds(10);
+    while (!done() && std::chrono::steady_clock::now() < deadline) {
+      std::deque<std::function<void()>> batch;
+      {
+        std::lock_guard<std::mutex> lock(posted_mutex);
+        batch.swap(posted);
+      }
+      for (auto& fn : batch) fn();
+      std::this_thread::sleep_for(milliseconds(5));
+    }
+    return done();
+  };
+  ASSERT_TRUE(drain_until([&] { return !recorder_.links().empty(); }));
+  ASSERT_TRUE(recorder_.links()[0].up);
+
+  // XEP-0199 ping to the server: Prosody's mod_ping answers with a result.
+  Element ping = MakeStanza(StanzaKind::kIq, kNsComponentAccept, "get", "xmpp.test",
+                            "alice@gw.xmpp.test/lync", "ping-1");
+  ping.AddChild("urn:xmpp:ping", "ping");
+  ASSERT_TRUE((*connection)->Send(std::move(ping)).ok());
+  ASSERT_TRUE((*connection)->Send(MessageToNobody("m-1")).ok());
+  ASSERT_TRUE(drain_until([&] {
+    return recorder_.StanzaWithId("ping-1").has_value() && recorder_.StanzaWithId("m-1");
+  }));
+
+  const Element pong = *recorder_.StanzaWithId("ping-1");
+  EXPECT_EQ(pong.name(), "iq");
+  EXPECT_EQ(pong.ns(), kNsComponentAccept);
+  EXPECT_EQ(StanzaType(pong), "result");
+  EXPECT_EQ(StanzaFrom(pong), "xmpp.test");
+  EXPECT_EQ(StanzaTo(pong), "alice@gw.xmpp.test/lync");
+  ExpectServiceUnavailableReply(*recorder_.StanzaWithId("m-1"));
+  for (std::thread::id id : callback_threads) EXPECT_EQ(id, test_thread);
+
+  const ComponentStats stats = (*connection)->stats();
+  EXPECT_EQ(stats.stanzas_out, 2u);
+  EXPECT_EQ(stats.stanzas_in, 2u);
+  EXPECT_EQ(stats.bounced, 0u);
+  EXPECT_TRUE((*connection)->Shutdown().empty());
+}
+
+TEST_F(ComponentProsodyTest, StanzasSentWhileProsodyIsDownGoOutWhenItReturns) {
+  StartProsody();
+  auto connection = ComponentConnection::Start(ConfigFor(prosody_->component_port()),
+                                               recorder_.Callbacks());
+  ASSERT_TRUE(connection.ok()) << connection.status();
+  ASSERT_TRUE(recorder_.WaitLinks(1));
+  ASSERT_TRUE(recorder_.links()[0].up);
+
+  prosody_->Stop();
+  ASSERT_TRUE(recorder_.WaitLinks(2));
+  EXPECT_FALSE(recorder_.links()[1].up);
+  EXPECT_FALSE((*connection)->stats().connected);
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_TRUE((*connection)->Send(MessageToNobody(absl::StrCat("q-", i))).ok());
+  }
+  std::this_thread::sleep_for(milliseconds(500));  // a few refused reconnects meanwhile
+  EXPECT_TRUE(recorder_.stanzas().empty());
+
+  ASSERT_TRUE(prosody_->Start()) << prosody_->Log();
+  ASSERT_TRUE(recorder_.WaitStanzas(3)) << "only " << recorder_.stanzas().size();
+  const auto stanzas = recorder_.stanzas();
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_EQ(StanzaId(stanzas[i]), absl::StrCat("q-", i));  // in the order sent
+    ExpectServiceUnavailableReply(stanzas[i]);
+  }
+  const ComponentStats stats = (*connection)->stats();
+  EXPECT_GE(stats.reconnects, 1u);
+  EXPECT_EQ(stats.bounced, 0u);
+  EXPECT_TRUE(recorder_.bounces().empty());
+}
+
+TEST_F(ComponentProsodyTest, StanzasQueuedPastTheRetryWindowAreBouncedAsRemoteServerTimeout) {
+  // Nothing listens on this port: every attempt is refused.
+  ComponentConfig config = ConfigFor(PickFreePort());
+  config.retry_queued_for = milliseconds(400);
+  auto connection = ComponentConnection::Start(config, recorder_.Callbacks());
+  ASSERT_TRUE(connection.ok()) << connection.status();
+  const auto sent = std::chrono::steady_clock::now();
+  ASSERT_TRUE((*connection)->Send(MessageToNobody("late-1")).ok());
+  ASSERT_TRUE((*connection)->Send(MessageToNobody("late-2")).ok());
+  ASSERT_TRUE(recorder_.WaitBounces(2, seconds(5)));
+  EXPECT_GE(std::chrono::steady_clock::now() - sent, milliseconds(400));
+  const auto bounces = recorder_.bounces();
+  EXPECT_EQ(StanzaId(bounces[0].stanza), "late-1");
+  EXPECT_EQ(StanzaId(bounces[1].stanza), "late-2");
+  for (const auto& bounce : bounces) {
+    EXPECT_EQ(bounce.condition, StanzaErrorCondition::kRemoteServerTimeout);
+  }
+  EXPECT_EQ((*connection)->stats().bounced, 2u);
+  EXPECT_GE((*connection)->stats().attempts, 1u);
+  EXPECT_TRUE((*connection)->Shutdown().empty());
+}
+
+TEST_F(ComponentProsodyTest, AFullQueueRefusesWithResourceConstraint) {
+  ComponentConfig config = ConfigFor(PickFreePort());
+  config.max_queued = 2;
+  auto connection = ComponentConnection::Start(config, recorder_.Callbacks());
+  ASSERT_TRUE(connection.ok()) << connection.status();
+  ASSERT_TRUE((*connection)->Send(MessageToNobody("1")).ok());
+  ASSERT_TRUE((*connection)->Send(MessageToNobody("2")).ok());
+  absl::Status third = (*connection)->Send(MessageToNobody("3"));
+  EXPECT_EQ(StanzaErrorOf(third), StanzaErrorCondition::kResourceConstraint) << third;
+  ASSERT_TRUE(recorder_.WaitBounces(1));
+  EXPECT_EQ(StanzaId(recorder_.bounces()[0].stanza), "3");
+  EXPECT_EQ(recorder_.bounces()[0].condition, StanzaErrorCondition::kResourceConstraint);
+  EXPECT_EQ((*connection)->Shutdown().size(), 2u);
+}
+
+TEST_F(ComponentProsodyTest, ShutdownReturnsUnsentStanzasAndLaterSendsAreBounced) {
+  ComponentConfig config = ConfigFor(PickFreePort());
+  auto connection = ComponentConnection::Start(config, recorder_.Callbacks());
+  ASSERT_TRUE(connection.ok()) << connection.status();
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_TRUE((*connection)->Send(MessageToNobody(absl::StrCat("u-", i))).ok());
+  }
+  const auto before = std::chrono::steady_clock::now();
+  std::vector<Element> unsent = (*connection)->Shutdown();
+  EXPECT_LT(std::chrono::steady_clock::now() - before, seconds(3));
+  ASSERT_EQ(unsent.size(), 3u);
+  for (int i = 0; i < 3; ++i) EXPECT_EQ(StanzaId(unsent[i]), absl::StrCat("u-", i));
+  EXPECT_TRUE((*connection)->Shutdown().empty());  // idempotent
+
+  absl::Status after = (*connection)->Send(MessageToNobody("too-late"));
+  EXPECT_EQ(StanzaErrorOf(after), StanzaErrorCondition::kServiceUnavailable) << after;
+  ASSERT_TRUE(recorder_.WaitBounces(1));
+  EXPECT_EQ(recorder_.bounces()[0].condition, StanzaErrorCondition::kServiceUnavailable);
+  EXPECT_TRUE(recorder_.bounces().size() == 1);
+}
+
+TEST_F(ComponentProsodyTest, ShutdownWhileConnectedFlushesTheQueueAndClosesTheStream) {
+  StartProsody();
+  auto connection = ComponentConnection::Start(ConfigFor(prosody_->component_port()),
+                                               recorder_.Callbacks());
+  ASSERT_TRUE(connection.ok()) << connection.status();
+  ASSERT_TRUE(recorder_.WaitLinks(1));
+  for (int i = 0; i < 5; ++i) {
+    ASSERT_TRUE((*connection)->Send(MessageToNobody(absl::StrCat("f-", i))).ok());
+  }
+  EXPECT_TRUE((*connection)->Shutdown().empty());
+  EXPECT_EQ((*connection)->stats().stanzas_out, 5u);
+  EXPECT_EQ((*connection)->stats().bounced, 0u);
+  // Prosody saw our </stream:stream> (a clean close), not a dropped socket.
+  const std::string log = prosody_->Log();
+  EXPECT_NE(log.find("Received </stream:stream>"), std::string::npos) << log;
+}
+
+TEST_F(ComponentProsodyTest, AServerThatNeverAnswersTimesTheAttemptOut) {
+  // A listener that never accepts: the kernel completes the TCP handshake, nothing answers the
+  // stream header.
+  int listener = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof(addr);
+  ASSERT_EQ(bind(listener, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
+  ASSERT_EQ(listen(listener, 8), 0);
+  ASSERT_EQ(getsockname(listener, reinterpret_cast<sockaddr*>(&addr), &len), 0);
+  ComponentConfig config = ConfigFor(ntohs(addr.sin_port));
+  config.connect_timeout = milliseconds(400);
+  config.reconnect_initial = seconds(5);
+  config.reconnect_max = seconds(5);
+  auto connection = ComponentConnection::Start(config, recorder_.Callbacks());
+  ASSERT_TRUE(connection.ok()) << connection.status();
+  ASSERT_TRUE(recorder_.WaitLinks(1, seconds(5)));
+  EXPECT_FALSE(recorder_.links()[0].up);
+  EXPECT_TRUE(absl::IsDeadlineExceeded(recorder_.links()[0].cause)) << recorder_.links()[0].cause;
+  EXPECT_EQ((*connection)->stats().auth_failures, 0u);
+  (*connection)->Shutdown();
+  close(listener);
+}
+
+TEST(ComponentConnectionTest, SendRefusesWhatIsNotAStanzaFromTheComponentDomain) {
+  Recorder recorder;
+  ComponentConfig config = ConfigFor(PickFreePort());
+  auto connection = ComponentConnection::Start(config, recorder.Callbacks());
+  ASSERT_TRUE(connection.ok()) << connection.status();
+  Element foreign = MessageToNobody("x");
+  foreign.SetAttr("from", "alice@elsewhere.test");
+  EXPECT_TRUE(absl::IsInvalidArgument((*connection)->Send(foreign)));
+  Element no_to = MessageToNobody("y");
+  no_to.RemoveAttr("to");
+  EXPECT_FALSE((*connection)->Send(no_to).ok());
+  EXPECT_TRUE(absl::IsInvalidArgument((*connection)->Send(Element(kNsComponentAccept, "foo"))));
+  EXPECT_TRUE((*connection)->Shutdown().empty());  // none of them was queued
+  EXPECT_TRUE(recorder.bounces().empty());           // nor bounced: caller bugs
+}
+
+TEST(ComponentConnectionTest, StartValidatesTheConfig) {
+  Recorder recorder;
+  ComponentConfig config = ConfigFor(5347);
+  config.domain = "user@gw.xmpp.test";
+  EXPECT_FALSE(ComponentConnection::Start(config, recorder.Callbacks()).ok());
+  config = ConfigFor(5347, "");
+  EXPECT_FALSE(ComponentConnection::Start(config, recorder.Callbacks()).ok());
+  config = ConfigFor(5347);
+  config.max_queued = 0;
+  EXPECT_FALSE(ComponentConnection::Start(config, recorder.Callbacks()).ok());
+  EXPECT_FALSE(ComponentConnection::Start(ConfigFor(5347), ComponentCallbacks{}).ok());
+}
+
+}  // namespace
+}  // namespace causeway::xmpp::component
