@@ -1,5 +1,5 @@
 // Throughput of the Lync <-> XMPP mappings: addresses (domain map + XEP-0106 escaping), presence
-// (MS-PRES numbers, <show/>/<status/>) and errors. Items/s is translations per second on one core.
+// (MS-PRES numbers, <show/>/<status/>), errors, and whole stanzas <-> bus events. Items/s is translations per second on one core.
 
 #include <string>
 #include <vector>
@@ -8,6 +8,9 @@
 #include "mappings/address_map.h"
 #include "mappings/error_map.h"
 #include "mappings/presence_map.h"
+#include "mappings/xmpp_stanza_map.h"
+#include "xmpp/codec/serializer.h"
+#include "xmpp/codec/stanza.h"
 
 namespace causeway::mappings {
 namespace {
@@ -143,6 +146,80 @@ void BM_FailureReasonFromXmppCondition(benchmark::State& state) {
   state.SetItemsProcessed(state.iterations());
 }
 BENCHMARK(BM_FailureReasonFromXmppCondition);
+
+// ---- stanzas <-> events (xmpp_stanza_map.h) ----
+
+// A small chat message as a federated XMPP client sends it (Conversations-like: body, chat state,
+// receipt request), built as the stream parser would hand it over.
+xmpp::Element SmallChat() {
+  xmpp::Element m = xmpp::MakeStanza(xmpp::StanzaKind::kMessage, "jabber:server", "chat",
+                                     "alice@lync.test", "bob@xmpp.test/phone", "5b1e-77a0");
+  m.AddChild("jabber:server", "body").SetText("Lunch at noon?");
+  m.AddChild("http://jabber.org/protocol/chatstates", "active");
+  m.AddChild("urn:xmpp:receipts", "request");
+  return m;
+}
+
+void BM_EventsFromXmppStanza_SmallChat(benchmark::State& state) {
+  const DomainMap map = LabMap();
+  const xmpp::Element stanza = SmallChat();
+  for (auto _ : state) {
+    XmppInbound out = EventsFromXmppStanza(stanza, map);
+    benchmark::DoNotOptimize(out);
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_EventsFromXmppStanza_SmallChat);
+
+InstantMessageEvent LyncIm() {
+  InstantMessageEvent im;
+  im.message_id = "3a9f0c2e1b;1";
+  im.conversation_id = "3a9f0c2e1b";
+  im.from = Address{Network::kSip, "alice", "lync.test", "urn:uuid:2b9c0e5d"};
+  im.to = Address{Network::kXmpp, "bob", "xmpp.test", ""};
+  im.body = "Lunch at noon?";
+  im.receipt_requested = true;
+  return im;
+}
+
+const XmppOutboundContext kOutbound{"jabber:server", "lync"};
+
+void BM_XmppStanzaFromEvent_Im(benchmark::State& state) {
+  const DomainMap map = LabMap();
+  const InstantMessageEvent im = LyncIm();
+  for (auto _ : state) {
+    absl::StatusOr<xmpp::Element> out = XmppStanzaFromEvent(im, map, kOutbound);
+    benchmark::DoNotOptimize(out);
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_XmppStanzaFromEvent_Im);
+
+// The same with a text/html alternative: one XML parse and sanitation per message.
+void BM_XmppStanzaFromEvent_ImWithHtml(benchmark::State& state) {
+  const DomainMap map = LabMap();
+  InstantMessageEvent im = LyncIm();
+  im.alternatives = {{"text/html", "<span style='color:#000000'>Lunch at <b>noon</b>?</span>"}};
+  for (auto _ : state) {
+    absl::StatusOr<xmpp::Element> out = XmppStanzaFromEvent(im, map, kOutbound);
+    benchmark::DoNotOptimize(out);
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_XmppStanzaFromEvent_ImWithHtml);
+
+// Event -> stanza -> bytes: what one Lync IM costs before the socket.
+void BM_XmppStanzaFromEvent_ImToXml(benchmark::State& state) {
+  const DomainMap map = LabMap();
+  const InstantMessageEvent im = LyncIm();
+  const xmpp::XmlScope scope{"jabber:server"};
+  for (auto _ : state) {
+    std::string xml = xmpp::ToXml(*XmppStanzaFromEvent(im, map, kOutbound), scope);
+    benchmark::DoNotOptimize(xml);
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_XmppStanzaFromEvent_ImToXml);
 
 }  // namespace
 }  // namespace causeway::mappings
