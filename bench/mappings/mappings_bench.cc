@@ -1,5 +1,6 @@
 // Throughput of the Lync <-> XMPP mappings: addresses (domain map + XEP-0106 escaping), presence
-// (MS-PRES numbers, <show/>/<status/>), errors, and whole stanzas <-> bus events. Items/s is translations per second on one core.
+// (MS-PRES numbers, <show/>/<status/>), errors, and whole stanzas <-> bus events. Items/s is
+// translations per second on one core.
 
 #include <string>
 #include <vector>
