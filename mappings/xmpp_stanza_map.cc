@@ -145,6 +145,7 @@ void SanitizeXhtmlAttributes(Element& element) {
   std::vector<xmpp::Attribute>& attributes = element.mutable_attributes();
   std::vector<xmpp::Attribute> kept;
   for (xmpp::Attribute& a : attributes) {
+    if (a.ns.empty()) absl::AsciiStrToLower(&a.name);
     bool keep = false;
     if (a.ns == xmpp::kNsXml) {
       keep = a.name == "lang";
@@ -170,6 +171,8 @@ void SanitizeXhtmlChildren(Element& parent) {
   parent.mutable_children().clear();
   for (Element& child : children) {
     const bool xhtml = child.ns() == kNsXhtml;
+    // HTML names are case-insensitive and XHTML's are lower-case: <BR> from an HTML editor is br.
+    if (xhtml) child.set_name(absl::AsciiStrToLower(ToAbsl(child.name())));
     if (!xhtml || OneOf(kXhtmlDroppedWithContent, child.name())) {
       parent.AppendText(child.tail());
       continue;

@@ -330,6 +330,16 @@ TEST(InboundMessage, XhtmlIsSanitizedBeforeItReachesLync) {
             "<p style='color:red'>ab</p><a>c</a><a href='https://x.test/'>d</a>e<img alt='f'/>");
 }
 
+TEST(InboundMessage, ABodyThatIsNotUtf8IsRefused) {
+  // The parser never hands over such text; an element built in memory might.
+  xmpp::Element m = Parse("<message from='bob@xmpp.test' to='alice@lync.test'><body/></message>");
+  m.FindChild(kServer, "body")->SetText("caf\xC3");
+  const XmppInbound in = EventsFromXmppStanza(m, Lab());
+  EXPECT_TRUE(in.events.empty());
+  ASSERT_TRUE(in.error.has_value());
+  EXPECT_EQ(*in.error, Condition::kBadRequest);
+}
+
 TEST(InboundMessage, IqsAreNotCarried) {
   ExpectRefused(
       "<iq from='bob@xmpp.test/a' to='alice@lync.test' type='get' id='v'>"
@@ -467,6 +477,16 @@ TEST(OutboundIm, ScriptsStylesAndEventAttributesNeverLeave) {
     const size_t html = xml.find("xhtml-im");
     EXPECT_EQ(xml.find(banned, html + 20), std::string::npos) << banned << " in " << xml;
   }
+}
+
+TEST(OutboundIm, UpperCaseHtmlNamesAreReadAsXhtml) {
+  InstantMessageEvent im = AliceToBob();
+  im.alternatives = {{"text/html", "<P STYLE='color:red' OnClick='x()'>a<BR/>b</P>"}};
+  const std::string xml = Xml(*XmppStanzaFromEvent(im, Lab(), kContext));
+  EXPECT_NE(xml.find("<body xmlns='http://www.w3.org/1999/xhtml'><p style='color:red'>a<br/>b</p>"
+                     "</body>"),
+            std::string::npos)
+      << xml;
 }
 
 TEST(OutboundIm, AnHtmlOnlyMessageGetsAPlainTextBody) {
