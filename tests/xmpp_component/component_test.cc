@@ -4,12 +4,20 @@
 
 #include <gtest/gtest.h>
 #include <netinet/in.h>
+#include <poll.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <deque>
+#include <fstream>
+#include <iterator>
 #include <functional>
 #include <mutex>
 #include <optional>
@@ -21,6 +29,7 @@
 #include "core/strings.h"
 #include "tests/xmpp_component/prosody_instance.h"
 #include "xmpp/codec/errors.h"
+#include "xmpp/codec/jid.h"
 #include "xmpp/codec/namespaces.h"
 #include "xmpp/codec/stanza.h"
 #include "xmpp/component/component_connection.h"
@@ -317,6 +326,91 @@ TEST_F(ComponentProsodyTest, StanzasGoToProsodyAndItsAnswersArriveAtOnStanza) {
   EXPECT_TRUE((*connection)->Shutdown().empty());
 }
 
+// Runs tests/xmpp_component/xmpp_client.py (slixmpp) to completion, at most `timeout`; returns its
+// exit code (-1 when it had to be killed) and leaves its output in `output`.
+int RunClient(const std::vector<std::string>& args, std::chrono::seconds timeout,
+              const std::string& output) {
+  std::vector<std::string> argv = {"/usr/bin/python3", CAUSEWAY_XMPP_CLIENT_SCRIPT};
+  argv.insert(argv.end(), args.begin(), args.end());
+  std::vector<char*> raw;
+  for (std::string& arg : argv) raw.push_back(arg.data());
+  raw.push_back(nullptr);
+  const pid_t parent = getpid();
+  const pid_t pid = fork();
+  if (pid < 0) return -1;
+  if (pid == 0) {
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (getppid() != parent) _exit(127);
+    int out = open(output.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    if (out >= 0) {
+      dup2(out, 1);
+      dup2(out, 2);
+    }
+    execv(raw[0], raw.data());
+    _exit(127);
+  }
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  int status = 0;
+  while (waitpid(pid, &status, WNOHANG) == 0) {
+    if (std::chrono::steady_clock::now() >= deadline) {
+      kill(pid, SIGKILL);
+      waitpid(pid, &status, 0);
+      return -1;
+    }
+    std::this_thread::sleep_for(milliseconds(20));
+  }
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+TEST_F(ComponentProsodyTest, AClientMessageToTheComponentDomainArrivesAndTheAnswerReachesIt) {
+  if (access("/usr/bin/python3", X_OK) != 0) GTEST_SKIP() << "no /usr/bin/python3";
+  test_support::ProsodyOptions options;
+  options.c2s_port = PickFreePort();
+  StartProsody(options);
+  // The gateway's part, played here: answer the client from the JID it wrote to.
+  std::atomic<ComponentConnection*> self{nullptr};  // set once Start returns
+  ComponentCallbacks callbacks = recorder_.Callbacks();
+  callbacks.on_stanza = [&, inner = callbacks.on_stanza](Element stanza) {
+    ComponentConnection* connection = self.load();
+    if (stanza.name() == "message" && StanzaType(stanza) == "chat" && connection != nullptr) {
+      Element answer = MakeStanza(StanzaKind::kMessage, kNsComponentAccept, "chat",
+                                  StanzaFrom(stanza), StanzaTo(stanza), "answer-1");
+      answer.AddChild(kNsComponentAccept, "body").SetText("hello client");
+      EXPECT_TRUE(connection->Send(std::move(answer)).ok());
+    }
+    inner(std::move(stanza));
+  };
+  auto connection = ComponentConnection::Start(ConfigFor(prosody_->component_port()),
+                                               std::move(callbacks));
+  ASSERT_TRUE(connection.ok()) << connection.status();
+  self.store(connection->get());
+  ASSERT_TRUE(recorder_.WaitLinks(1));
+  ASSERT_TRUE(recorder_.links()[0].up);
+
+  const std::string output = prosody_->dir() + "/client.out";
+  const int code = RunClient({"--port", std::to_string(options.c2s_port), "--domain",
+                              "xmpp.test", "--to", "bob@gw.xmpp.test", "--body",
+                              "hello component", "--expect", "hello client", "--timeout", "15"},
+                             seconds(30), output);
+  std::ifstream in(output);
+  const std::string client_log((std::istreambuf_iterator<char>(in)),
+                               std::istreambuf_iterator<char>());
+  EXPECT_EQ(code, 0) << client_log;
+
+  std::optional<Element> received;
+  for (const Element& stanza : recorder_.stanzas()) {
+    if (stanza.name() == "message" && StanzaType(stanza) == "chat") received = stanza;
+  }
+  ASSERT_TRUE(received.has_value()) << client_log;
+  EXPECT_EQ(StanzaTo(*received), "bob@gw.xmpp.test");
+  absl::StatusOr<Jid> from = StanzaFromJid(*received);
+  ASSERT_TRUE(from.ok());
+  EXPECT_EQ(from->domain(), "xmpp.test");  // an anonymous account of Prosody's
+  EXPECT_FALSE(from->resource().empty());
+  EXPECT_EQ(received->ChildText(kNsComponentAccept, "body"), "hello component");
+  (*connection)->Shutdown();
+}
+
 TEST_F(ComponentProsodyTest, StanzasSentWhileProsodyIsDownGoOutWhenItReturns) {
   StartProsody();
   auto connection = ComponentConnection::Start(ConfigFor(prosody_->component_port()),
@@ -446,6 +540,139 @@ TEST_F(ComponentProsodyTest, AServerThatNeverAnswersTimesTheAttemptOut) {
   EXPECT_EQ((*connection)->stats().auth_failures, 0u);
   (*connection)->Shutdown();
   close(listener);
+}
+
+// A component server of our own that accepts the handshake and then never reads: what the
+// connection writes piles up in the socket buffers and in libstrophe's queue, until Drop() resets
+// the connection.
+class StalledServer {
+ public:
+  StalledServer() {
+    listener_ = socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof(addr);
+    bind(listener_, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
+    listen(listener_, 4);
+    getsockname(listener_, reinterpret_cast<sockaddr*>(&addr), &len);
+    port_ = ntohs(addr.sin_port);
+    thread_ = std::thread([this] { Serve(); });
+  }
+  ~StalledServer() {
+    Drop();
+    if (thread_.joinable()) thread_.join();
+    if (listener_ >= 0) close(listener_);
+  }
+  uint16_t port() const { return port_; }
+  // Closes the connection with unread data in it (the peer sees a reset) and stops listening.
+  void Drop() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    dropped_ = true;
+    if (conn_ >= 0) {
+      close(conn_);
+      conn_ = -1;
+    }
+    if (listener_ >= 0) {
+      shutdown(listener_, SHUT_RDWR);
+    }
+  }
+
+ private:
+  void Serve() {
+    pollfd accept_poll{listener_, POLLIN, 0};
+    if (poll(&accept_poll, 1, 10000) != 1) return;
+    int conn = accept(listener_, nullptr, nullptr);
+    if (conn < 0) return;
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      if (dropped_) {
+        close(conn);
+        return;
+      }
+      conn_ = conn;
+    }
+    // Read the stream header, answer it, read the handshake, accept it; then read nothing more.
+    std::string seen;
+    bool answered_header = false;
+    const auto deadline = std::chrono::steady_clock::now() + seconds(10);
+    while (std::chrono::steady_clock::now() < deadline) {
+      pollfd read_poll{conn, POLLIN, 0};
+      if (poll(&read_poll, 1, 100) != 1) continue;
+      char buffer[4096];
+      const ssize_t n = read(conn, buffer, sizeof(buffer));
+      if (n <= 0) return;
+      seen.append(buffer, static_cast<size_t>(n));
+      if (!answered_header && seen.find("<stream:stream") != std::string::npos &&
+          seen.find('>', seen.find("<stream:stream")) != std::string::npos) {
+        const std::string header =
+            "<stream:stream xmlns='jabber:component:accept' "
+            "xmlns:stream='http://etherx.jabber.org/streams' id='stalled-1' "
+            "from='gw.xmpp.test'>";
+        if (write(conn, header.data(), header.size()) < 0) return;
+        answered_header = true;
+      }
+      if (seen.find("</handshake>") != std::string::npos) {
+        constexpr std::string_view kAccepted = "<handshake/>";
+        if (write(conn, kAccepted.data(), kAccepted.size()) < 0) return;
+        return;
+      }
+    }
+  }
+
+  int listener_ = -1;
+  uint16_t port_ = 0;
+  std::mutex mutex_;
+  int conn_ = -1;
+  bool dropped_ = false;
+  std::thread thread_;
+};
+
+TEST(ComponentConnectionTest, StanzasLibstropheHadNotWrittenAtADisconnectAreTakenBack) {
+  StalledServer server;
+  Recorder recorder;
+  ComponentConfig config = ConfigFor(server.port());
+  config.reconnect_initial = seconds(30);  // no second attempt within the test
+  config.reconnect_max = seconds(30);
+  config.max_in_flight = 256;
+  auto connection = ComponentConnection::Start(config, recorder.Callbacks());
+  ASSERT_TRUE(connection.ok()) << connection.status();
+  ASSERT_TRUE(recorder.WaitLinks(1));
+  ASSERT_TRUE(recorder.links()[0].up) << recorder.links()[0].cause;
+
+  // 200 x 64 KiB is far more than loopback socket buffers hold.
+  constexpr int kCount = 200;
+  const std::string body(64 * 1024, 'x');
+  for (int i = 0; i < kCount; ++i) {
+    Element message = MessageToNobody(absl::StrCat("big-", i));
+    message.FindChild(kNsComponentAccept, "body")->SetText(body);
+    ASSERT_TRUE((*connection)->Send(std::move(message)).ok());
+  }
+  // Wait until the writes stall.
+  uint64_t last = 0;
+  const auto deadline = std::chrono::steady_clock::now() + seconds(10);
+  for (;;) {
+    std::this_thread::sleep_for(milliseconds(300));
+    const uint64_t out = (*connection)->stats().stanzas_out;
+    if (out == last || std::chrono::steady_clock::now() > deadline) break;
+    last = out;
+  }
+  ASSERT_LT((*connection)->stats().stanzas_out, static_cast<uint64_t>(kCount));
+
+  server.Drop();
+  ASSERT_TRUE(recorder.WaitLinks(2));
+  EXPECT_FALSE(recorder.links()[1].up);
+  const ComponentStats stats = (*connection)->stats();
+  EXPECT_GT(stats.requeued, 0u);
+  std::vector<Element> unsent = (*connection)->Shutdown();
+  // Every stanza is either counted as written or handed back, once, in order.
+  EXPECT_EQ((*connection)->stats().stanzas_out + unsent.size(), static_cast<uint64_t>(kCount));
+  ASSERT_FALSE(unsent.empty());
+  const size_t first = kCount - unsent.size();
+  for (size_t i = 0; i < unsent.size(); ++i) {
+    EXPECT_EQ(StanzaId(unsent[i]), absl::StrCat("big-", first + i));
+  }
+  EXPECT_TRUE(recorder.bounces().empty());
 }
 
 TEST(ComponentConnectionTest, SendRefusesWhatIsNotAStanzaFromTheComponentDomain) {
