@@ -2,10 +2,10 @@
 // with the right and a wrong secret, stanzas both ways, the server going away and coming back,
 // bounces at the deadline, a full queue, Shutdown — plus the stanza text helpers on their own.
 
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <poll.h>
-#include <fcntl.h>
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
@@ -17,8 +17,8 @@
 #include <condition_variable>
 #include <deque>
 #include <fstream>
-#include <iterator>
 #include <functional>
+#include <iterator>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -77,9 +77,9 @@ TEST(ComponentWireTest, ParsesLibstropheRenderingsWithOrWithoutXmlns) {
   ASSERT_TRUE(with.ok()) << with.status();
   EXPECT_EQ(with->ns(), kNsComponentAccept);
   EXPECT_EQ(StanzaId(*with), "p1");
-  absl::StatusOr<Element> without =
-      parser.Parse("<presence from=\"a@xmpp.test/r\" to=\"b@gw.xmpp.test\"><show>away</show>"
-                   "</presence>");
+  absl::StatusOr<Element> without = parser.Parse(
+      "<presence from=\"a@xmpp.test/r\" to=\"b@gw.xmpp.test\"><show>away</show>"
+      "</presence>");
   ASSERT_TRUE(without.ok()) << without.status();
   EXPECT_EQ(without->ns(), kNsComponentAccept);
   EXPECT_EQ(without->ChildText(kNsComponentAccept, "show"), "away");
@@ -87,10 +87,10 @@ TEST(ComponentWireTest, ParsesLibstropheRenderingsWithOrWithoutXmlns) {
 
 TEST(ComponentWireTest, RejectsAnythingButOneCompleteElementAndRecovers) {
   StanzaTextParser parser;
-  EXPECT_FALSE(parser.Parse("<message><body>").ok());          // incomplete
-  EXPECT_FALSE(parser.Parse("<message/><message/>").ok());     // two
+  EXPECT_FALSE(parser.Parse("<message><body>").ok());             // incomplete
+  EXPECT_FALSE(parser.Parse("<message/><message/>").ok());        // two
   EXPECT_FALSE(parser.Parse("<message><a></b></message>").ok());  // ill-formed
-  EXPECT_FALSE(parser.Parse("</stream:stream>").ok());         // stream end
+  EXPECT_FALSE(parser.Parse("</stream:stream>").ok());            // stream end
   absl::StatusOr<Element> next = parser.Parse("<message id='after'/>");
   ASSERT_TRUE(next.ok()) << next.status();
   EXPECT_EQ(StanzaId(*next), "after");
@@ -190,8 +190,8 @@ ComponentConfig ConfigFor(uint16_t port, std::string secret = kSecret) {
 // A chat message from a user at the component to a Prosody account that does not exist:
 // Prosody answers it with a service-unavailable error addressed back to the component.
 Element MessageToNobody(std::string_view id) {
-  Element message = MakeStanza(StanzaKind::kMessage, kNsComponentAccept, "chat",
-                               "nobody@xmpp.test", "alice@gw.xmpp.test", id);
+  Element message = MakeStanza(StanzaKind::kMessage, kNsComponentAccept, "chat", "nobody@xmpp.test",
+                               "alice@gw.xmpp.test", id);
   message.AddChild(kNsComponentAccept, "body").SetText(absl::StrCat("message ", ToAbsl(id)));
   return message;
 }
@@ -225,8 +225,8 @@ class ComponentProsodyTest : public ::testing::Test {
 
 TEST_F(ComponentProsodyTest, HandshakeWithTheRightSecretIsAccepted) {
   StartProsody();
-  auto connection = ComponentConnection::Start(ConfigFor(prosody_->component_port()),
-                                               recorder_.Callbacks());
+  auto connection =
+      ComponentConnection::Start(ConfigFor(prosody_->component_port()), recorder_.Callbacks());
   ASSERT_TRUE(connection.ok()) << connection.status();
   ASSERT_TRUE(recorder_.WaitLinks(1));
   const auto links = recorder_.links();
@@ -281,8 +281,8 @@ TEST_F(ComponentProsodyTest, StanzasGoToProsodyAndItsAnswersArriveAtOnStanza) {
     callback_threads.push_back(std::this_thread::get_id());
     inner(std::move(stanza));
   };
-  auto connection = ComponentConnection::Start(ConfigFor(prosody_->component_port()),
-                                               std::move(callbacks), post);
+  auto connection =
+      ComponentConnection::Start(ConfigFor(prosody_->component_port()), std::move(callbacks), post);
   ASSERT_TRUE(connection.ok()) << connection.status();
   auto drain_until = [&](const std::function<bool()>& done) {
     const auto deadline = std::chrono::steady_clock::now() + seconds(10);
@@ -380,17 +380,17 @@ TEST_F(ComponentProsodyTest, AClientMessageToTheComponentDomainArrivesAndTheAnsw
     }
     inner(std::move(stanza));
   };
-  auto connection = ComponentConnection::Start(ConfigFor(prosody_->component_port()),
-                                               std::move(callbacks));
+  auto connection =
+      ComponentConnection::Start(ConfigFor(prosody_->component_port()), std::move(callbacks));
   ASSERT_TRUE(connection.ok()) << connection.status();
   self.store(connection->get());
   ASSERT_TRUE(recorder_.WaitLinks(1));
   ASSERT_TRUE(recorder_.links()[0].up);
 
   const std::string output = prosody_->dir() + "/client.out";
-  const int code = RunClient({"--port", std::to_string(options.c2s_port), "--domain",
-                              "xmpp.test", "--to", "bob@gw.xmpp.test", "--body",
-                              "hello component", "--expect", "hello client", "--timeout", "15"},
+  const int code = RunClient({"--port", std::to_string(options.c2s_port), "--domain", "xmpp.test",
+                              "--to", "bob@gw.xmpp.test", "--body", "hello component", "--expect",
+                              "hello client", "--timeout", "15"},
                              seconds(30), output);
   std::ifstream in(output);
   const std::string client_log((std::istreambuf_iterator<char>(in)),
@@ -413,8 +413,8 @@ TEST_F(ComponentProsodyTest, AClientMessageToTheComponentDomainArrivesAndTheAnsw
 
 TEST_F(ComponentProsodyTest, StanzasSentWhileProsodyIsDownGoOutWhenItReturns) {
   StartProsody();
-  auto connection = ComponentConnection::Start(ConfigFor(prosody_->component_port()),
-                                               recorder_.Callbacks());
+  auto connection =
+      ComponentConnection::Start(ConfigFor(prosody_->component_port()), recorder_.Callbacks());
   ASSERT_TRUE(connection.ok()) << connection.status();
   ASSERT_TRUE(recorder_.WaitLinks(1));
   ASSERT_TRUE(recorder_.links()[0].up);
@@ -502,8 +502,8 @@ TEST_F(ComponentProsodyTest, ShutdownReturnsUnsentStanzasAndLaterSendsAreBounced
 
 TEST_F(ComponentProsodyTest, ShutdownWhileConnectedFlushesTheQueueAndClosesTheStream) {
   StartProsody();
-  auto connection = ComponentConnection::Start(ConfigFor(prosody_->component_port()),
-                                               recorder_.Callbacks());
+  auto connection =
+      ComponentConnection::Start(ConfigFor(prosody_->component_port()), recorder_.Callbacks());
   ASSERT_TRUE(connection.ok()) << connection.status();
   ASSERT_TRUE(recorder_.WaitLinks(1));
   for (int i = 0; i < 5; ++i) {
@@ -688,7 +688,7 @@ TEST(ComponentConnectionTest, SendRefusesWhatIsNotAStanzaFromTheComponentDomain)
   EXPECT_FALSE((*connection)->Send(no_to).ok());
   EXPECT_TRUE(absl::IsInvalidArgument((*connection)->Send(Element(kNsComponentAccept, "foo"))));
   EXPECT_TRUE((*connection)->Shutdown().empty());  // none of them was queued
-  EXPECT_TRUE(recorder.bounces().empty());           // nor bounced: caller bugs
+  EXPECT_TRUE(recorder.bounces().empty());         // nor bounced: caller bugs
 }
 
 TEST(ComponentConnectionTest, StartValidatesTheConfig) {

@@ -31,30 +31,53 @@ std::once_flag strophe_initialized;
 // a pre-RFC condition with no RFC 6120 equivalent.
 StreamErrorCondition ConditionOf(xmpp_error_type_t type) {
   switch (type) {
-    case XMPP_SE_BAD_FORMAT: return StreamErrorCondition::kBadFormat;
-    case XMPP_SE_BAD_NS_PREFIX: return StreamErrorCondition::kBadNamespacePrefix;
-    case XMPP_SE_CONFLICT: return StreamErrorCondition::kConflict;
-    case XMPP_SE_CONN_TIMEOUT: return StreamErrorCondition::kConnectionTimeout;
-    case XMPP_SE_HOST_GONE: return StreamErrorCondition::kHostGone;
-    case XMPP_SE_HOST_UNKNOWN: return StreamErrorCondition::kHostUnknown;
-    case XMPP_SE_IMPROPER_ADDR: return StreamErrorCondition::kImproperAddressing;
-    case XMPP_SE_INTERNAL_SERVER_ERROR: return StreamErrorCondition::kInternalServerError;
-    case XMPP_SE_INVALID_FROM: return StreamErrorCondition::kInvalidFrom;
-    case XMPP_SE_INVALID_NS: return StreamErrorCondition::kInvalidNamespace;
-    case XMPP_SE_INVALID_XML: return StreamErrorCondition::kInvalidXml;
-    case XMPP_SE_NOT_AUTHORIZED: return StreamErrorCondition::kNotAuthorized;
-    case XMPP_SE_POLICY_VIOLATION: return StreamErrorCondition::kPolicyViolation;
-    case XMPP_SE_REMOTE_CONN_FAILED: return StreamErrorCondition::kRemoteConnectionFailed;
-    case XMPP_SE_RESOURCE_CONSTRAINT: return StreamErrorCondition::kResourceConstraint;
-    case XMPP_SE_RESTRICTED_XML: return StreamErrorCondition::kRestrictedXml;
-    case XMPP_SE_SEE_OTHER_HOST: return StreamErrorCondition::kSeeOtherHost;
-    case XMPP_SE_SYSTEM_SHUTDOWN: return StreamErrorCondition::kSystemShutdown;
-    case XMPP_SE_UNSUPPORTED_ENCODING: return StreamErrorCondition::kUnsupportedEncoding;
-    case XMPP_SE_UNSUPPORTED_STANZA_TYPE: return StreamErrorCondition::kUnsupportedStanzaType;
-    case XMPP_SE_UNSUPPORTED_VERSION: return StreamErrorCondition::kUnsupportedVersion;
-    case XMPP_SE_XML_NOT_WELL_FORMED: return StreamErrorCondition::kNotWellFormed;
+    case XMPP_SE_BAD_FORMAT:
+      return StreamErrorCondition::kBadFormat;
+    case XMPP_SE_BAD_NS_PREFIX:
+      return StreamErrorCondition::kBadNamespacePrefix;
+    case XMPP_SE_CONFLICT:
+      return StreamErrorCondition::kConflict;
+    case XMPP_SE_CONN_TIMEOUT:
+      return StreamErrorCondition::kConnectionTimeout;
+    case XMPP_SE_HOST_GONE:
+      return StreamErrorCondition::kHostGone;
+    case XMPP_SE_HOST_UNKNOWN:
+      return StreamErrorCondition::kHostUnknown;
+    case XMPP_SE_IMPROPER_ADDR:
+      return StreamErrorCondition::kImproperAddressing;
+    case XMPP_SE_INTERNAL_SERVER_ERROR:
+      return StreamErrorCondition::kInternalServerError;
+    case XMPP_SE_INVALID_FROM:
+      return StreamErrorCondition::kInvalidFrom;
+    case XMPP_SE_INVALID_NS:
+      return StreamErrorCondition::kInvalidNamespace;
+    case XMPP_SE_INVALID_XML:
+      return StreamErrorCondition::kInvalidXml;
+    case XMPP_SE_NOT_AUTHORIZED:
+      return StreamErrorCondition::kNotAuthorized;
+    case XMPP_SE_POLICY_VIOLATION:
+      return StreamErrorCondition::kPolicyViolation;
+    case XMPP_SE_REMOTE_CONN_FAILED:
+      return StreamErrorCondition::kRemoteConnectionFailed;
+    case XMPP_SE_RESOURCE_CONSTRAINT:
+      return StreamErrorCondition::kResourceConstraint;
+    case XMPP_SE_RESTRICTED_XML:
+      return StreamErrorCondition::kRestrictedXml;
+    case XMPP_SE_SEE_OTHER_HOST:
+      return StreamErrorCondition::kSeeOtherHost;
+    case XMPP_SE_SYSTEM_SHUTDOWN:
+      return StreamErrorCondition::kSystemShutdown;
+    case XMPP_SE_UNSUPPORTED_ENCODING:
+      return StreamErrorCondition::kUnsupportedEncoding;
+    case XMPP_SE_UNSUPPORTED_STANZA_TYPE:
+      return StreamErrorCondition::kUnsupportedStanzaType;
+    case XMPP_SE_UNSUPPORTED_VERSION:
+      return StreamErrorCondition::kUnsupportedVersion;
+    case XMPP_SE_XML_NOT_WELL_FORMED:
+      return StreamErrorCondition::kNotWellFormed;
     case XMPP_SE_INVALID_ID:
-    case XMPP_SE_UNDEFINED_CONDITION: break;
+    case XMPP_SE_UNDEFINED_CONDITION:
+      break;
   }
   return StreamErrorCondition::kUndefinedCondition;
 }
@@ -64,10 +87,18 @@ void LogFromStrophe(void*, xmpp_log_level_t level, const char* area, const char*
   const std::initializer_list<log::Field> fields = {log::Field("lib", "libstrophe"),
                                                     log::Field("area", area ? area : "")};
   switch (level) {
-    case XMPP_LEVEL_DEBUG: log::Debug(kLog, text, fields); break;
-    case XMPP_LEVEL_INFO: log::Info(kLog, text, fields); break;
-    case XMPP_LEVEL_WARN: log::Warn(kLog, text, fields); break;
-    case XMPP_LEVEL_ERROR: log::Error(kLog, text, fields); break;
+    case XMPP_LEVEL_DEBUG:
+      log::Debug(kLog, text, fields);
+      break;
+    case XMPP_LEVEL_INFO:
+      log::Info(kLog, text, fields);
+      break;
+    case XMPP_LEVEL_WARN:
+      log::Warn(kLog, text, fields);
+      break;
+    case XMPP_LEVEL_ERROR:
+      log::Error(kLog, text, fields);
+      break;
   }
 }
 
@@ -138,10 +169,10 @@ struct ComponentConnection::Strophe {
     if (event == XMPP_CONN_RAW_CONNECT) return;  // not used by component streams
     absl::Status cause;
     if (stream_error != nullptr) {
-      cause = StreamError(ConditionOf(stream_error->type),
-                          absl::StrCat("stream error from the server",
-                                       stream_error->text ? ": " : "",
-                                       stream_error->text ? stream_error->text : ""));
+      cause =
+          StreamError(ConditionOf(stream_error->type),
+                      absl::StrCat("stream error from the server", stream_error->text ? ": " : "",
+                                   stream_error->text ? stream_error->text : ""));
     } else if (self.timed_out_) {
       cause = absl::DeadlineExceededError("no accepted handshake within connect_timeout");
     } else if (error != 0) {
@@ -250,6 +281,13 @@ absl::Status ComponentConnection::Send(Element stanza) {
 }
 
 std::vector<Element> ComponentConnection::Shutdown() {
+  if (std::this_thread::get_id() == thread_.get_id()) {
+    // From a callback on the loop thread (no executor): joining would deadlock. A caller bug;
+    // the loop still stops, and the destructor (from another thread) collects what is left.
+    log::Error(kLog, "component: Shutdown called on the libstrophe thread; call it elsewhere");
+    stop_.store(true);
+    return {};
+  }
   {
     std::lock_guard<std::mutex> lock(mutex_);
     if (joined_) return {};
@@ -311,7 +349,8 @@ void ComponentConnection::Run() {
   strophe_->conn = conn;
   backoff_ = config_.reconnect_initial;
   next_attempt_ = std::chrono::steady_clock::now();
-  const auto slice = static_cast<unsigned long>(std::max<int64_t>(1, config_.poll_interval.count()));
+  const auto slice =
+      static_cast<unsigned long>(std::max<int64_t>(1, config_.poll_interval.count()));
   while (!stop_.load()) {
     const TimePoint now = std::chrono::steady_clock::now();
     if (link_ == LinkState::kIdle && now >= next_attempt_) StartAttempt(now);
@@ -342,10 +381,10 @@ void ComponentConnection::StartAttempt(TimePoint now) {
               log::Field("domain", config_.domain)});
   if (xmpp_connect_component(strophe_->conn, config_.host.c_str(), config_.port,
                              &Strophe::OnConnEvent, strophe_.get()) != XMPP_EOK) {
-    OnDisconnected(nullptr,
-                   absl::UnavailableError(absl::StrCat("cannot connect to ", config_.host, ":",
-                                                       config_.port)),
-                   false);
+    OnDisconnected(
+        nullptr,
+        absl::UnavailableError(absl::StrCat("cannot connect to ", config_.host, ":", config_.port)),
+        false);
   }
 }
 
@@ -380,10 +419,9 @@ void ComponentConnection::OnDisconnected(xmpp_conn_t* conn, const absl::Status& 
         kLog, was_connected ? "component: connection lost" : "component: connection failed",
         {log::Field("server", absl::StrCat(config_.host, ":", config_.port)),
          log::Field("domain", config_.domain), log::Field("cause", cause.ToString()),
-         log::Field("retry_in_ms",
-                    std::chrono::duration_cast<std::chrono::milliseconds>(
-                        next_attempt_ - std::chrono::steady_clock::now())
-                        .count())});
+         log::Field("retry_in_ms", std::chrono::duration_cast<std::chrono::milliseconds>(
+                                       next_attempt_ - std::chrono::steady_clock::now())
+                                       .count())});
   }
   Deliver([callbacks = callbacks_, cause] {
     if (callbacks->on_link) callbacks->on_link(false, cause);

@@ -165,7 +165,7 @@ class ComponentConnection {
   TimePoint attempt_deadline_{};
   Duration backoff_{};
   std::deque<Element> in_flight_;  // handed to libstrophe, oldest first
-  bool timed_out_ = false;  // the attempt being torn down ran out of connect_timeout
+  bool timed_out_ = false;         // the attempt being torn down ran out of connect_timeout
 
   // Stats, read from any thread.
   std::atomic<bool> connected_{false};

@@ -37,9 +37,7 @@ void StanzaTextParser::Collector::OnStanza(Element& stanza) {
   if (count == 1) element = std::move(stanza);
 }
 
-StanzaTextParser::StanzaTextParser(StreamLimits limits) : parser_(collector_, limits) {
-  Restart();
-}
+StanzaTextParser::StanzaTextParser(StreamLimits limits) : parser_(collector_, limits) { Restart(); }
 
 void StanzaTextParser::Restart() {
   parser_.Reset();
@@ -58,8 +56,7 @@ absl::StatusOr<Element> StanzaTextParser::Parse(std::string_view xml) {
   if (collector_.count != 1 || collector_.closed) {
     const int count = collector_.count;
     Restart();
-    return absl::InvalidArgumentError(
-        absl::StrCat("expected one complete element, got ", count));
+    return absl::InvalidArgumentError(absl::StrCat("expected one complete element, got ", count));
   }
   collector_.count = 0;
   return std::move(collector_.element);
