@@ -50,7 +50,8 @@ struct ComponentConfig {
   std::string domain;  // the component's JID, which the server routes to us
   std::string secret;  // the server's component_secret
 
-  // TCP connect + stream header + handshake; past it the attempt counts as failed.
+  // TCP connect + stream header + handshake; past it the attempt is abandoned (the stream is
+  // closed within libstrophe's 2 s; a TCP connect still pending ends at libstrophe's own 5 s).
   Duration connect_timeout = std::chrono::seconds(10);
   Duration reconnect_initial = std::chrono::seconds(1);
   Duration reconnect_max = std::chrono::seconds(60);
@@ -73,7 +74,8 @@ struct ComponentStats {
   uint64_t connects = 0;       // handshakes accepted
   uint64_t reconnects = 0;     // handshakes accepted after the first
   uint64_t attempts = 0;       // connection attempts started
-  uint64_t auth_failures = 0;  // handshakes refused (stream error not-authorized, or none)
+  uint64_t auth_failures = 0;  // attempts ended by a stream error before the handshake was
+                               // accepted (not-authorized for a wrong secret)
   uint64_t stanzas_in = 0;     // delivered to on_stanza
   uint64_t stanzas_out = 0;    // written to the socket by libstrophe
   uint64_t requeued = 0;       // taken back from libstrophe after a disconnect
