@@ -14,6 +14,7 @@
 #include "absl/strings/str_cat.h"
 #include "core/strings.h"
 #include "gateway/names.h"
+#include "gateway/wiring.h"
 #include "sip/lync/client_policy.h"
 
 // toml++ is the one place that may throw (parse errors); it is caught right at the call.
@@ -56,6 +57,8 @@ constexpr Section kSections[] = {
     {"dns", "DNS resolution for RFC 3263 (NAPTR/SRV/A/AAAA) lookups."},
     {"lync", "The Lync front end: what Lync-dialect clients (Lync, Skype for Business, SIPE) are "
              "told at sign-in."},
+    {"xmpp", "The XMPP edge: federation with XMPP servers (server-to-server, RFC 6120) so Lync and "
+             "XMPP users see each other's presence and chat."},
 };
 
 std::string_view TypeName(const Value& v) {
@@ -237,16 +240,170 @@ Value GetTlsVersion(const GatewayConfig& c) {
   return std::string(TlsVersionName(c.tls.min_version));
 }
 
+std::string SetXmppMode(const Value& v, GatewayConfig& c) {
+  const std::string& s = std::get<std::string>(v);
+  if (s == "off") {
+    c.xmpp.mode = XmppMode::kOff;
+  } else if (s == "s2s") {
+    c.xmpp.mode = XmppMode::kS2s;
+  } else if (s == "component") {
+    c.xmpp.mode = XmppMode::kComponent;
+  } else {
+    return absl::StrCat("\"", ToAbsl(s), "\" is not one of off, s2s, component");
+  }
+  return "";
+}
+Value GetXmppMode(const GatewayConfig& c) { return std::string(XmppModeName(c.xmpp.mode)); }
+
+// A DNS domain name, lower-cased; "" when it is not one.
+std::string DomainName(std::string_view text) {
+  std::string domain = ToLowerAscii(text);
+  return IsValidHostname(domain) ? domain : std::string();
+}
+
+// xmpp.domains: "sip_domain=xmpp_domain" or "domain" (the same name on both sides).
+std::string SetXmppDomains(const Value& v, GatewayConfig& c) {
+  std::vector<XmppDomainPair> out;
+  for (const std::string& text : std::get<Strings>(v)) {
+    size_t eq = text.find('=');
+    std::string_view whole = text;
+    XmppDomainPair pair;
+    pair.sip_domain = DomainName(whole.substr(0, eq));
+    pair.xmpp_domain = eq == std::string::npos ? pair.sip_domain : DomainName(whole.substr(eq + 1));
+    if (pair.sip_domain.empty() || pair.xmpp_domain.empty()) {
+      return absl::StrCat("\"", ToAbsl(text),
+                          "\" is not a domain or a sip_domain=xmpp_domain pair (e.g. "
+                          "\"corp.example=xmpp.corp.example\")");
+    }
+    for (const XmppDomainPair& seen : out) {
+      if (seen.sip_domain == pair.sip_domain || seen.xmpp_domain == pair.xmpp_domain) {
+        return absl::StrCat("\"", ToAbsl(text), "\" names a domain listed before");
+      }
+    }
+    out.push_back(std::move(pair));
+  }
+  c.xmpp.domains = std::move(out);
+  return "";
+}
+Value GetXmppDomains(const GatewayConfig& c) {
+  Strings out;
+  for (const XmppDomainPair& pair : c.xmpp.domains) {
+    out.push_back(pair.sip_domain == pair.xmpp_domain
+                      ? pair.sip_domain
+                      : absl::StrCat(ToAbsl(pair.sip_domain), "=", ToAbsl(pair.xmpp_domain)));
+  }
+  return out;
+}
+
+std::string SetFederation(const Value& v, GatewayConfig& c) {
+  const std::string& s = std::get<std::string>(v);
+  if (s == "open") {
+    c.xmpp.open_federation = true;
+  } else if (s == "allow-list") {
+    c.xmpp.open_federation = false;
+  } else {
+    return absl::StrCat("\"", ToAbsl(s), "\" is not one of open, allow-list");
+  }
+  return "";
+}
+Value GetFederation(const GatewayConfig& c) {
+  return std::string(c.xmpp.open_federation ? "open" : "allow-list");
+}
+
+// A list of DNS domain names, lower-cased, no repeats.
+template <auto F>
+std::string SetDomainList(const Value& v, GatewayConfig& c) {
+  Strings out;
+  for (const std::string& text : std::get<Strings>(v)) {
+    std::string domain = DomainName(text);
+    if (domain.empty()) return absl::StrCat("\"", ToAbsl(text), "\" is not a domain name");
+    if (std::find(out.begin(), out.end(), domain) != out.end()) {
+      return absl::StrCat("\"", ToAbsl(text), "\" is listed twice");
+    }
+    out.push_back(std::move(domain));
+  }
+  c.xmpp.*F = std::move(out);
+  return "";
+}
+template <auto F>
+Value GetDomainList(const GatewayConfig& c) {
+  return c.xmpp.*F;
+}
+
+// xmpp.static_routes: "domain=ip:port" (port defaults to 5269); a domain may repeat (failover).
+std::string SetStaticRoutes(const Value& v, GatewayConfig& c) {
+  std::vector<XmppStaticRoute> out;
+  for (const std::string& text : std::get<Strings>(v)) {
+    size_t eq = text.find('=');
+    std::string_view whole = text;
+    std::string domain = eq == std::string::npos ? std::string() : DomainName(whole.substr(0, eq));
+    std::optional<NetAddress> address;
+    if (!domain.empty()) address = NetAddress::Parse(whole.substr(eq + 1), 5269);
+    if (!address || address->port() == 0) {
+      return absl::StrCat("\"", ToAbsl(text),
+                          "\" is not domain=ip:port (e.g. \"xmpp.example=192.0.2.1:5269\")");
+    }
+    XmppStaticRoute route{std::move(domain), *address};
+    if (std::find(out.begin(), out.end(), route) != out.end()) {
+      return absl::StrCat("\"", ToAbsl(text), "\" is listed twice");
+    }
+    out.push_back(std::move(route));
+  }
+  c.xmpp.static_routes = std::move(out);
+  return "";
+}
+Value GetStaticRoutes(const GatewayConfig& c) {
+  Strings out;
+  for (const XmppStaticRoute& route : c.xmpp.static_routes) {
+    out.push_back(absl::StrCat(ToAbsl(route.domain), "=", ToAbsl(route.address.ToString())));
+  }
+  return out;
+}
+
+// xmpp.resource: any resourcepart without control characters (RFC 7622 §3.4), "" = bare JID.
+std::string SetResource(const Value& v, GatewayConfig& c) {
+  const std::string& s = std::get<std::string>(v);
+  if (s.size() > 1023) return "longer than 1023 bytes";
+  for (char ch : s) {
+    unsigned char u = static_cast<unsigned char>(ch);
+    if (u < 0x20 || u == 0x7f) return "contains a control character";
+  }
+  c.xmpp.resource = s;
+  return "";
+}
+
+// xmpp.component_host: a host name or IP address without port.
+std::string SetComponentHost(const Value& v, GatewayConfig& c) {
+  const std::string& s = std::get<std::string>(v);
+  std::optional<std::string> host = NormalizeHost(s);
+  if (!host) return absl::StrCat("\"", ToAbsl(s), "\" is not a host name or IP address (no port)");
+  c.xmpp.component_host = *host;
+  return "";
+}
+
+// xmpp.component_domain: "" (unset) or a domain name.
+std::string SetComponentDomain(const Value& v, GatewayConfig& c) {
+  const std::string& s = std::get<std::string>(v);
+  std::string domain = DomainName(s);
+  if (!s.empty() && domain.empty()) {
+    return absl::StrCat("\"", ToAbsl(s), "\" is not a domain name");
+  }
+  c.xmpp.component_domain = std::move(domain);
+  return "";
+}
+
 using G = GeneralConfig;
 using P = SipConfig;
 using T = TlsConfig;
 using D = DnsConfig;
 using L = LyncConfig;
+using X = XmppConfig;
 constexpr auto kGeneral = &GatewayConfig::general;
 constexpr auto kSip = &GatewayConfig::sip;
 constexpr auto kTls = &GatewayConfig::tls;
 constexpr auto kDns = &GatewayConfig::dns;
 constexpr auto kLync = &GatewayConfig::lync;
+constexpr auto kXmpp = &GatewayConfig::xmpp;
 
 template <auto S, auto F>
 Option IntOption(std::string_view section, std::string_view key, int64_t def, int64_t min,
@@ -358,6 +515,58 @@ const std::vector<Option>& Options() {
        "Client version policy on REGISTER User-Agent, first match decides: \"UCCAPI/15.0\" blocks "
        "UCCAPI below 15.0, \"allow OC/>=16.0\" allows, \"*\" blocks all.",
        Value(Strings{}), &SetBlockedClients, &GetBlockedClients},
+      // [xmpp]
+      {"xmpp", "mode",
+       "\"off\", \"s2s\" (federate directly with XMPP servers) or \"component\" (XEP-0114 "
+       "under a local XMPP server).",
+       Value(std::string("off")), &SetXmppMode, &GetXmppMode},
+      {"xmpp", "listen", "s2s listen addresses, \"ip:port\" (port defaults to 5269).",
+       Value(Strings{"127.0.0.1:5269"}), &SetAddresses<kXmpp, &X::listen, 5269>,
+       &GetAddresses<kXmpp, &X::listen>},
+      {"xmpp", "domains",
+       "Local domains as \"sip_domain=xmpp_domain\" or \"domain\" (same both sides); empty = "
+       "every sip.domains entry.",
+       Value(Strings{}), &SetXmppDomains, &GetXmppDomains},
+      {"xmpp", "federation",
+       "Remote XMPP domains reachable: \"open\" (any) or \"allow-list\" (federated_domains).",
+       Value(std::string("allow-list")), &SetFederation, &GetFederation},
+      {"xmpp", "federated_domains", "Remote XMPP domains allowed when federation = \"allow-list\".",
+       Value(Strings{}), &SetDomainList<&X::federated_domains>,
+       &GetDomainList<&X::federated_domains>},
+      {"xmpp", "blocked_domains", "Remote XMPP domains always refused, even with open federation.",
+       Value(Strings{}), &SetDomainList<&X::blocked_domains>, &GetDomainList<&X::blocked_domains>},
+      {"xmpp", "dialback_secret",
+       "XEP-0185 dialback key secret; empty = a random one per start (fine for one process).",
+       Value(std::string()), &SetPath<kXmpp, &X::dialback_secret, true>,
+       &GetString<kXmpp, &X::dialback_secret>},
+      {"xmpp", "require_tls",
+       "Refuse s2s streams without TLS (RFC 6120 5.3.1); the certificate is the [tls] one.",
+       Value(true), &SetBool<kXmpp, &X::require_tls>, &GetBool<kXmpp, &X::require_tls>},
+      {"xmpp", "static_routes",
+       "Remote domains reached at fixed addresses instead of DNS SRV: \"domain=ip:port\".",
+       Value(Strings{}), &SetStaticRoutes, &GetStaticRoutes},
+      {"xmpp", "resource", "JID resource Lync users send from (\"\" = their bare JID).",
+       Value(std::string("lync")), &SetResource, &GetString<kXmpp, &X::resource>},
+      IntOption<kXmpp, &X::receipt_wait_ms>(
+          "xmpp", "receipt_wait_ms", 5000, 0, 120000,
+          "How long a SIP MESSAGE to XMPP waits for a receipt or error before 202, ms."),
+      IntOption<kXmpp, &X::max_queued_per_domain>(
+          "xmpp", "max_queued_per_domain", 1000, 1, 1000000,
+          "Stanzas held for one remote domain while its stream comes up."),
+      IntOption<kXmpp, &X::idle_timeout_s>("xmpp", "idle_timeout_s", 600, 10, 86400,
+                                           "Close s2s streams idle this long, seconds."),
+      IntOption<kXmpp, &X::retry_queued_for_s>(
+          "xmpp", "retry_queued_for_s", 0, 0, 3600,
+          "After a failed connect, keep stanzas younger than this for the retry; 0 = bounce."),
+      {"xmpp", "component_host", "Component mode: the XMPP server's host.",
+       Value(std::string("127.0.0.1")), &SetComponentHost, &GetString<kXmpp, &X::component_host>},
+      IntOption<kXmpp, &X::component_port>("xmpp", "component_port", 5347, 1, 65535,
+                                           "Component mode: the XMPP server's component port."),
+      {"xmpp", "component_secret", "Component mode: the shared secret (XEP-0114 handshake).",
+       Value(std::string()), &SetPath<kXmpp, &X::component_secret, true>,
+       &GetString<kXmpp, &X::component_secret>},
+      {"xmpp", "component_domain", "Component mode: the component's JID domain.",
+       Value(std::string()), &SetComponentDomain, &GetString<kXmpp, &X::component_domain>},
   };
   return *options;
 }
@@ -384,6 +593,32 @@ std::string Apply(const Option& option, const Value& value, GatewayConfig& confi
     }
   }
   return option.set(value, config);
+}
+
+// [xmpp] rules across options; only when the edge is on.
+std::string CheckXmpp(const GatewayConfig& c) {
+  const XmppConfig& x = c.xmpp;
+  if (x.mode == XmppMode::kOff) return "";
+  if (x.mode == XmppMode::kComponent) {
+    if (x.component_secret.empty()) return "xmpp.component_secret: must be set in component mode";
+    if (x.component_domain.empty()) return "xmpp.component_domain: must be set in component mode";
+  }
+  if (x.mode == XmppMode::kS2s && x.listen.empty()) {
+    return "xmpp.listen: needs at least one address in s2s mode";
+  }
+  if (x.domains.empty() && c.sip.domains.empty()) {
+    return "xmpp.domains: must be set when sip.domains is empty (any domain)";
+  }
+  for (const std::string& blocked : x.blocked_domains) {
+    if (std::find(x.federated_domains.begin(), x.federated_domains.end(), blocked) !=
+        x.federated_domains.end()) {
+      return absl::StrCat("xmpp.blocked_domains: \"", ToAbsl(blocked),
+                          "\" is also in xmpp.federated_domains");
+    }
+  }
+  absl::StatusOr<mappings::DomainMap> map = MakeDomainMap(c);
+  if (!map.ok()) return absl::StrCat("xmpp.domains: ", map.status().message());
+  return "";
 }
 
 // Cross-option rules that no single option can check.
@@ -423,7 +658,7 @@ std::string CheckConsistency(const GatewayConfig& c) {
   if (c.tls.verify_clients && c.tls.ca.empty()) {
     return "tls.verify_clients: requires tls.ca (the CAs client certificates must chain to)";
   }
-  return "";
+  return CheckXmpp(c);
 }
 
 GatewayConfig ApplyDefaults() {
@@ -550,6 +785,18 @@ std::string RenderToml(std::string_view header, ValueOf value_of) {
 }
 
 }  // namespace
+
+std::string_view XmppModeName(XmppMode mode) {
+  switch (mode) {
+    case XmppMode::kS2s:
+      return "s2s";
+    case XmppMode::kComponent:
+      return "component";
+    case XmppMode::kOff:
+      break;
+  }
+  return "off";
+}
 
 std::string_view TlsVersionName(TlsVersion version) {
   return version == TlsVersion::k1_3 ? "1.3" : "1.2";

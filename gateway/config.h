@@ -78,6 +78,46 @@ struct LyncConfig {
   std::vector<std::string> blocked_clients;
 };
 
+// The XMPP edge (federation with XMPP servers such as Prosody). Lists are validated and kept in
+// the canonical form they print back as.
+enum class XmppMode : uint8_t { kOff, kS2s, kComponent };
+std::string_view XmppModeName(XmppMode mode);  // "off" | "s2s" | "component"
+
+// sip.domains-side name and the JID domain its users have ({"lync.test", "lync.test"} = identity).
+struct XmppDomainPair {
+  std::string sip_domain;
+  std::string xmpp_domain;
+  friend bool operator==(const XmppDomainPair&, const XmppDomainPair&) = default;
+};
+
+// A remote XMPP domain reached at a fixed address instead of through DNS SRV.
+struct XmppStaticRoute {
+  std::string domain;
+  NetAddress address;
+  friend bool operator==(const XmppStaticRoute&, const XmppStaticRoute&) = default;
+};
+
+struct XmppConfig {
+  XmppMode mode = XmppMode::kOff;
+  std::vector<NetAddress> listen;
+  std::vector<XmppDomainPair> domains;  // empty = identity pairs for every served SIP domain
+  bool open_federation = false;         // federation = "open" | "allow-list"
+  std::vector<std::string> federated_domains;
+  std::vector<std::string> blocked_domains;
+  std::string dialback_secret;  // empty = random per start
+  bool require_tls = true;
+  std::vector<XmppStaticRoute> static_routes;  // in failover order per domain
+  std::string resource;
+  uint32_t receipt_wait_ms = 0;
+  uint32_t max_queued_per_domain = 0;
+  uint32_t idle_timeout_s = 0;
+  uint32_t retry_queued_for_s = 0;
+  std::string component_host;
+  uint32_t component_port = 0;
+  std::string component_secret;
+  std::string component_domain;
+};
+
 // Always obtain one from DefaultConfig() or LoadConfig*(): the member initializers above are only
 // zero values, the real defaults live in the option table.
 struct GatewayConfig {
@@ -86,6 +126,7 @@ struct GatewayConfig {
   TlsConfig tls;
   DnsConfig dns;
   LyncConfig lync;
+  XmppConfig xmpp;
 };
 
 // The embedded defaults (what `causeway` with no --config runs with).

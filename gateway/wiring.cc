@@ -3,11 +3,13 @@
 #include <openssl/rand.h>
 #include <openssl/ssl.h>
 
+#include <algorithm>
 #include <chrono>
 #include <optional>
 #include <string>
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/escaping.h"
 #include "core/strings.h"
 
 namespace causeway::gateway {
@@ -46,6 +48,20 @@ const std::string& ProcessDigestSecret() {
       s.clear();  // each layer then draws its own: nonces only verify on the issuing worker
     }
     return s;
+  }();
+  return secret;
+}
+
+// The dialback secret when xmpp.dialback_secret is empty: 32 random bytes, hex, drawn once per
+// process (keys issued by one worker's streams verify on another's).
+const std::string& ProcessDialbackSecret() {
+  static const std::string secret = [] {
+    std::string raw(32, '\0');
+    if (RAND_bytes(reinterpret_cast<unsigned char*>(raw.data()), static_cast<int>(raw.size())) !=
+        1) {
+      return std::string();  // dialback off: SASL EXTERNAL only
+    }
+    return absl::BytesToHexString(raw);
   }();
   return secret;
 }
@@ -150,6 +166,74 @@ sip::lync::SecurityLayerOptions MakeSecurityLayerOptions(const GatewayConfig& co
     options.sipae.names.dns_tree = domain;
   }
   return options;
+}
+
+absl::StatusOr<mappings::DomainMap> MakeDomainMap(const GatewayConfig& config) {
+  const XmppConfig& xmpp = config.xmpp;
+  mappings::DomainMapConfig map;
+  if (xmpp.domains.empty()) {
+    for (const std::string& domain : config.sip.domains) map.local.push_back({domain, domain});
+  } else {
+    for (const XmppDomainPair& pair : xmpp.domains) {
+      map.local.push_back({pair.sip_domain, pair.xmpp_domain});
+    }
+  }
+  map.open_federation = xmpp.open_federation;
+  for (const std::string& domain : xmpp.federated_domains) {
+    bool blocked = std::find(xmpp.blocked_domains.begin(), xmpp.blocked_domains.end(), domain) !=
+                   xmpp.blocked_domains.end();
+    if (!blocked) map.federated_domains.push_back(domain);
+  }
+  return mappings::DomainMap::Create(map);
+}
+
+std::vector<std::string> LocalXmppDomains(const GatewayConfig& config) {
+  std::vector<std::string> out;
+  if (config.xmpp.domains.empty()) return config.sip.domains;
+  for (const XmppDomainPair& pair : config.xmpp.domains) out.push_back(pair.xmpp_domain);
+  return out;
+}
+
+xmpp::io::S2sServiceConfig MakeS2sServiceConfig(const GatewayConfig& config,
+                                                const std::vector<std::string>& local_domains) {
+  const XmppConfig& xmpp = config.xmpp;
+  xmpp::io::S2sServiceConfig options;
+  options.local_domains = local_domains;
+  options.listen = xmpp.listen;
+  options.dialback_secret =
+      xmpp.dialback_secret.empty() ? ProcessDialbackSecret() : xmpp.dialback_secret;
+  options.stream.require_tls = xmpp.require_tls;
+  options.max_queued_per_domain = xmpp.max_queued_per_domain;
+  options.idle_timeout = std::chrono::seconds(xmpp.idle_timeout_s);
+  options.retry_queued_for = std::chrono::seconds(xmpp.retry_queued_for_s);
+  std::string servers;
+  for (const NetAddress& server : config.dns.servers) {
+    if (!servers.empty()) servers += ",";
+    servers += server.ToString();  // the config gives every server a port (53 by default)
+  }
+  options.dns.dns.channel.servers = servers;
+  options.dns.dns.channel.timeout = std::chrono::milliseconds(config.dns.timeout_ms);
+  options.dns.dns.channel.tries = static_cast<int>(config.dns.tries);
+  for (const XmppStaticRoute& route : xmpp.static_routes) {
+    options.static_routes[route.domain].push_back(route.address);
+  }
+  return options;
+}
+
+std::vector<xmpp::io::S2sDomainTlsOptions> MakeS2sTlsOptions(
+    const GatewayConfig& config, const CertificateInfo& certificate,
+    const std::vector<std::string>& local_domains) {
+  std::vector<xmpp::io::S2sDomainTlsOptions> out;
+  for (const std::string& domain : local_domains) {
+    xmpp::io::S2sDomainTlsOptions options;
+    options.domain = domain;
+    options.tls.certificate_chain_file = certificate.certificate_path;
+    options.tls.private_key_file = certificate.key_path;
+    options.tls.ca_file = config.tls.ca;
+    options.tls.min_version = MinTlsProtocol(config);
+    out.push_back(std::move(options));
+  }
+  return out;
 }
 
 }  // namespace causeway::gateway

@@ -3,13 +3,21 @@
 // transports and the SIP server, so the composition root's services only build objects.
 // Pure functions: nothing is started or opened here.
 
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
 #include "core/runtime/runtime.h"
 #include "core/runtime/tls_context.h"
 #include "gateway/certificates.h"
 #include "gateway/config.h"
+#include "mappings/address_map.h"
 #include "sip/io/transport_options.h"
 #include "sip/lync/security_layer.h"
 #include "sip/stack/sip_server.h"
+#include "xmpp/io/s2s_service.h"
+#include "xmpp/io/s2s_tls.h"
 
 namespace causeway::gateway {
 
@@ -41,5 +49,29 @@ std::string LyncServerName(const GatewayConfig& config, const CertificateInfo& c
 sip::lync::SecurityLayerOptions MakeSecurityLayerOptions(const GatewayConfig& config,
                                                          const CertificateInfo& certificate,
                                                          const std::vector<std::string>& domains);
+
+// ---- [xmpp] ----
+
+// The local {sip, xmpp} domain pairs (xmpp.domains, else an identity pair per sip.domains entry)
+// and the federation policy. xmpp.blocked_domains are not part of the map: with open federation
+// a DomainMap cannot list exceptions, so the XMPP edge refuses them itself. InvalidArgument from
+// DomainMap::Create (a malformed or repeated name, a federated domain that is local).
+absl::StatusOr<mappings::DomainMap> MakeDomainMap(const GatewayConfig& config);
+
+// The JID domains the XMPP edge serves (the xmpp side of MakeDomainMap's local pairs), in order.
+std::vector<std::string> LocalXmppDomains(const GatewayConfig& config);
+
+// Listeners, limits, timeouts, static routes and the dialback secret of the s2s service for
+// `local_domains`; `tls` is left null for the caller to fill from MakeS2sTlsOptions (loading
+// the files is not pure). An empty xmpp.dialback_secret becomes a random one drawn once per
+// process, so every worker's service shares it.
+xmpp::io::S2sServiceConfig MakeS2sServiceConfig(const GatewayConfig& config,
+                                                const std::vector<std::string>& local_domains);
+
+// The s2s certificate of every local XMPP domain is the gateway's TLS certificate; peers are
+// verified against tls.ca (empty = the system store), TLS at least tls.min_version.
+std::vector<xmpp::io::S2sDomainTlsOptions> MakeS2sTlsOptions(
+    const GatewayConfig& config, const CertificateInfo& certificate,
+    const std::vector<std::string>& local_domains);
 
 }  // namespace causeway::gateway

@@ -55,6 +55,130 @@ TEST(Config, DefaultsMatchTheDocumentedValues) {
   EXPECT_EQ(c.dns.tries, 3u);
   EXPECT_EQ(c.lync.keep_alive_s, 300u);
   EXPECT_EQ(c.lync.server_name, "");
+  // [xmpp]: off by default — binary_test starts the daemon with default ports, and the integration
+  // tests run several daemons at once; none of them may fight over 5269.
+  EXPECT_EQ(c.xmpp.mode, XmppMode::kOff);
+  ASSERT_EQ(c.xmpp.listen.size(), 1u);
+  EXPECT_EQ(c.xmpp.listen[0].ToString(), "127.0.0.1:5269");
+  EXPECT_TRUE(c.xmpp.domains.empty());
+  EXPECT_FALSE(c.xmpp.open_federation);
+  EXPECT_TRUE(c.xmpp.federated_domains.empty());
+  EXPECT_TRUE(c.xmpp.blocked_domains.empty());
+  EXPECT_EQ(c.xmpp.dialback_secret, "");
+  EXPECT_TRUE(c.xmpp.require_tls);
+  EXPECT_TRUE(c.xmpp.static_routes.empty());
+  EXPECT_EQ(c.xmpp.resource, "lync");
+  EXPECT_EQ(c.xmpp.receipt_wait_ms, 5000u);
+  EXPECT_EQ(c.xmpp.max_queued_per_domain, 1000u);
+  EXPECT_EQ(c.xmpp.idle_timeout_s, 600u);
+  EXPECT_EQ(c.xmpp.retry_queued_for_s, 0u);
+  EXPECT_EQ(c.xmpp.component_host, "127.0.0.1");
+  EXPECT_EQ(c.xmpp.component_port, 5347u);
+  EXPECT_EQ(c.xmpp.component_secret, "");
+  EXPECT_EQ(c.xmpp.component_domain, "");
+}
+
+TEST(Config, XmppSectionParsesAndRoundTrips) {
+  absl::StatusOr<GatewayConfig> c = ParseConfig(R"(
+[sip]
+domains = ["lync.test", "corp.example"]
+[xmpp]
+mode = "s2s"
+listen = ["0.0.0.0", "[::1]:5270"]
+domains = ["Lync.Test", "corp.example=XMPP.corp.example"]
+federation = "open"
+blocked_domains = ["spam.example"]
+dialback_secret = "s3cret"
+require_tls = false
+static_routes = ["xmpp.test=127.0.0.1:5299", "xmpp.test=[::1]", "other.test=10.0.0.2:5269"]
+resource = "Lync Gateway"
+receipt_wait_ms = 0
+)",
+                                                "x.toml");
+  ASSERT_TRUE(c.ok()) << c.status();
+  const XmppConfig& x = c->xmpp;
+  EXPECT_EQ(x.mode, XmppMode::kS2s);
+  ASSERT_EQ(x.listen.size(), 2u);
+  EXPECT_EQ(x.listen[0].ToString(), "0.0.0.0:5269");
+  EXPECT_EQ(x.listen[1].ToString(), "[::1]:5270");
+  EXPECT_EQ(x.domains, (std::vector<XmppDomainPair>{{"lync.test", "lync.test"},
+                                                    {"corp.example", "xmpp.corp.example"}}));
+  EXPECT_TRUE(x.open_federation);
+  EXPECT_EQ(x.blocked_domains, (std::vector<std::string>{"spam.example"}));
+  EXPECT_FALSE(x.require_tls);
+  ASSERT_EQ(x.static_routes.size(), 3u);
+  EXPECT_EQ(x.static_routes[0].domain, "xmpp.test");
+  EXPECT_EQ(x.static_routes[0].address.ToString(), "127.0.0.1:5299");
+  EXPECT_EQ(x.static_routes[1].address.ToString(), "[::1]:5269");  // default port
+  EXPECT_EQ(x.resource, "Lync Gateway");
+  EXPECT_EQ(x.receipt_wait_ms, 0u);
+
+  std::string printed = ConfigToToml(*c);
+  EXPECT_NE(printed.find("domains = [\"lync.test\", \"corp.example=xmpp.corp.example\"]"),
+            std::string::npos)
+      << printed;
+  EXPECT_NE(printed.find("static_routes = [\"xmpp.test=127.0.0.1:5299\", \"xmpp.test=[::1]:5269\""),
+            std::string::npos)
+      << printed;
+  absl::StatusOr<GatewayConfig> again = ParseConfig(printed, "again.toml");
+  ASSERT_TRUE(again.ok()) << again.status() << "\n" << printed;
+  EXPECT_EQ(ConfigToToml(*again), printed);
+  EXPECT_EQ(again->xmpp.domains, x.domains);
+  EXPECT_EQ(again->xmpp.static_routes, x.static_routes);
+}
+
+TEST(Config, XmppErrorsNameTheKey) {
+  const struct {
+    const char* toml;
+    const char* message;
+  } cases[] = {
+      {"[xmpp]\nmode = \"client\"",
+       "causeway.toml: xmpp.mode: \"client\" is not one of off, s2s, component"},
+      {"[xmpp]\ndomains = [\"lync.test=\"]",
+       "causeway.toml: xmpp.domains: \"lync.test=\" is not a domain or a sip_domain=xmpp_domain "
+       "pair (e.g. \"corp.example=xmpp.corp.example\")"},
+      {"[xmpp]\ndomains = [\"a b=c\"]",
+       "causeway.toml: xmpp.domains: \"a b=c\" is not a domain or a sip_domain=xmpp_domain pair "
+       "(e.g. \"corp.example=xmpp.corp.example\")"},
+      {"[xmpp]\ndomains = [\"a.test\", \"a.test=b.test\"]",
+       "causeway.toml: xmpp.domains: \"a.test=b.test\" names a domain listed before"},
+      {"[xmpp]\nstatic_routes = [\"xmpp.test\"]",
+       "causeway.toml: xmpp.static_routes: \"xmpp.test\" is not domain=ip:port (e.g. "
+       "\"xmpp.example=192.0.2.1:5269\")"},
+      {"[xmpp]\nstatic_routes = [\"xmpp.test=prosody.local:5269\"]",
+       "causeway.toml: xmpp.static_routes: \"xmpp.test=prosody.local:5269\" is not "
+       "domain=ip:port (e.g. \"xmpp.example=192.0.2.1:5269\")"},
+      {"[xmpp]\nfederation = \"closed\"",
+       "causeway.toml: xmpp.federation: \"closed\" is not one of open, allow-list"},
+      {"[xmpp]\nfederated_domains = [\"x..y\"]",
+       "causeway.toml: xmpp.federated_domains: \"x..y\" is not a domain name"},
+      {"[xmpp]\nresource = \"a\\nb\"",
+       "causeway.toml: xmpp.resource: contains a control character"},
+      {"[xmpp]\nlisten = [\"127.0.0.1:0\"]",
+       "causeway.toml: xmpp.listen: \"127.0.0.1:0\": port 0 is not allowed"},
+      // Rules across options, checked only when the edge is on.
+      {"[sip]\ndomains = [\"lync.test\"]\n[xmpp]\nmode = \"component\"",
+       "causeway.toml: xmpp.component_secret: must be set in component mode"},
+      {"[sip]\ndomains = [\"lync.test\"]\n[xmpp]\nmode = \"component\"\ncomponent_secret = \"s\"",
+       "causeway.toml: xmpp.component_domain: must be set in component mode"},
+      {"[xmpp]\nmode = \"s2s\"",
+       "causeway.toml: xmpp.domains: must be set when sip.domains is empty (any domain)"},
+      {"[sip]\ndomains = [\"lync.test\"]\n[xmpp]\nmode = \"s2s\"\nlisten = []",
+       "causeway.toml: xmpp.listen: needs at least one address in s2s mode"},
+      {"[sip]\ndomains = [\"lync.test\"]\n[xmpp]\nmode = \"s2s\"\nfederated_domains = "
+       "[\"x.test\"]\nblocked_domains = [\"x.test\"]",
+       "causeway.toml: xmpp.blocked_domains: \"x.test\" is also in xmpp.federated_domains"},
+  };
+  for (const auto& c : cases) {
+    EXPECT_EQ(ErrorOf(c.toml), c.message) << c.toml;
+  }
+  // A federated domain that is one of ours is refused by the DomainMap, under xmpp.domains.
+  std::string error = ErrorOf(
+      "[sip]\ndomains = [\"lync.test\"]\n[xmpp]\nmode = \"s2s\"\nfederated_domains = "
+      "[\"lync.test\"]");
+  EXPECT_EQ(error.rfind("causeway.toml: xmpp.domains: ", 0), 0u) << error;
+  // The same options with the edge off are only checked one by one.
+  EXPECT_EQ(ErrorOf("[xmpp]\nmode = \"off\"\ncomponent_secret = \"\""), "ok");
 }
 
 TEST(Config, LyncServerNameIsAHostName) {
@@ -128,7 +252,10 @@ TEST(Config, PrintedDefaultsParseBackToTheDefaults) {
   // Every option appears, each right after its one-line comment.
   for (const OptionInfo& o : ListOptions()) {
     std::string line = std::string(o.key) + " = ";
-    size_t at = text.find("\n" + line);
+    // Keys repeat across sections (sip.domains, xmpp.domains): look after the section header.
+    size_t section = text.find("\n[" + std::string(o.section) + "]\n");
+    ASSERT_NE(section, std::string::npos) << o.section;
+    size_t at = text.find("\n" + line, section);
     ASSERT_NE(at, std::string::npos) << o.section << "." << o.key;
     size_t comment = text.rfind("\n# ", at - 1);
     ASSERT_NE(comment, std::string::npos);
@@ -330,7 +457,7 @@ TEST(Config, OptionTableIsComplete) {
     EXPECT_FALSE(o.doc.empty()) << name;
     EXPECT_LT(o.doc.size() + o.key.size(), 200u) << name << ": keep docs to one line";
   }
-  EXPECT_EQ(seen.size(), 34u);
+  EXPECT_EQ(seen.size(), 52u);
 }
 
 TEST(Names, Hostnames) {
