@@ -57,6 +57,61 @@ TEST(XmppCaps, VerificationStringOfTheXep0115SimpleExample) {
             CapsVerification({{"client", "pc", "", "x"}}, {"a", "b"}));
 }
 
+TEST(XmppWiring, DomainMapAndServiceConfigFollowTheXmppSection) {
+  GatewayConfig config = DefaultConfig();
+  config.sip.domains = {"lync.test", "corp.example"};
+  config.xmpp.federated_domains = {"xmpp.test", "spam.test"};
+  config.xmpp.blocked_domains = {"spam.test"};
+  config.xmpp.static_routes = {
+      {"xmpp.test", Loopback(5299)}, {"xmpp.test", Loopback(5300)}, {"other.test", Loopback(5301)}};
+  config.xmpp.require_tls = false;
+  config.xmpp.idle_timeout_s = 42;
+  config.xmpp.max_queued_per_domain = 7;
+  config.xmpp.dialback_secret = "fixed";
+  config.dns.servers = {*NetAddress::Parse("127.0.0.53", 53)};
+
+  // Empty xmpp.domains: one identity pair per served SIP domain.
+  EXPECT_EQ(LocalXmppDomains(config), (std::vector<std::string>{"lync.test", "corp.example"}));
+  absl::StatusOr<mappings::DomainMap> map = MakeDomainMap(config);
+  ASSERT_TRUE(map.ok()) << map.status();
+  EXPECT_TRUE(map->IsLocalXmppDomain("corp.example"));
+  EXPECT_TRUE(map->XmppDomainFor("xmpp.test").ok());
+  EXPECT_FALSE(map->XmppDomainFor("spam.test").ok());  // blocked beats the allow list
+  EXPECT_FALSE(map->XmppDomainFor("elsewhere.test").ok());
+
+  config.xmpp.domains = {{"corp.example", "xmpp.corp.example"}};
+  EXPECT_EQ(LocalXmppDomains(config), std::vector<std::string>{"xmpp.corp.example"});
+  map = MakeDomainMap(config);
+  ASSERT_TRUE(map.ok()) << map.status();
+  EXPECT_EQ(*map->XmppDomainFor("corp.example"), "xmpp.corp.example");
+  EXPECT_FALSE(map->IsLocalSipDomain("lync.test"));
+
+  xmpp::io::S2sServiceConfig s2s = MakeS2sServiceConfig(config, {"xmpp.corp.example"});
+  EXPECT_EQ(s2s.local_domains, std::vector<std::string>{"xmpp.corp.example"});
+  EXPECT_EQ(s2s.listen, config.xmpp.listen);
+  EXPECT_EQ(s2s.dialback_secret, "fixed");
+  EXPECT_FALSE(s2s.stream.require_tls);
+  EXPECT_EQ(s2s.idle_timeout, std::chrono::seconds(42));
+  EXPECT_EQ(s2s.max_queued_per_domain, 7u);
+  EXPECT_EQ(s2s.dns.dns.channel.servers, "127.0.0.53:53");
+  ASSERT_EQ(s2s.static_routes.size(), 2u);
+  EXPECT_EQ(s2s.static_routes.at("xmpp.test"),
+            (std::vector<NetAddress>{Loopback(5299), Loopback(5300)}));  // failover order kept
+  EXPECT_EQ(s2s.tls, nullptr);
+
+  CertificateInfo certificate;
+  certificate.certificate_path = "/c.pem";
+  certificate.key_path = "/k.pem";
+  config.tls.ca = "/ca.pem";
+  std::vector<xmpp::io::S2sDomainTlsOptions> tls =
+      MakeS2sTlsOptions(config, certificate, {"a.test", "b.test"});
+  ASSERT_EQ(tls.size(), 2u);
+  EXPECT_EQ(tls[1].domain, "b.test");
+  EXPECT_EQ(tls[1].tls.certificate_chain_file, "/c.pem");
+  EXPECT_EQ(tls[1].tls.private_key_file, "/k.pem");
+  EXPECT_EQ(tls[1].tls.ca_file, "/ca.pem");
+}
+
 struct Received {
   Element stanza;
 };
