@@ -51,12 +51,22 @@ bool IsXmlCharAt(std::string_view s, size_t i, size_t len) {
 absl::StatusOr<std::string> XmlSafeText(std::string_view text) {
   std::string out;
   out.reserve(text.size());
+  size_t run = 0;  // start of the bytes not yet copied: copied in runs, not per character
   for (size_t i = 0; i < text.size();) {
-    const size_t len = Utf8SequenceLength(text, i);
+    const auto c = static_cast<unsigned char>(text[i]);
+    if (c >= 0x20 && c < 0x80) {
+      ++i;
+      continue;
+    }
+    const size_t len = c < 0x80 ? 1 : Utf8SequenceLength(text, i);
     if (len == 0) return absl::InvalidArgumentError("text is not UTF-8");
-    if (IsXmlCharAt(text, i, len)) out.append(text.substr(i, len));
+    if (!IsXmlCharAt(text, i, len)) {
+      out.append(text.substr(run, i - run));
+      run = i + len;
+    }
     i += len;
   }
+  out.append(text.substr(run));
   return out;
 }
 
