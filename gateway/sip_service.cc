@@ -18,10 +18,10 @@
 #include "core/runtime/tls_context.h"
 #include "core/status.h"
 #include "core/strings.h"
+#include "gateway/sip_im_bridge.h"
 #include "gateway/sqlite_directory.h"
 #include "gateway/sqlite_roaming_store.h"
 #include "gateway/wiring.h"
-#include "mappings/sip_im.h"
 #include "sip/codec/message.h"
 #include "sip/io/resolver.h"
 #include "sip/io/resolver_uri.h"
@@ -111,6 +111,11 @@ class Shard final : public sip::TransportUser, public sip::Transport, public sip
     transport_->Send(to, std::move(bytes), token == 0 ? 0 : ForwardedToken(origin, token));
   }
 
+  // An answer for an IM session or MESSAGE held by this worker's bridge, from another worker's bus.
+  void AnswerFromOtherShard(const SipImBridge::Answer& answer) {
+    if (im_bridge_) im_bridge_->OnAnswer(answer);
+  }
+
   runtime::Worker& worker() { return worker_; }
   Bus& bus() { return bus_; }
   sip::SipTransport& transport() { return *transport_; }
@@ -126,6 +131,7 @@ class Shard final : public sip::TransportUser, public sip::Transport, public sip
   size_t live_transactions() const { return server_->layer().pending_count(); }
   void Close() {
     if (server_) server_->SetLocalService(nullptr);
+    im_bridge_.reset();
     front_end_.reset();
     server_.reset();  // cancels its timers on the still-alive wheel
     if (transport_) transport_->Close();
@@ -142,9 +148,6 @@ class Shard final : public sip::TransportUser, public sip::Transport, public sip
            (token & kTokenMask);
   }
 
-  // Publishes what the proxy learnt about a MESSAGE: delivered (2xx) or not.
-  void PublishMessageOutcome(const SipMessage& request, int code);
-
   SipService& service_;
   runtime::Worker& worker_;
   Bus bus_;  // this worker's event bus (core/bus.h: single-threaded, one per worker)
@@ -156,6 +159,7 @@ class Shard final : public sip::TransportUser, public sip::Transport, public sip
   sip::LocationStore* location_ = nullptr;
   std::unique_ptr<sip::SipServer> server_;
   std::unique_ptr<sip::lync::FrontEnd> front_end_;  // uses server_: declared after it
+  std::unique_ptr<SipImBridge> im_bridge_;          // null: XMPP off; in front of front_end_
   // ms-diagnostics on errors for signed-in clients, stripped at the organisation's edge.
   std::unique_ptr<sip::lync::DiagnosticsFilter> diagnostics_;
   std::unique_ptr<sip::lync::ClientPolicy> client_policy_;  // null: no lync.blocked_clients
@@ -283,9 +287,12 @@ absl::Status Shard::Init(const GatewayConfig& config, sip::SipTransportOptions t
   }
   options.shard = static_cast<uint32_t>(worker_.index());
   if (!purge) options.purge_interval = Duration::zero();
-  options.proxy.on_message_outcome = [this](const SipMessage& request, int code) {
-    PublishMessageOutcome(request, code);
-  };
+  if (service_.hooks().xmpp_domains) {
+    // The bridge learns the outcome of the MESSAGEs it runs through the proxy.
+    options.proxy.on_message_outcome = [this](const SipMessage& request, int code) {
+      if (im_bridge_) im_bridge_->OnProxyOutcome(request, code);
+    };
+  }
   options.on_bindings_expired = [this](const std::vector<std::string>& aors) {
     if (!front_end_) return;
     for (const std::string& aor : aors) front_end_->OnRegistrationChanged(aor);
@@ -298,12 +305,33 @@ absl::Status Shard::Init(const GatewayConfig& config, sip::SipTransportOptions t
       : transport_->Supports(sip::TransportKind::kTcp) ? sip::TransportKind::kTcp
                                                         : sip::TransportKind::kUdp;
   const NetAddress contact_address = transport_->AdvertisedAddress(contact_kind, false);
-  front_end_ = std::make_unique<sip::lync::FrontEnd>(
-      service_.front_end_state(), *server_, worker_.clock(),
+  const std::string contact =
       absl::StrCat("<sip:", contact_address.HostForUri(), ":", contact_address.port(),
                    ";transport=",
-                   absl::AsciiStrToLower(ToAbsl(sip::TransportName(contact_kind))), ">"));
-  server_->SetLocalService(front_end_.get());
+                   absl::AsciiStrToLower(ToAbsl(sip::TransportName(contact_kind))), ">");
+  front_end_ = std::make_unique<sip::lync::FrontEnd>(service_.front_end_state(), *server_,
+                                                     worker_.clock(), contact);
+  if (const SipServiceHooks& hooks = service_.hooks(); hooks.xmpp_domains) {
+    SipImBridgeOptions bridge;
+    bridge.domains = hooks.xmpp_domains;
+    bridge.receipt_wait = hooks.receipt_wait;
+    bridge.contact = contact;
+    bridge.sdp_host = contact_address.HostString();
+    bridge.warning_agent = LyncServerName(config, service_.certificate());
+    bridge.via_kind = contact_kind;
+    bridge.worker = static_cast<uint32_t>(worker_.index());
+    im_bridge_ = std::make_unique<SipImBridge>(
+        std::move(bridge), *server_, worker_, bus_, front_end_.get(),
+        [this](uint32_t worker, SipImBridge::Answer answer) {
+          if (Shard* owner = service_.shard(worker)) {
+            owner->worker().Post(
+                [owner, a = std::move(answer)] { owner->AnswerFromOtherShard(a); });
+          }
+        });
+    server_->SetLocalService(im_bridge_.get());
+  } else {
+    server_->SetLocalService(front_end_.get());
+  }
   worker_.AddStopHook([this] { Close(); });
   return absl::OkStatus();
 }
@@ -342,6 +370,12 @@ void Shard::OnMessage(SipMessage&& message, const sip::ReceiveInfo& received) {
     }
     // Proven: the credentials were for us, not for whoever the message is forwarded to.
     sip::lync::RemoveConsumedCredentials(message, served_domains_);
+  }
+  // The stack hands every ACK for a 2xx to the proxy; one for an IM session the bridge answered
+  // as the XMPP contact ends here.
+  if (im_bridge_ && message.is_request() && message.method() == sip::Method::kAck &&
+      im_bridge_->AbsorbAck(message)) {
+    return;
   }
   if (!message.is_request() && !message.vias().empty()) {
     std::optional<uint32_t> owner =
@@ -394,26 +428,6 @@ void Shard::OnSendFailed(uint64_t token, const sip::Destination& to, const absl:
   if (!server_) return;
   server_->transport_user().OnSendFailed(token, to, error);
   worker_.Rearm();
-}
-
-void Shard::PublishMessageOutcome(const SipMessage& request, int code) {
-  absl::StatusOr<InstantMessageEvent> im = mappings::ImFromSipMessage(request);
-  if (!im.ok()) return;  // not a text message (e.g. a control body): nothing to tell
-  absl::Status published;
-  if (code >= 200 && code < 300) {
-    published = bus_.Publish(*im);
-  } else {
-    DeliveryFailureEvent failure;
-    failure.message_id = im->message_id;
-    failure.from = im->to;
-    failure.to = im->from;
-    failure.reason = mappings::FailureReasonFromSipCode(code);
-    failure.text = absl::StrCat("SIP ", code);
-    published = bus_.Publish(failure);
-  }
-  if (!published.ok()) {
-    log::Warn("sip", "bus publish failed", {{"why", FromAbsl(published.message())}});
-  }
 }
 
 void Shard::Resolve(const sip::Uri& uri, Callback done) {

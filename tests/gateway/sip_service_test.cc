@@ -151,17 +151,6 @@ class SipServiceTest : public ::testing::Test {
     if (service_) service_->Stop();
   }
 
-  // Bounded wait until the buses delivered at least these many events.
-  void WaitForEvents(size_t delivered, size_t failed) {
-    for (int i = 0; i < 200; ++i) {
-      {
-        std::lock_guard<std::mutex> lock(events_mu_);
-        if (delivered_.size() >= delivered && failed_.size() >= failed) return;
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    }
-  }
-
   testing::ScratchDir dir_;
   std::vector<Subscription> subscriptions_;  // outlive the service's buses (see core/bus.h)
   std::mutex events_mu_;
@@ -236,22 +225,7 @@ TEST_F(SipServiceTest, RegisteredFlowsAreUsedFromEveryWorker) {
     EXPECT_EQ(Header(*final_response, "Call-ID"), absl::StrCat("msg-", i, "@test"));
   }
 
-  // Every delivered IM is on the bus of the worker that handled it, once. (The worker publishes
-  // when the 200 goes upstream: allow it a moment.)
-  WaitForEvents(kUsers, 0);
-  {
-    std::lock_guard<std::mutex> lock(events_mu_);
-    ASSERT_EQ(delivered_.size(), static_cast<size_t>(kUsers));
-    for (const InstantMessageEvent& e : delivered_) {
-      EXPECT_EQ(e.body, "hello");
-      EXPECT_EQ(e.from.user, "sender");
-      EXPECT_EQ(e.to.domain, "example.com");
-    }
-    EXPECT_TRUE(failed_.empty());
-  }
-
-  // A MESSAGE for a user of our domain with no registration is refused (480) and reported as a
-  // delivery failure.
+  // A MESSAGE for a user of our domain with no registration is refused (480).
   ASSERT_TRUE(sender.Send(absl::StrCat(
       "MESSAGE sip:nobody@example.com SIP/2.0\r\n"
       "Via: SIP/2.0/TCP 127.0.0.1:", sender.local_port(), ";branch=z9hG4bKnobody\r\n",
@@ -266,11 +240,14 @@ TEST_F(SipServiceTest, RegisteredFlowsAreUsedFromEveryWorker) {
   }
   ASSERT_TRUE(refused.has_value());
   EXPECT_EQ(refused->status_code(), 480);
-  WaitForEvents(kUsers, 1);
+
+  // Without XMPP (no xmpp_domains) IMs between SIP users stay SIP business: the bus carries events
+  // towards their destination network (core/events.h), and these never leave SIP. Let the worker
+  // finish any outcome handling it may have queued before looking.
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
   std::lock_guard<std::mutex> lock(events_mu_);
-  ASSERT_EQ(failed_.size(), 1u);
-  EXPECT_EQ(failed_[0].reason, DeliveryFailureReason::kUnavailable);
-  EXPECT_EQ(failed_[0].from.user, "nobody");
+  EXPECT_TRUE(delivered_.empty());
+  EXPECT_TRUE(failed_.empty());
 }
 
 }  // namespace
