@@ -75,10 +75,10 @@ struct SipImBridge::Session {
   std::string call_id;
   std::string local_tag;
   std::string remote_tag;
-  std::string local_uri;   // the INVITE's To: the XMPP contact as a SIP URI (our From)
-  std::string remote_uri;  // the INVITE's From: the SIP user
-  std::string remote_target;            // the INVITE's Contact
-  std::vector<std::string> route_set;   // its Record-Route lines, in order (RFC 3261 §12.1.1)
+  std::string local_uri;               // the INVITE's To: the XMPP contact as a SIP URI (our From)
+  std::string remote_uri;              // the INVITE's From: the SIP user
+  std::string remote_target;           // the INVITE's Contact
+  std::vector<std::string> route_set;  // its Record-Route lines, in order (RFC 3261 §12.1.1)
   uint32_t local_cseq = 0;
   sip::Destination flow;  // where the INVITE came from: our BYE goes back there
   Address to;             // the XMPP contact
@@ -167,8 +167,8 @@ bool SipImBridge::OnRequest(sip::ServerTransactionId id, SipMessage& request,
   if (!ours) return next_ != nullptr && next_->OnRequest(id, request, info);
 
   absl::StatusOr<Address> sip_to = mappings::AddressFromSipUri(target);
-  absl::StatusOr<Address> to = sip_to.ok() ? mappings::XmppAddressFromSip(*sip_to, *options_.domains)
-                                           : sip_to.status();
+  absl::StatusOr<Address> to =
+      sip_to.ok() ? mappings::XmppAddressFromSip(*sip_to, *options_.domains) : sip_to.status();
   if (!to.ok()) {
     // No such contact (a domain nobody reaches) or no JID for this user (a phone number).
     Reply(id, request, absl::IsNotFound(to.status()) ? 404 : 403);
@@ -341,8 +341,8 @@ void SipImBridge::AnswerHeld(const std::string& message_id, int code, std::strin
                                      session != nullptr ? session->local_tag : sip::NewLocalTag());
   if (!warning.empty() && !success) {
     (void)response.AppendHeader(
-        sip::HeaderId::kWarning, absl::StrCat("399 ", options_.warning_agent, " ",
-                                              QuotedWarning(warning)));
+        sip::HeaderId::kWarning,
+        absl::StrCat("399 ", options_.warning_agent, " ", QuotedWarning(warning)));
   }
   if (session != nullptr) {
     if (success) {
@@ -373,8 +373,7 @@ void SipImBridge::OnAnswer(const Answer& answer) {
   worker_.Rearm();
 }
 
-void SipImBridge::PublishChatState(const SipMessage& request, const Address& to,
-                                   ChatState state) {
+void SipImBridge::PublishChatState(const SipMessage& request, const Address& to, ChatState state) {
   absl::StatusOr<Address> from = mappings::AddressFromSipUri(request.from().uri);
   if (!from.ok()) return;
   ChatStateEvent event;
@@ -410,14 +409,15 @@ void SipImBridge::ExpireSession(const std::string& key) {
   }
   if (!session->established) return;
   // The client still thinks the session is up: end it (RFC 3261 §15.1.1).
-  std::string bye = absl::StrCat(
-      "BYE ", session->remote_target, " SIP/2.0\r\nVia: ",
-      server_.layer().MakeVia(session->flow.kind, session->flow.address.is_v6()),
-      "\r\nMax-Forwards: 70\r\n");
-  for (const std::string& route : session->route_set) absl::StrAppend(&bye, "Route: ", route, "\r\n");
+  std::string bye =
+      absl::StrCat("BYE ", session->remote_target, " SIP/2.0\r\nVia: ",
+                   server_.layer().MakeVia(session->flow.kind, session->flow.address.is_v6()),
+                   "\r\nMax-Forwards: 70\r\n");
+  for (const std::string& route : session->route_set)
+    absl::StrAppend(&bye, "Route: ", route, "\r\n");
   absl::StrAppend(&bye, "From: <", session->local_uri, ">;tag=", session->local_tag, "\r\nTo: <",
-                  session->remote_uri, ">;tag=", session->remote_tag, "\r\nCall-ID: ",
-                  session->call_id, "\r\nCSeq: ", ++session->local_cseq,
+                  session->remote_uri, ">;tag=", session->remote_tag,
+                  "\r\nCall-ID: ", session->call_id, "\r\nCSeq: ", ++session->local_cseq,
                   " BYE\r\nContent-Length: 0\r\n\r\n");
   absl::StatusOr<SipMessage> message = SipMessage::Parse(std::move(bye));
   if (!message.ok()) return;
@@ -466,9 +466,9 @@ void SipImBridge::OnBusIm(const InstantMessageEvent& im) {
     Fail(im, DeliveryFailureReason::kNotFound, "not a domain of this gateway");
     return;
   }
-  absl::StatusOr<Address> from =
-      im.from.network == Network::kXmpp ? mappings::SipAddressFromXmpp(im.from, *options_.domains)
-                                        : absl::InvalidArgumentError("not an XMPP sender");
+  absl::StatusOr<Address> from = im.from.network == Network::kXmpp
+                                     ? mappings::SipAddressFromXmpp(im.from, *options_.domains)
+                                     : absl::InvalidArgumentError("not an XMPP sender");
   if (!from.ok()) {
     Fail(im, DeliveryFailureReason::kRejected, std::string(FromAbsl(from.status().message())));
     return;

@@ -5,7 +5,8 @@
 // domain, but one the DomainMap maps: open federation or the allow list):
 //   MESSAGE (RFC 3428 pager)      -> InstantMessageEvent (receipt requested), or ChatStateEvent for
 //                                    an RFC 3994 isComposing body (answered 200 at once)
-//   INVITE m=message (MS-SIPRE)   -> a Lync IM session kept here; its first message (ms-text-format)
+//   INVITE m=message (MS-SIPRE)   -> a Lync IM session kept here; its first message
+//   (ms-text-format)
 //                                    goes to the bus like a MESSAGE
 //   in the session: MESSAGE as above; INFO KeyboardActivity -> ChatStateEvent composing/paused;
 //   BYE -> ChatStateEvent gone; ACK absorbed (AbsorbAck, called by the shard before the stack:
@@ -53,16 +54,16 @@ namespace causeway::gateway {
 struct SipImBridgeOptions {
   std::shared_ptr<const mappings::DomainMap> domains;  // required
   Duration receipt_wait = std::chrono::seconds(5);
-  std::string contact;          // our Contact in IM session answers: "<sip:host:port;transport=tcp>"
-  std::string sdp_host;         // the address in our SDP answers
+  std::string contact;   // our Contact in IM session answers: "<sip:host:port;transport=tcp>"
+  std::string sdp_host;  // the address in our SDP answers
   std::string warning_agent = "causeway";  // warn-agent of Warning headers (RFC 3261 §20.43)
   sip::TransportKind via_kind = sip::TransportKind::kTcp;  // of the Via on MESSAGEs we originate
   uint32_t worker = 0;          // tagged into the message ids of held transactions
   size_t max_held = 100000;     // held transactions; more get 503 + Retry-After
   size_t max_sessions = 20000;  // Lync IM sessions; more get 503 + Retry-After
   Duration session_idle = std::chrono::minutes(10);  // a silent session ends (we send BYE)
-  size_t max_conversations = 100000;        // (from, to) pairs with a MESSAGE in flight
-  size_t max_queued_per_conversation = 64;  // behind the one in flight
+  size_t max_conversations = 100000;                 // (from, to) pairs with a MESSAGE in flight
+  size_t max_queued_per_conversation = 64;           // behind the one in flight
   // A MESSAGE we originated whose outcome the proxy never reported (it answers everything within
   // Timer F, 32 s; this only guards against a lost report) fails as a timeout after this.
   Duration outgoing_timeout = std::chrono::seconds(40);
@@ -76,8 +77,8 @@ class SipImBridge final : public sip::LocalService {
 
   // `next` (may be null) gets every request the bridge does not take. References outlive the
   // bridge; construct and use on `worker`'s thread (construction before the worker runs is fine).
-  SipImBridge(SipImBridgeOptions options, sip::SipServer& server, runtime::Worker& worker,
-              Bus& bus, sip::LocalService* next, ForwardAnswer forward);
+  SipImBridge(SipImBridgeOptions options, sip::SipServer& server, runtime::Worker& worker, Bus& bus,
+              sip::LocalService* next, ForwardAnswer forward);
   ~SipImBridge() override;
   SipImBridge(const SipImBridge&) = delete;
   SipImBridge& operator=(const SipImBridge&) = delete;
@@ -118,8 +119,8 @@ class SipImBridge final : public sip::LocalService {
                     const sip::ReceiveInfo& info, const Address& to);
   void HandleInDialog(sip::ServerTransactionId id, sip::SipMessage& request, Session& session);
   // Holds (id, request) for `im` and publishes it. For an INVITE, session_key names its session.
-  void HoldAndPublish(sip::ServerTransactionId id, sip::SipMessage& request,
-                      InstantMessageEvent im, std::string session_key);
+  void HoldAndPublish(sip::ServerTransactionId id, sip::SipMessage& request, InstantMessageEvent im,
+                      std::string session_key);
   void AnswerHeld(const std::string& message_id, int code, std::string_view warning);
   void PublishChatState(const sip::SipMessage& request, const Address& to, ChatState state);
   void TouchSession(Session& session);
@@ -147,9 +148,9 @@ class SipImBridge final : public sip::LocalService {
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);  // posted tasks check it
   uint64_t counter_ = 0;  // call-ids and pseudo server transactions of originated requests
 
-  absl::flat_hash_map<std::string, std::unique_ptr<Held>> held_;          // by message id
-  absl::flat_hash_map<std::string, std::unique_ptr<Session>> sessions_;   // Call-ID + local tag
-  absl::flat_hash_map<sip::ClientTransactionId, std::string> byes_;       // our BYEs in flight
+  absl::flat_hash_map<std::string, std::unique_ptr<Held>> held_;         // by message id
+  absl::flat_hash_map<std::string, std::unique_ptr<Session>> sessions_;  // Call-ID + local tag
+  absl::flat_hash_map<sip::ClientTransactionId, std::string> byes_;      // our BYEs in flight
   absl::flat_hash_map<std::string, std::unique_ptr<Conversation>> conversations_;
   absl::flat_hash_map<std::string, std::unique_ptr<Outgoing>> outgoing_;  // by Call-ID
 };

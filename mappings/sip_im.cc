@@ -45,12 +45,12 @@ std::optional<ScannedTag> NextTag(std::string_view xml, size_t from) {
     }
     ScannedTag tag;
     tag.closing = first == '/';
-    std::string_view inside = xml.substr(open + 1 + (tag.closing ? 1 : 0),
-                                         close - open - 1 - (tag.closing ? 1 : 0));
+    std::string_view inside =
+        xml.substr(open + 1 + (tag.closing ? 1 : 0), close - open - 1 - (tag.closing ? 1 : 0));
     if (!inside.empty() && inside.back() == '/') inside.remove_suffix(1);
     size_t name_end = 0;
-    while (name_end < inside.size() && !absl::ascii_isspace(static_cast<unsigned char>(
-                                           inside[name_end]))) {
+    while (name_end < inside.size() &&
+           !absl::ascii_isspace(static_cast<unsigned char>(inside[name_end]))) {
       ++name_end;
     }
     std::string_view name = inside.substr(0, name_end);
@@ -68,7 +68,8 @@ std::optional<ScannedTag> NextTag(std::string_view xml, size_t from) {
 std::optional<std::string_view> AttributeValue(std::string_view attributes, std::string_view name) {
   size_t at = 0;
   while (at < attributes.size()) {
-    while (at < attributes.size() && absl::ascii_isspace(static_cast<unsigned char>(attributes[at]))) {
+    while (at < attributes.size() &&
+           absl::ascii_isspace(static_cast<unsigned char>(attributes[at]))) {
       ++at;
     }
     const size_t eq = attributes.find('=', at);
@@ -266,7 +267,7 @@ absl::StatusOr<ChatState> ChatStateFromIsComposing(std::string_view body) {
   const size_t text_end = body.find('<', state->end);
   const absl::string_view text = absl::StripAsciiWhitespace(
       ToAbsl(body.substr(state->end, text_end == std::string_view::npos ? std::string_view::npos
-                                                                         : text_end - state->end)));
+                                                                        : text_end - state->end)));
   if (text == "active") return ChatState::kComposing;
   if (text == "idle") return ChatState::kPaused;
   return absl::InvalidArgumentError(absl::StrCat("unknown isComposing state: ", text));
@@ -309,8 +310,8 @@ absl::StatusOr<std::string> IsComposingBody(ChatState state) {
 bool IsImSessionOffer(const sip::SipMessage& invite) {
   if (!invite.is_request() || invite.method() != sip::Method::kInvite) return false;
   absl::StatusOr<sip::MediaType> type = invite.GetContentType();
-  if (!type.ok() || Lower(absl::StrCat(ToAbsl(type->type), "/", ToAbsl(type->subtype))) !=
-                        "application/sdp") {
+  if (!type.ok() ||
+      Lower(absl::StrCat(ToAbsl(type->type), "/", ToAbsl(type->subtype))) != "application/sdp") {
     return false;
   }
   for (absl::string_view line : absl::StrSplit(ToAbsl(invite.body()), '\n')) {
@@ -355,19 +356,19 @@ std::string SipUriOf(const Address& address) {
 
 absl::StatusOr<sip::SipMessage> PagerMessage(const Address& from, const Address& to,
                                              const OutgoingRequestIds& ids,
-                                             std::string_view content_type,
-                                             std::string_view body) {
+                                             std::string_view content_type, std::string_view body) {
   if (from.network != Network::kSip || to.network != Network::kSip || from.user.empty() ||
       to.user.empty()) {
     return absl::InvalidArgumentError("a MESSAGE goes between SIP users");
   }
   if (body.size() > kMaxPagerBody) return absl::OutOfRangeError("message too large for SIP");
   const std::string to_uri = SipUriOf(to);
-  std::string text = absl::StrCat(
-      "MESSAGE ", to_uri, " SIP/2.0\r\nVia: ", ids.via, "\r\nMax-Forwards: ", ids.max_forwards,
-      "\r\nFrom: <", SipUriOf(from), ">;tag=", ids.from_tag, "\r\nTo: <", to_uri,
-      ">\r\nCall-ID: ", ids.call_id, "\r\nCSeq: ", ids.cseq, " MESSAGE\r\nContent-Type: ",
-      ToAbsl(content_type), "\r\nContent-Length: ", body.size(), "\r\n\r\n", ToAbsl(body));
+  std::string text =
+      absl::StrCat("MESSAGE ", to_uri, " SIP/2.0\r\nVia: ", ids.via,
+                   "\r\nMax-Forwards: ", ids.max_forwards, "\r\nFrom: <", SipUriOf(from),
+                   ">;tag=", ids.from_tag, "\r\nTo: <", to_uri, ">\r\nCall-ID: ", ids.call_id,
+                   "\r\nCSeq: ", ids.cseq, " MESSAGE\r\nContent-Type: ", ToAbsl(content_type),
+                   "\r\nContent-Length: ", body.size(), "\r\n\r\n", ToAbsl(body));
   return sip::SipMessage::Parse(std::move(text));
 }
 
@@ -393,8 +394,8 @@ absl::StatusOr<sip::SipMessage> PagerMessageFromIm(const InstantMessageEvent& im
   if (!plain) return PagerMessage(from, im.to, ids, "text/html; charset=UTF-8", *html);
   // A boundary that occurs in neither body (RFC 2046 §5.1.1).
   std::string boundary = "causeway-alternative";
-  for (int n = 1; absl::StrContains(ToAbsl(*plain), boundary) ||
-                  absl::StrContains(ToAbsl(*html), boundary);
+  for (int n = 1;
+       absl::StrContains(ToAbsl(*plain), boundary) || absl::StrContains(ToAbsl(*html), boundary);
        ++n) {
     boundary = absl::StrCat("causeway-alternative-", n);
   }

@@ -131,8 +131,9 @@ std::string Request(const Peer& peer, std::string_view method, std::string_view 
                     std::string_view extra_headers, std::string_view content_type,
                     std::string_view body) {
   std::string text = absl::StrCat(
-      ToAbsl(method), " ", ToAbsl(uri), " SIP/2.0\r\nVia: SIP/2.0/TCP 127.0.0.1:",
-      peer.local_port(), ";branch=z9hG4bK", ToAbsl(call_id), "-", cseq,
+      ToAbsl(method), " ", ToAbsl(uri),
+      " SIP/2.0\r\nVia: SIP/2.0/TCP 127.0.0.1:", peer.local_port(), ";branch=z9hG4bK",
+      ToAbsl(call_id), "-", cseq,
       "\r\nMax-Forwards: 70\r\nFrom: <sip:alice@lync.test>;tag=al1\r\nTo: ", ToAbsl(to),
       "\r\nCall-ID: ", ToAbsl(call_id), "\r\nCSeq: ", cseq, " ", ToAbsl(method), "\r\n",
       ToAbsl(extra_headers));
@@ -188,8 +189,8 @@ class SipImBridgeTest : public ::testing::Test {
   void AddFakeXmpp(runtime::Worker& worker, Bus& bus) {
     const size_t index = workers_.size();
     workers_.push_back({&worker, &bus});
-    subscriptions_.push_back(bus.Subscribe<InstantMessageEvent>(
-        [this, index](const InstantMessageEvent& e) {
+    subscriptions_.push_back(
+        bus.Subscribe<InstantMessageEvent>([this, index](const InstantMessageEvent& e) {
           if (e.to.network != Network::kXmpp) return;  // ours, on its way to SIP
           {
             std::lock_guard<std::mutex> lock(mu_);
@@ -303,8 +304,8 @@ TEST_F(SipImBridgeTest, PagerMessageIsAnsweredByTheXmppOutcome) {
 
   // Nobody answers: 202 Accepted once receipt_wait (200 ms here) is over, not before.
   const auto sent_at = std::chrono::steady_clock::now();
-  ASSERT_TRUE(alice.Send(Request(alice, "MESSAGE", "sip:silent@xmpp.test",
-                                 "<sip:silent@xmpp.test>", "pager-3", 1, "", "text/plain", "hi")));
+  ASSERT_TRUE(alice.Send(Request(alice, "MESSAGE", "sip:silent@xmpp.test", "<sip:silent@xmpp.test>",
+                                 "pager-3", 1, "", "text/plain", "hi")));
   std::optional<SipMessage> accepted = alice.Final();
   ASSERT_TRUE(accepted.has_value());
   EXPECT_EQ(accepted->status_code(), 202);
@@ -319,11 +320,11 @@ TEST_F(SipImBridgeTest, PagerMessageIsAnsweredByTheXmppOutcome) {
   EXPECT_EQ(forbidden->status_code(), 403);
 
   // A typing notification is no message: answered at once, published as a chat state.
-  ASSERT_TRUE(alice.Send(Request(
-      alice, "MESSAGE", "sip:bob@xmpp.test", "<sip:bob@xmpp.test>", "pager-5", 1, "",
-      "application/im-iscomposing+xml",
-      "<?xml version=\"1.0\"?><isComposing xmlns=\"urn:ietf:params:xml:ns:im-iscomposing\">"
-      "<state>active</state></isComposing>")));
+  ASSERT_TRUE(alice.Send(
+      Request(alice, "MESSAGE", "sip:bob@xmpp.test", "<sip:bob@xmpp.test>", "pager-5", 1, "",
+              "application/im-iscomposing+xml",
+              "<?xml version=\"1.0\"?><isComposing xmlns=\"urn:ietf:params:xml:ns:im-iscomposing\">"
+              "<state>active</state></isComposing>")));
   std::optional<SipMessage> typing = alice.Final();
   ASSERT_TRUE(typing.has_value());
   EXPECT_EQ(typing->status_code(), 200);
@@ -340,12 +341,12 @@ TEST_F(SipImBridgeTest, LyncImSession) {
   const std::string sdp =
       "v=0\r\no=- 0 0 IN IP4 127.0.0.1\r\ns=session\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n"
       "m=message 5060 sip null\r\na=accept-types:text/plain text/html\r\n";
-  ASSERT_TRUE(alice.Send(Request(
-      alice, "INVITE", "sip:bob@xmpp.test", "<sip:bob@xmpp.test>", "session-1", 1,
-      absl::StrCat("Contact: <sip:alice@127.0.0.1:", alice.local_port(),
-                   ";transport=tcp>\r\nms-text-format: text/plain; charset=UTF-8;ms-body=",
-                   absl::Base64Escape("first message"), "\r\n"),
-      "application/sdp", sdp)));
+  ASSERT_TRUE(alice.Send(
+      Request(alice, "INVITE", "sip:bob@xmpp.test", "<sip:bob@xmpp.test>", "session-1", 1,
+              absl::StrCat("Contact: <sip:alice@127.0.0.1:", alice.local_port(),
+                           ";transport=tcp>\r\nms-text-format: text/plain; charset=UTF-8;ms-body=",
+                           absl::Base64Escape("first message"), "\r\n"),
+              "application/sdp", sdp)));
   std::optional<SipMessage> ok = alice.Final();
   ASSERT_TRUE(ok.has_value());
   ASSERT_EQ(ok->status_code(), 200);
@@ -402,9 +403,9 @@ TEST_F(SipImBridgeTest, LyncImSession) {
   EXPECT_NE(after->status_code(), 200);
 
   // A call (audio) to an XMPP contact is refused; an IM session refused by the XMPP side too.
-  ASSERT_TRUE(alice.Send(Request(alice, "INVITE", "sip:bob@xmpp.test", "<sip:bob@xmpp.test>",
-                                 "call-1", 1, "", "application/sdp",
-                                 "v=0\r\nm=audio 49170 RTP/AVP 0\r\n")));
+  ASSERT_TRUE(
+      alice.Send(Request(alice, "INVITE", "sip:bob@xmpp.test", "<sip:bob@xmpp.test>", "call-1", 1,
+                         "", "application/sdp", "v=0\r\nm=audio 49170 RTP/AVP 0\r\n")));
   std::optional<SipMessage> call = alice.Final();
   ASSERT_TRUE(call.has_value());
   EXPECT_EQ(call->status_code(), 488);

@@ -23,8 +23,8 @@ sip::SipMessage Message(std::string_view content_type, std::string_view body,
 }
 
 TEST(SipIm, PlainTextMessage) {
-  absl::StatusOr<InstantMessageEvent> e = ImFromSipMessage(Message("text/plain; charset=UTF-8",
-                                                                   "Caf\xC3\xA9 <&>"));
+  absl::StatusOr<InstantMessageEvent> e =
+      ImFromSipMessage(Message("text/plain; charset=UTF-8", "Caf\xC3\xA9 <&>"));
   ASSERT_TRUE(e.ok()) << e.status();
   EXPECT_EQ(e->from, (Address{Network::kSip, "alice", "example.test", ""}));
   EXPECT_EQ(e->to, (Address{Network::kSip, "bob", "example.test", ""}));
@@ -50,8 +50,8 @@ TEST(SipIm, MultipartAlternativeKeepsPlainAsBodyAndHtmlAsAlternative) {
 }
 
 TEST(SipIm, GruuBecomesTheResourceAndTelIsPstn) {
-  absl::StatusOr<InstantMessageEvent> e = ImFromSipMessage(
-      Message("text/plain", "x", "sip:bob@example.test;gr=urn:uuid:1234"));
+  absl::StatusOr<InstantMessageEvent> e =
+      ImFromSipMessage(Message("text/plain", "x", "sip:bob@example.test;gr=urn:uuid:1234"));
   ASSERT_TRUE(e.ok());
   EXPECT_EQ(e->to.resource, "urn:uuid:1234");
   absl::StatusOr<sip::Uri> tel = sip::Uri::Parse("tel:+15551234567");
@@ -64,8 +64,7 @@ TEST(SipIm, GruuBecomesTheResourceAndTelIsPstn) {
 
 TEST(SipIm, NonTextBodiesAreNotMessages) {
   EXPECT_FALSE(ImFromSipMessage(Message("application/im-iscomposing+xml", "<x/>")).ok());
-  EXPECT_FALSE(
-      ImFromSipMessage(Message("multipart/alternative; boundary=b1", "--b1\r\n")).ok());
+  EXPECT_FALSE(ImFromSipMessage(Message("multipart/alternative; boundary=b1", "--b1\r\n")).ok());
 }
 
 TEST(SipIm, FirstMessageOfALyncSessionRidesInTheInvite) {
@@ -108,7 +107,6 @@ TEST(SipIm, FailureReasons) {
   EXPECT_EQ(FailureReasonFromSipCode(413), DeliveryFailureReason::kTooLarge);
   EXPECT_EQ(FailureReasonFromSipCode(500), DeliveryFailureReason::kInternal);
 }
-
 
 TEST(SipIm, IsComposingStates) {
   // RFC 3994 §6 example, with a namespace prefix on the state for good measure.
@@ -156,9 +154,9 @@ TEST(SipIm, KeyboardActivity) {
       ChatStateFromKeyboardActivity("<KeyboardActivity><status status='idle'/></KeyboardActivity>");
   ASSERT_TRUE(idle.ok()) << idle.status();
   EXPECT_EQ(*idle, ChatState::kPaused);
-  EXPECT_FALSE(ChatStateFromKeyboardActivity(
-                   "<KeyboardActivity><status other=\"type\"/></KeyboardActivity>")
-                   .ok());
+  EXPECT_FALSE(
+      ChatStateFromKeyboardActivity("<KeyboardActivity><status other=\"type\"/></KeyboardActivity>")
+          .ok());
   EXPECT_FALSE(ChatStateFromKeyboardActivity("<KeyboardActivity/>").ok());
   EXPECT_FALSE(ChatStateFromKeyboardActivity("<status status=\"type\"/>").ok());
 }
@@ -175,9 +173,10 @@ sip::SipMessage Invite(std::string_view sdp) {
 }
 
 TEST(SipIm, ImSessionOffersAndAnswer) {
-  EXPECT_TRUE(IsImSessionOffer(Invite("v=0\r\no=- 0 0 IN IP4 10.0.0.1\r\ns=session\r\n"
-                                      "c=IN IP4 10.0.0.1\r\nt=0 0\r\nm=message 5060 sip null\r\n"
-                                      "a=accept-types:text/plain text/html\r\n")));
+  EXPECT_TRUE(
+      IsImSessionOffer(Invite("v=0\r\no=- 0 0 IN IP4 10.0.0.1\r\ns=session\r\n"
+                              "c=IN IP4 10.0.0.1\r\nt=0 0\r\nm=message 5060 sip null\r\n"
+                              "a=accept-types:text/plain text/html\r\n")));
   EXPECT_TRUE(IsImSessionOffer(Invite("v=0\nm=message 5060 sip sip:bob@xmpp.test\n")));
   EXPECT_FALSE(IsImSessionOffer(Invite("v=0\r\nm=audio 49170 RTP/AVP 0\r\n")));
   EXPECT_FALSE(IsImSessionOffer(Invite("v=0\r\nm=message 7394 TCP/MSRP *\r\n")));  // MSRP
