@@ -175,9 +175,6 @@ absl::StatusOr<DomainMap> DomainMap::Create(const DomainMapConfig& config) {
     if (map.sip_to_xmpp_.contains(lower) || map.xmpp_to_sip_.contains(lower)) {
       return absl::InvalidArgumentError(absl::StrCat("blocked domain is local: ", lower));
     }
-    if (map.federated_.contains(lower)) {
-      return absl::InvalidArgumentError(absl::StrCat("domain both federated and blocked: ", lower));
-    }
     map.blocked_.insert(std::move(lower));
   }
   return map;

@@ -82,8 +82,8 @@ struct DomainMapConfig {
 class DomainMap {
  public:
   // Names compare case-insensitively and are stored lower-case. InvalidArgument for an empty or
-  // malformed name, a sip or xmpp domain listed twice, a federated or blocked domain that is
-  // local, or a domain both federated and blocked (the configuration contradicts itself).
+  // malformed name, a sip or xmpp domain listed twice, or a federated or blocked domain that is
+  // local. A domain both federated and blocked is blocked: the block list overrides.
   static absl::StatusOr<DomainMap> Create(const DomainMapConfig& config);
 
   // The domain to use on the other side, NotFound when it is neither local nor an allowed remote.

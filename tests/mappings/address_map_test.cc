@@ -198,7 +198,7 @@ TEST(DomainMap, ABlockedDomainIsUnreachableBothWaysEvenUnderOpenFederation) {
   EXPECT_EQ(*map.XmppDomainFor("lync.test"), "lync.test");
 }
 
-TEST(DomainMap, BlockedDomainsMustBeRemoteAndNotAlsoFederated) {
+TEST(DomainMap, BlockedDomainsMustBeRemoteAndOverrideTheAllowList) {
   DomainMapConfig c = Lab();
   c.blocked_domains = {"lync.test"};
   EXPECT_EQ(DomainMap::Create(c).status().code(), absl::StatusCode::kInvalidArgument);
@@ -209,9 +209,11 @@ TEST(DomainMap, BlockedDomainsMustBeRemoteAndNotAlsoFederated) {
   c.open_federation = false;
   c.federated_domains = {"xmpp.test"};
   c.blocked_domains = {"XMPP.test"};
-  EXPECT_EQ(DomainMap::Create(c).status().code(), absl::StatusCode::kInvalidArgument);
+  const DomainMap both = Map(c);
+  EXPECT_EQ(both.SipDomainFor("xmpp.test").status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(both.XmppDomainFor("xmpp.test").status().code(), absl::StatusCode::kNotFound);
   c.blocked_domains = {"spam.test"};
-  EXPECT_TRUE(DomainMap::Create(c).ok());
+  EXPECT_EQ(*Map(c).SipDomainFor("xmpp.test"), "xmpp.test");
 }
 
 TEST(DomainMap, RejectsAmbiguousOrMalformedConfiguration) {
