@@ -4,6 +4,7 @@
 // on_worker hook.
 
 #include <boost/asio/io_context.hpp>
+#include <chrono>
 #include <memory>
 #include <string>
 #include <vector>
@@ -124,9 +125,9 @@ class SipServiceWithXmpp final : public Service {
     hooks.on_worker = [xmpp = &xmpp_](runtime::Worker& worker, Bus& bus) {
       xmpp->AttachToWorker(worker, bus);
     };
-    // GAP (issue 4, helper C): once SipServiceHooks has them, fill
-    //   hooks.xmpp_domains = xmpp_.domains();
-    //   hooks.receipt_wait = std::chrono::milliseconds(context.config->xmpp.receipt_wait_ms);
+    // Null when [xmpp] is off: the SIP side then runs no IM bridge.
+    hooks.xmpp_domains = xmpp_.domains();
+    hooks.receipt_wait = std::chrono::milliseconds(context.config->xmpp.receipt_wait_ms);
     sip_ = MakeSipService(std::move(hooks));
     return sip_->Start(context);
   }
