@@ -31,6 +31,12 @@ std::string SessionKey(std::string_view call_id, std::string_view local_tag) {
   return absl::StrCat(ToAbsl(call_id), "\n", ToAbsl(local_tag));
 }
 
+// What a CANCEL shares with the INVITE it cancels (RFC 3261 §9.2, §17.2.3).
+std::string InviteKey(const SipMessage& request) {
+  if (request.vias().empty()) return {};
+  return absl::StrCat(ToAbsl(request.call_id()), "\n", ToAbsl(request.vias().front().branch));
+}
+
 // "<worker>.<id>" -> worker.
 std::optional<uint32_t> WorkerOfMessageId(std::string_view id) {
   const size_t dot = id.find('.');
@@ -315,6 +321,7 @@ void SipImBridge::HoldAndPublish(sip::ServerTransactionId id, SipMessage& reques
     AnswerHeld(message_id, invite ? 200 : 202, {});
     worker_.Rearm();
   });
+  if (invite) held_invites_[InviteKey(held->request)] = message_id;
   held_.emplace(message_id, std::move(held));
   // The XMPP side may answer from inside Publish (even with a failure): the entry exists first.
   absl::Status published = bus_.Publish(im);
@@ -330,6 +337,7 @@ void SipImBridge::AnswerHeld(const std::string& message_id, int code, std::strin
   std::unique_ptr<Held> held = std::move(it->second);
   held_.erase(it);
   worker_.Cancel(held->timer);
+  if (held->request.method() == Method::kInvite) held_invites_.erase(InviteKey(held->request));
   const bool success = code >= 200 && code < 300;
 
   Session* session = nullptr;
@@ -360,6 +368,14 @@ void SipImBridge::AnswerHeld(const std::string& message_id, int code, std::strin
   }
   absl::Status sent = server_.layer().SendResponse(held->id, std::move(response));
   if (!sent.ok()) log::Debug(kLog, "held answer not sent", {{"why", FromAbsl(sent.message())}});
+}
+
+void SipImBridge::OnCancel(std::string_view call_id, std::string_view branch) {
+  auto it = held_invites_.find(absl::StrCat(ToAbsl(call_id), "\n", ToAbsl(branch)));
+  if (it == held_invites_.end()) return;
+  const std::string message_id = it->second;  // AnswerHeld erases the index entry
+  AnswerHeld(message_id, 487, {});
+  worker_.Rearm();
 }
 
 void SipImBridge::OnAnswer(const Answer& answer) {

@@ -94,6 +94,10 @@ class SipImBridge final : public sip::LocalService {
   // The proxy's outcome of a MESSAGE it handled (ProxyOptions::on_message_outcome). Only the ones
   // this bridge originated matter; handled after the proxy returns (posted).
   void OnProxyOutcome(const sip::SipMessage& request, int code);
+  // A CANCEL the transaction layer has just answered: the held IM session INVITE it targets (same
+  // Call-ID and top Via branch) is answered 487 (RFC 3261 §9.2); the stack does not tell local
+  // services about CANCELs.
+  void OnCancel(std::string_view call_id, std::string_view branch);
   // An answer for a transaction held here, from this worker's bus or handed over by another.
   void OnAnswer(const Answer& answer);
 
@@ -148,7 +152,9 @@ class SipImBridge final : public sip::LocalService {
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);  // posted tasks check it
   uint64_t counter_ = 0;  // call-ids and pseudo server transactions of originated requests
 
-  absl::flat_hash_map<std::string, std::unique_ptr<Held>> held_;         // by message id
+  absl::flat_hash_map<std::string, std::unique_ptr<Held>> held_;  // by message id
+  // Held INVITEs by Call-ID + top Via branch (what a CANCEL names) -> message id.
+  absl::flat_hash_map<std::string, std::string> held_invites_;
   absl::flat_hash_map<std::string, std::unique_ptr<Session>> sessions_;  // Call-ID + local tag
   absl::flat_hash_map<sip::ClientTransactionId, std::string> byes_;      // our BYEs in flight
   absl::flat_hash_map<std::string, std::unique_ptr<Conversation>> conversations_;

@@ -5,6 +5,7 @@
 #include <future>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <utility>
@@ -393,7 +394,15 @@ void Shard::OnMessage(SipMessage&& message, const sip::ReceiveInfo& received) {
       }
     }
   }
+  // A CANCEL for an IM session INVITE the bridge holds: the layer answers the CANCEL (and does not
+  // tell local services), then the bridge answers the INVITE 487.
+  std::optional<std::pair<std::string, std::string>> cancel;
+  if (im_bridge_ && message.is_request() && message.method() == sip::Method::kCancel &&
+      !message.vias().empty()) {
+    cancel.emplace(message.call_id(), message.vias().front().branch);
+  }
   server_->transport_user().OnMessage(std::move(message), info);
+  if (cancel && im_bridge_) im_bridge_->OnCancel(cancel->first, cancel->second);
   worker_.Rearm();
 }
 

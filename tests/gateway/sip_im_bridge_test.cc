@@ -416,6 +416,29 @@ TEST_F(SipImBridgeTest, LyncImSession) {
   std::optional<SipMessage> refused = alice.Final();
   ASSERT_TRUE(refused.has_value());
   EXPECT_EQ(refused->status_code(), 480);
+
+  // Cancelled while its first message waits for the XMPP side: 200 for the CANCEL, 487 for the
+  // INVITE, and no session (well before receipt_wait would have answered 200).
+  const std::string invite = Request(
+      alice, "INVITE", "sip:silent@xmpp.test", "<sip:silent@xmpp.test>", "session-3", 1,
+      absl::StrCat("ms-text-format: text/plain;ms-body=", absl::Base64Escape("wait"), "\r\n"),
+      "application/sdp", sdp);
+  ASSERT_TRUE(alice.Send(invite));
+  ASSERT_TRUE(WaitFor([this] { return ims_.size() == 4; }));  // published: now it is held
+  // Same Via branch as the INVITE (RFC 3261 §9.1).
+  ASSERT_TRUE(alice.Send(absl::StrCat(
+      "CANCEL sip:silent@xmpp.test SIP/2.0\r\nVia: SIP/2.0/TCP 127.0.0.1:", alice.local_port(),
+      ";branch=z9hG4bKsession-3-1\r\nMax-Forwards: 70\r\nFrom: <sip:alice@lync.test>;tag=al1\r\n"
+      "To: <sip:silent@xmpp.test>\r\nCall-ID: session-3\r\nCSeq: 1 CANCEL\r\n"
+      "Content-Length: 0\r\n\r\n")));
+  std::optional<SipMessage> cancel_ok = alice.Final(milliseconds(150));
+  ASSERT_TRUE(cancel_ok.has_value());
+  EXPECT_EQ(cancel_ok->status_code(), 200);
+  EXPECT_EQ(cancel_ok->cseq_method(), sip::Method::kCancel);
+  std::optional<SipMessage> terminated = alice.Final(milliseconds(150));
+  ASSERT_TRUE(terminated.has_value());
+  EXPECT_EQ(terminated->status_code(), 487);
+  EXPECT_EQ(terminated->cseq_method(), sip::Method::kInvite);
 }
 
 TEST_F(SipImBridgeTest, BusMessagesReachRegisteredSipUsersInOrder) {
