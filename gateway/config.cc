@@ -533,7 +533,8 @@ const std::vector<Option>& Options() {
       {"xmpp", "federated_domains", "Remote XMPP domains allowed when federation = \"allow-list\".",
        Value(Strings{}), &SetDomainList<&X::federated_domains>,
        &GetDomainList<&X::federated_domains>},
-      {"xmpp", "blocked_domains", "Remote XMPP domains always refused, even with open federation.",
+      {"xmpp", "blocked_domains",
+       "Remote XMPP domains always refused, even when federated or with open federation.",
        Value(Strings{}), &SetDomainList<&X::blocked_domains>, &GetDomainList<&X::blocked_domains>},
       {"xmpp", "dialback_secret",
        "XEP-0185 dialback key secret; empty = a random one per start (fine for one process).",
@@ -608,13 +609,6 @@ std::string CheckXmpp(const GatewayConfig& c) {
   }
   if (x.domains.empty() && c.sip.domains.empty()) {
     return "xmpp.domains: must be set when sip.domains is empty (any domain)";
-  }
-  for (const std::string& blocked : x.blocked_domains) {
-    if (std::find(x.federated_domains.begin(), x.federated_domains.end(), blocked) !=
-        x.federated_domains.end()) {
-      return absl::StrCat("xmpp.blocked_domains: \"", ToAbsl(blocked),
-                          "\" is also in xmpp.federated_domains");
-    }
   }
   absl::StatusOr<mappings::DomainMap> map = MakeDomainMap(c);
   if (!map.ok()) return absl::StrCat("xmpp.domains: ", map.status().message());

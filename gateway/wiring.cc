@@ -3,7 +3,6 @@
 #include <openssl/rand.h>
 #include <openssl/ssl.h>
 
-#include <algorithm>
 #include <chrono>
 #include <optional>
 #include <string>
@@ -179,11 +178,8 @@ absl::StatusOr<mappings::DomainMap> MakeDomainMap(const GatewayConfig& config) {
     }
   }
   map.open_federation = xmpp.open_federation;
-  for (const std::string& domain : xmpp.federated_domains) {
-    bool blocked = std::find(xmpp.blocked_domains.begin(), xmpp.blocked_domains.end(), domain) !=
-                   xmpp.blocked_domains.end();
-    if (!blocked) map.federated_domains.push_back(domain);
-  }
+  map.federated_domains = xmpp.federated_domains;
+  map.blocked_domains = xmpp.blocked_domains;  // overrides both the allow list and open federation
   return mappings::DomainMap::Create(map);
 }
 

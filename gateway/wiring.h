@@ -53,9 +53,9 @@ sip::lync::SecurityLayerOptions MakeSecurityLayerOptions(const GatewayConfig& co
 // ---- [xmpp] ----
 
 // The local {sip, xmpp} domain pairs (xmpp.domains, else an identity pair per sip.domains entry)
-// and the federation policy. xmpp.blocked_domains are not part of the map: with open federation
-// a DomainMap cannot list exceptions, so the XMPP edge refuses them itself. InvalidArgument from
-// DomainMap::Create (a malformed or repeated name, a federated domain that is local).
+// and the federation policy, xmpp.blocked_domains included (blocked beats federated and open
+// federation), so the SIP side never routes a blocked domain to XMPP. InvalidArgument from
+// DomainMap::Create (a malformed or repeated name, a federated or blocked domain that is local).
 absl::StatusOr<mappings::DomainMap> MakeDomainMap(const GatewayConfig& config);
 
 // The JID domains the XMPP edge serves (the xmpp side of MakeDomainMap's local pairs), in order.

@@ -78,6 +78,12 @@ TEST(XmppWiring, DomainMapAndServiceConfigFollowTheXmppSection) {
   EXPECT_TRUE(map->XmppDomainFor("xmpp.test").ok());
   EXPECT_FALSE(map->XmppDomainFor("spam.test").ok());  // blocked beats the allow list
   EXPECT_FALSE(map->XmppDomainFor("elsewhere.test").ok());
+  config.xmpp.open_federation = true;
+  map = MakeDomainMap(config);
+  ASSERT_TRUE(map.ok()) << map.status();
+  EXPECT_TRUE(map->XmppDomainFor("elsewhere.test").ok());
+  EXPECT_FALSE(map->XmppDomainFor("spam.test").ok());  // and beats open federation
+  EXPECT_FALSE(map->SipDomainFor("spam.test").ok());
 
   config.xmpp.domains = {{"corp.example", "xmpp.corp.example"}};
   EXPECT_EQ(LocalXmppDomains(config), std::vector<std::string>{"xmpp.corp.example"});
