@@ -19,6 +19,7 @@
 #include "core/runtime/tls_context.h"
 #include "core/status.h"
 #include "core/strings.h"
+#include "gateway/presence_federation.h"
 #include "gateway/sip_im_bridge.h"
 #include "gateway/sqlite_directory.h"
 #include "gateway/sqlite_roaming_store.h"
@@ -132,6 +133,7 @@ class Shard final : public sip::TransportUser, public sip::Transport, public sip
   size_t live_transactions() const { return server_->layer().pending_count(); }
   void Close() {
     if (server_) server_->SetLocalService(nullptr);
+    presence_federation_.reset();
     im_bridge_.reset();
     front_end_.reset();
     server_.reset();  // cancels its timers on the still-alive wheel
@@ -161,6 +163,7 @@ class Shard final : public sip::TransportUser, public sip::Transport, public sip
   std::unique_ptr<sip::SipServer> server_;
   std::unique_ptr<sip::lync::FrontEnd> front_end_;  // uses server_: declared after it
   std::unique_ptr<SipImBridge> im_bridge_;          // null: XMPP off; in front of front_end_
+  std::unique_ptr<PresenceFederation> presence_federation_;  // null: XMPP off; uses front_end_
   // ms-diagnostics on errors for signed-in clients, stripped at the organisation's edge.
   std::unique_ptr<sip::lync::DiagnosticsFilter> diagnostics_;
   std::unique_ptr<sip::lync::ClientPolicy> client_policy_;  // null: no lync.blocked_clients
@@ -330,6 +333,8 @@ absl::Status Shard::Init(const GatewayConfig& config, sip::SipTransportOptions t
           }
         });
     server_->SetLocalService(im_bridge_.get());
+    presence_federation_ =
+        std::make_unique<PresenceFederation>(*front_end_, bus_, hooks.xmpp_domains);
   } else {
     server_->SetLocalService(front_end_.get());
   }
@@ -486,6 +491,7 @@ absl::Status SipService::Start(const StartContext& context) {
   sip::lync::FrontEndOptions front_end;
   front_end.domains = config.sip.domains.empty() ? directory_->Domains() : config.sip.domains;
   front_end.require_authentication = directory_->Size() > 0;
+  if (hooks_.xmpp_domains) front_end.federated_domain = FederatedDomains(hooks_.xmpp_domains);
   auto roaming_store = SqliteRoamingStore::Open(context.state_dir);
   if (!roaming_store.ok()) {
     return absl::Status(roaming_store.status().code(),
