@@ -40,8 +40,12 @@ class SipeClientError(Exception):
 class SipeClient:
     def __init__(self, driver, user, password="", server="127.0.0.1:5061", trust_cert=None,
                  login=None, transport="tls", auth="ntlm", user_agent=None, user_dir=None,
-                 debug_file=None, verbose=False, extra_args=(), env=None, host_name=None):
+                 debug_file=None, verbose=False, extra_args=(), env=None, host_name=None,
+                 prefix=()):
         self.driver = driver
+        # Runs the driver under this command (e.g. ["ip", "netns", "exec", NAME], which execs:
+        # the PID stays the driver's).
+        self.prefix = list(prefix)
         self.user = user
         self.args = [driver, "--user", user, "--password", password, "--server", server,
                      "--transport", transport, "--auth", auth]
@@ -83,7 +87,7 @@ class SipeClient:
             if wait > 0:
                 time.sleep(wait)
             _last_start = time.monotonic()
-        self.proc = subprocess.Popen(self.args + ["--user-dir", self.user_dir],
+        self.proc = subprocess.Popen(self.prefix + self.args + ["--user-dir", self.user_dir],
                                      stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                      stderr=subprocess.PIPE, env=self.env)
         for target, stream in ((self._read_stdout, self.proc.stdout),
