@@ -78,6 +78,20 @@ def make_pki(directory):
         SINK_DOMAIN + ".key")}
 
 
+def thread_ticks(pid):
+    """utime+stime per thread of one process: whether one worker is the bottleneck."""
+    ticks = {}
+    for tid in os.listdir("/proc/%d/task" % pid):
+        try:
+            with open("/proc/%d/task/%s/stat" % (pid, tid)) as f:
+                data = f.read()
+            fields = data[data.rindex(")") + 2:].split()
+            ticks[tid] = int(fields[11]) + int(fields[12])
+        except (OSError, ValueError, IndexError):
+            pass
+    return ticks
+
+
 def udp_receive_drops():
     """Datagrams the kernel dropped for full receive buffers, machine-wide (/proc/net/snmp):
     a dropped MESSAGE comes back as sipp's retransmission 500 ms later, out of order."""
@@ -335,6 +349,7 @@ class Bench:
                       tag.replace("_", "") + "probe", self.args.conversations, seconds)
         sink_ticks0 = sip_load.cpu_ticks([sink.proc.pid])
         drops0 = udp_receive_drops()
+        threads0 = thread_ticks(cw.proc.pid)
         with open(os.path.join(step_dir, "screen.log"), "w") as out:
             with sip_load.Sampler(cw.proc.pid) as sample:
                 sipps = [subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT,
@@ -356,6 +371,8 @@ class Bench:
                 sipp_ticks = sum(sipp_ticks.values())
         probe.thread.join(timeout=15)
         wall = max(sample.elapsed, 1e-3)
+        threads1 = thread_ticks(cw.proc.pid)
+        busiest = max((t - threads0.get(tid, 0) for tid, t in threads1.items()), default=0)
         sink_cpu = 100.0 * (sip_load.cpu_ticks([sink.proc.pid]) - sink_ticks0) / CLK_TCK / wall
         ok_calls = failed = 0
         for i in range(callers):
@@ -369,7 +386,7 @@ class Bench:
             "fail_ratio": not_ok / calls, "achieved": ok_calls / wall,
             "p50": sip_load.percentile(rtts, 50), "p99": sip_load.percentile(rtts, 99),
             "p999": sip_load.percentile(rtts, 99.9),
-            "cw_cpu": sample.cpu_percent, "cw_mb": sample.max_kb / 1024.0,
+            "cw_cpu": sample.cpu_percent, "cw_busiest_thread": 100.0 * busiest / CLK_TCK / wall, "cw_mb": sample.max_kb / 1024.0,
             "sipp_cpu": 100.0 * sipp_ticks / CLK_TCK / wall, "sink_cpu": sink_cpu,
             "seconds": wall, "ok": not_ok / calls < MAX_FAILED_RATIO,
             "udp_drops": udp_receive_drops() - drops0,
@@ -401,9 +418,10 @@ class Bench:
 
 def format_step(s):
     line = ("%-4s %6d/s  ok %7d/%-7d (%6.0f/s) not ok %5.2f%%  rtt p50 %6.2f p99 %6.2f "
-            "p99.9 %6.2f ms  causeway cpu %4.0f%% pss %5.1f MB  sink cpu %3.0f%%  sipp cpu %3.0f%%"
+            "p99.9 %6.2f ms  causeway cpu %4.0f%% (busiest thread %3.0f%%) pss %5.1f MB  sink cpu %3.0f%%  sipp cpu %3.0f%%"
             % (s["path"], s["rate"], s["ok_calls"], s["asked"], s["achieved"],
-               100 * s["fail_ratio"], s["p50"], s["p99"], s["p999"], s["cw_cpu"], s["cw_mb"],
+               100 * s["fail_ratio"], s["p50"], s["p99"], s["p999"], s["cw_cpu"],
+               s["cw_busiest_thread"], s["cw_mb"],
                s["sink_cpu"], s["sipp_cpu"]))
     line += "  probe p50 %.3f p99 %.3f ms (%d sent, %d failed)" % (
         s["probe_p50"], s["probe_p99"], s["probe_sent"], s["probe_failed"])
