@@ -23,12 +23,15 @@ namespace {
 
 // The XMPP edge as a Service listed BEFORE the SIP service. Why a Service and not a factory that
 // reads the config on the first on_worker call: the hook cannot fail, but Start can. Everything
-// that may go wrong (domain map, certificate, s2s port taken) is checked here with the config
-// snapshot and aborts startup with one line; the hook, called per worker during the SIP
-// service's Start, only builds each worker's XmppEdge from the prepared, immutable options.
-// Shutdown order: the SIP service stops first (reverse order); its workers run the edges' stop
-// hooks (registered after the SIP shards' hooks, so they run before them: failures for queued
-// messages still reach the SIP side), then Stop() here frees the stopped edges.
+// that may go wrong (domain map, certificate, s2s port taken, component settings) is checked here
+// with the config snapshot and aborts startup with one line; the hook, called per worker during
+// the SIP service's Start, only builds each worker's XmppEdge from the prepared, immutable options.
+// Shutdown order, s2s mode: the SIP service stops first (reverse order); its workers run the
+// edges' stop hooks (registered after the SIP shards' hooks, so they run before them: failures
+// for queued messages still reach the SIP side), then Stop() here frees the stopped edges.
+// Component mode: the one component stream closes in StopAccepting (the first service asked, the
+// workers all running), so what it had not written comes back to the SIP senders as failures, and
+// IMs sent while the daemon drains fail at once; the edges then stop as in s2s mode.
 class XmppService final : public Service {
  public:
   std::string_view Name() const override { return "xmpp"; }
@@ -36,13 +39,30 @@ class XmppService final : public Service {
   absl::Status Start(const StartContext& context) override {
     const GatewayConfig& config = *context.config;
     if (config.xmpp.mode == XmppMode::kOff) return absl::OkStatus();
-    if (config.xmpp.mode == XmppMode::kComponent) {
-      return absl::UnimplementedError(
-          "xmpp.mode: \"component\" is not implemented in this build; use \"s2s\"");
-    }
     absl::StatusOr<mappings::DomainMap> domains = MakeDomainMap(config);
     if (!domains.ok()) {
       return absl::InvalidArgumentError(absl::StrCat("xmpp.domains: ", domains.status().message()));
+    }
+    auto options = std::make_shared<XmppEdgeOptions>();
+    options->domains = std::make_shared<const mappings::DomainMap>(*std::move(domains));
+    options->blocked_domains = config.xmpp.blocked_domains;
+    options->resource = config.xmpp.resource;
+    if (config.xmpp.mode == XmppMode::kComponent) {
+      // Connects at once; the edges attach moments later, and what arrives before is held.
+      absl::StatusOr<std::unique_ptr<ComponentLink>> link =
+          ComponentLink::Start(MakeComponentConfig(config));
+      if (!link.ok()) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("xmpp.component: ", link.status().message()));
+      }
+      link_ = *std::move(link);
+      options_ = std::move(options);
+      log::Info("xmpp", "component edge prepared",
+                {{"domain", config.xmpp.component_domain},
+                 {"server", absl::StrCat(ToAbsl(config.xmpp.component_host), ":",
+                                         config.xmpp.component_port)},
+                 {"federation", config.xmpp.open_federation ? "open" : "allow-list"}});
+      return absl::OkStatus();
     }
     std::vector<std::string> local = LocalXmppDomains(config);
     auto s2s = std::make_shared<xmpp::io::S2sServiceConfig>(MakeS2sServiceConfig(config, local));
@@ -64,11 +84,7 @@ class XmppService final : public Service {
            .on_undeliverable = [](xmpp::Element, xmpp::StanzaErrorCondition) {}});
       if (!probe.ok()) return probe.status();
     }
-    auto options = std::make_shared<XmppEdgeOptions>();
     options->s2s = std::move(s2s);
-    options->domains = std::make_shared<const mappings::DomainMap>(*std::move(domains));
-    options->blocked_domains = config.xmpp.blocked_domains;
-    options->resource = config.xmpp.resource;
     options_ = std::move(options);
     log::Info("xmpp", "s2s edge prepared",
               {{"domains", absl::StrJoin(local, ",")},
@@ -85,7 +101,9 @@ class XmppService final : public Service {
   // SipServiceHooks::on_worker: main thread, before the worker runs.
   void AttachToWorker(runtime::Worker& worker, Bus& bus) {
     if (options_ == nullptr) return;
-    absl::StatusOr<std::unique_ptr<XmppEdge>> edge = XmppEdge::Create(worker, bus, options_);
+    absl::StatusOr<std::unique_ptr<XmppEdge>> edge =
+        link_ ? XmppEdge::CreateOnComponent(worker, bus, options_, *link_)
+              : XmppEdge::Create(worker, bus, options_);
     if (!edge.ok()) {
       log::Error("xmpp", "edge not started on worker",
                  {{"worker", static_cast<int64_t>(worker.index())},
@@ -101,13 +119,21 @@ class XmppService final : public Service {
   }
 
   std::vector<std::string> Listeners() const override { return listeners_; }
-  void StopAccepting() override {}  // the edges close their listeners in the workers' stop hooks
+  // s2s: the edges close their listeners in the workers' stop hooks. Component: see above.
+  void StopAccepting() override {
+    if (link_) link_->Shutdown();
+  }
   bool Idle() override { return true; }
-  // After the SIP service's Stop: the workers have run the edges' stop hooks and are joined.
-  void Stop() override { edges_.clear(); }
+  // After the SIP service's Stop: the workers have run the edges' stop hooks and are joined. The
+  // edges go first so that a link still open here (startup failed) has nowhere to post.
+  void Stop() override {
+    edges_.clear();
+    link_.reset();
+  }
 
  private:
   std::shared_ptr<const XmppEdgeOptions> options_;  // null: [xmpp] mode = "off"
+  std::unique_ptr<ComponentLink> link_;             // component mode
   std::vector<std::unique_ptr<XmppEdge>> edges_;
   std::vector<std::string> listeners_;
 };

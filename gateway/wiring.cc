@@ -9,6 +9,7 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
+#include "absl/strings/str_cat.h"
 #include "core/strings.h"
 
 namespace causeway::gateway {
@@ -170,7 +171,15 @@ sip::lync::SecurityLayerOptions MakeSecurityLayerOptions(const GatewayConfig& co
 absl::StatusOr<mappings::DomainMap> MakeDomainMap(const GatewayConfig& config) {
   const XmppConfig& xmpp = config.xmpp;
   mappings::DomainMapConfig map;
-  if (xmpp.domains.empty()) {
+  if (xmpp.mode == XmppMode::kComponent && xmpp.domains.empty() && config.sip.domains.size() == 1) {
+    map.local.push_back({config.sip.domains.front(), xmpp.component_domain});
+  } else if (xmpp.mode == XmppMode::kComponent &&
+             (xmpp.domains.size() != 1 ||
+              xmpp.domains.front().xmpp_domain != xmpp.component_domain)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("component mode serves one XMPP domain: expected one pair \"<sip domain>=",
+                     ToAbsl(xmpp.component_domain), "\""));
+  } else if (xmpp.domains.empty()) {
     for (const std::string& domain : config.sip.domains) map.local.push_back({domain, domain});
   } else {
     for (const XmppDomainPair& pair : xmpp.domains) {
@@ -185,9 +194,22 @@ absl::StatusOr<mappings::DomainMap> MakeDomainMap(const GatewayConfig& config) {
 
 std::vector<std::string> LocalXmppDomains(const GatewayConfig& config) {
   std::vector<std::string> out;
+  if (config.xmpp.mode == XmppMode::kComponent) return {config.xmpp.component_domain};
   if (config.xmpp.domains.empty()) return config.sip.domains;
   for (const XmppDomainPair& pair : config.xmpp.domains) out.push_back(pair.xmpp_domain);
   return out;
+}
+
+xmpp::component::ComponentConfig MakeComponentConfig(const GatewayConfig& config) {
+  const XmppConfig& xmpp = config.xmpp;
+  xmpp::component::ComponentConfig options;
+  options.host = xmpp.component_host;
+  options.port = static_cast<uint16_t>(xmpp.component_port);
+  options.domain = xmpp.component_domain;
+  options.secret = xmpp.component_secret;
+  options.max_queued = xmpp.max_queued_per_domain;
+  options.retry_queued_for = std::chrono::seconds(xmpp.retry_queued_for_s);
+  return options;
 }
 
 xmpp::io::S2sServiceConfig MakeS2sServiceConfig(const GatewayConfig& config,

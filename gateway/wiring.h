@@ -16,6 +16,7 @@
 #include "sip/io/transport_options.h"
 #include "sip/lync/security_layer.h"
 #include "sip/stack/sip_server.h"
+#include "xmpp/component/component_connection.h"
 #include "xmpp/io/s2s_service.h"
 #include "xmpp/io/s2s_tls.h"
 
@@ -56,10 +57,18 @@ sip::lync::SecurityLayerOptions MakeSecurityLayerOptions(const GatewayConfig& co
 // and the federation policy, xmpp.blocked_domains included (blocked beats federated and open
 // federation), so the SIP side never routes a blocked domain to XMPP. InvalidArgument from
 // DomainMap::Create (a malformed or repeated name, a federated or blocked domain that is local).
+// In component mode the one local XMPP domain is xmpp.component_domain (the server routes only
+// that domain to us): xmpp.domains must be one pair naming it, or empty with one sip.domains
+// entry, which is then paired with it.
 absl::StatusOr<mappings::DomainMap> MakeDomainMap(const GatewayConfig& config);
 
 // The JID domains the XMPP edge serves (the xmpp side of MakeDomainMap's local pairs), in order.
 std::vector<std::string> LocalXmppDomains(const GatewayConfig& config);
+
+// Component mode: the XMPP server's component listener, the component domain and secret; queued
+// stanzas wait xmpp.retry_queued_for_s for the link and at most xmpp.max_queued_per_domain of
+// them are held (the component is one stream, i.e. one "domain").
+xmpp::component::ComponentConfig MakeComponentConfig(const GatewayConfig& config);
 
 // Listeners, limits, timeouts, static routes and the dialback secret of the s2s service for
 // `local_domains`; `tls` is left null for the caller to fill from MakeS2sTlsOptions (loading

@@ -3,6 +3,8 @@
 #include <openssl/sha.h>
 
 #include <algorithm>
+#include <boost/asio/post.hpp>
+#include <functional>
 #include <tuple>
 #include <utility>
 
@@ -90,17 +92,21 @@ const std::string& EdgeCapsVersion() {
 
 // ---- XmppEdge ----
 
-XmppEdge::XmppEdge(Bus& bus, std::shared_ptr<const XmppEdgeOptions> options)
-    : bus_(bus), options_(std::move(options)) {}
+XmppEdge::XmppEdge(Bus& bus, std::shared_ptr<const XmppEdgeOptions> options,
+                   std::string_view content_ns)
+    : bus_(bus), options_(std::move(options)), content_ns_(content_ns) {}
 
-XmppEdge::~XmppEdge() { *alive_ = false; }
+XmppEdge::~XmppEdge() {
+  *alive_ = false;
+  if (component_ != nullptr) component_->Detach(*this);
+}
 
 absl::StatusOr<std::unique_ptr<XmppEdge>> XmppEdge::Create(
     runtime::Worker& worker, Bus& bus, std::shared_ptr<const XmppEdgeOptions> options) {
   if (options == nullptr || options->s2s == nullptr || options->domains == nullptr) {
     return absl::InvalidArgumentError("xmpp edge: s2s config and domain map are required");
   }
-  std::unique_ptr<XmppEdge> edge(new XmppEdge(bus, std::move(options)));
+  std::unique_ptr<XmppEdge> edge(new XmppEdge(bus, std::move(options), xmpp::kNsServer));
   XmppEdge* self = edge.get();
   auto service = xmpp::io::S2sService::Create(
       worker.io_context(), edge->options_->s2s,
@@ -113,11 +119,28 @@ absl::StatusOr<std::unique_ptr<XmppEdge>> XmppEdge::Create(
   if (!service.ok()) return service.status();
   edge->service_ = *std::move(service);
   edge->listen_ = edge->service_->listen_addresses();
-  edge->SubscribeAll(static_cast<const mappings::XmppBusEvent*>(nullptr));
-  worker.AddStopHook([self, alive = std::weak_ptr<bool>(edge->alive_)] {
-    if (!alive.expired()) self->Stop();
-  });
+  edge->Attach(worker);
   return edge;
+}
+
+absl::StatusOr<std::unique_ptr<XmppEdge>> XmppEdge::CreateOnComponent(
+    runtime::Worker& worker, Bus& bus, std::shared_ptr<const XmppEdgeOptions> options,
+    ComponentLink& link) {
+  if (options == nullptr || options->domains == nullptr) {
+    return absl::InvalidArgumentError("xmpp edge: the domain map is required");
+  }
+  std::unique_ptr<XmppEdge> edge(new XmppEdge(bus, std::move(options), xmpp::kNsComponentAccept));
+  edge->component_ = &link;
+  link.Attach(*edge, worker);
+  edge->Attach(worker);
+  return edge;
+}
+
+void XmppEdge::Attach(runtime::Worker& worker) {
+  SubscribeAll(static_cast<const mappings::XmppBusEvent*>(nullptr));
+  worker.AddStopHook([this, alive = std::weak_ptr<bool>(alive_)] {
+    if (!alive.expired()) Stop();
+  });
 }
 
 const xmpp::io::S2sStats* XmppEdge::s2s_stats() const {
@@ -132,6 +155,15 @@ void XmppEdge::SubscribeAll(const std::variant<E...>*) {
 void XmppEdge::Stop() {
   if (stopped_) return;
   stopped_ = true;
+  if (component_ != nullptr) {
+    // The link is the process's: it is shut down by its owner; from now on nothing is posted to
+    // this worker and IMs for XMPP fail here.
+    component_->Detach(*this);
+    component_ = nullptr;
+    log::Info("xmpp", "edge stopped",
+              {{"stanzas_in", stats_.stanzas_in}, {"stanzas_out", stats_.stanzas_out}});
+    return;
+  }
   if (!service_) return;
   std::vector<xmpp::Element> unsent = service_->Shutdown();
   // Destroyed here, on the worker's thread while its io_context exists: the edge itself may be
@@ -174,7 +206,7 @@ void XmppEdge::OnBusEvent(const E& event) {
       log::Debug("xmpp", "event not sent", {{"to", to->ToString()}, {"why", text}});
     }
   };
-  if (!service_) {
+  if (!transport_up()) {
     fail(DeliveryFailureReason::kUnavailable, "the XMPP edge is stopped");
     return;
   }
@@ -183,8 +215,8 @@ void XmppEdge::OnBusEvent(const E& event) {
     fail(DeliveryFailureReason::kRejected, "the XMPP domain is blocked");
     return;
   }
-  absl::StatusOr<xmpp::Element> stanza = mappings::XmppStanzaFromEvent(
-      event, *options_->domains, {xmpp::kNsServer, options_->resource});
+  absl::StatusOr<xmpp::Element> stanza =
+      mappings::XmppStanzaFromEvent(event, *options_->domains, {content_ns_, options_->resource});
   if (!stanza.ok()) {
     ++stats_.mapping_failures;
     fail(absl::IsNotFound(stanza.status()) ? DeliveryFailureReason::kNotFound
@@ -202,7 +234,7 @@ void XmppEdge::OnBusEvent(const E& event) {
     }
   }
   ++stats_.stanzas_out;
-  absl::Status sent = service_->Send(*std::move(stanza));
+  absl::Status sent = SendStanza(*std::move(stanza));
   // InvalidArgument: the stanza was dropped without on_undeliverable (its addresses are not a
   // local -> remote pair); every other refusal already went through on_undeliverable.
   if (absl::IsInvalidArgument(sent)) {
@@ -210,9 +242,15 @@ void XmppEdge::OnBusEvent(const E& event) {
   }
 }
 
+absl::Status XmppEdge::SendStanza(xmpp::Element stanza) {
+  if (service_ != nullptr) return service_->Send(std::move(stanza));
+  if (component_ != nullptr) return component_->Send(std::move(stanza));
+  return absl::FailedPreconditionError("the XMPP edge is stopped");
+}
+
 void XmppEdge::Send(xmpp::Element stanza) {
-  if (!service_) return;
-  absl::Status sent = service_->Send(std::move(stanza));
+  if (!transport_up()) return;
+  absl::Status sent = SendStanza(std::move(stanza));
   if (absl::IsInvalidArgument(sent)) {
     log::Warn("xmpp", "reply not sent", {{"why", FromAbsl(sent.message())}});
   }
@@ -229,8 +267,9 @@ void XmppEdge::Bounce(const xmpp::Element& stanza, xmpp::StanzaErrorCondition co
 
 void XmppEdge::OnStanza(xmpp::Element stanza) {
   ++stats_.stanzas_in;
-  // S2sService authenticated the sender's domain; a domain we do not federate with (blocked, or
-  // outside the DomainMap's policy) gets nothing from us, disco and ping included.
+  // S2sService authenticated the sender's domain (in component mode, our XMPP server did); a domain
+  // we do not federate with (blocked, or outside the DomainMap's policy) gets nothing from us,
+  // disco and ping included.
   absl::StatusOr<xmpp::Jid> from = xmpp::StanzaFromJid(stanza);
   if (from.ok() &&
       (IsBlocked(from->domain()) || !options_->domains->SipDomainFor(from->domain()).ok())) {
@@ -267,7 +306,7 @@ void XmppEdge::OnIq(const xmpp::Element& iq) {
   if (type != "get" && type != "set") return;  // result / error: nothing we asked for
   const xmpp::Element* payload = iq.children().empty() ? nullptr : &iq.children().front();
   xmpp::Element result =
-      xmpp::MakeStanza(xmpp::StanzaKind::kIq, xmpp::kNsServer, "result", xmpp::StanzaFrom(iq),
+      xmpp::MakeStanza(xmpp::StanzaKind::kIq, content_ns_, "result", xmpp::StanzaFrom(iq),
                        xmpp::StanzaTo(iq), xmpp::StanzaId(iq));
   if (type == "get" && payload != nullptr && payload->Is(kNsDiscoInfo, "query")) {
     // XEP-0115 §6.2: a query to node#ver must give the hashed answer; other nodes we have none.
@@ -336,6 +375,112 @@ void XmppEdge::OnUndeliverable(const xmpp::Element& stanza, xmpp::StanzaErrorCon
              {"to", failure.from.ToString()},
              {"condition", xmpp::StanzaErrorName(condition)}});
   PublishFailure(std::move(failure));
+}
+
+// ---- ComponentLink ----
+
+absl::StatusOr<std::unique_ptr<ComponentLink>> ComponentLink::Start(
+    xmpp::component::ComponentConfig config) {
+  std::unique_ptr<ComponentLink> link(new ComponentLink());
+  ComponentLink* self = link.get();
+  // No executor: the callbacks run on libstrophe's thread (or, for a refused Send, the sender's)
+  // and only post to a worker. Both key on the sender's bare JID: the XMPP user for a stanza
+  // from the server, the local user for one we could not deliver.
+  xmpp::component::ComponentCallbacks callbacks;
+  callbacks.on_stanza = [self](xmpp::Element stanza) {
+    absl::StatusOr<xmpp::Jid> from = xmpp::StanzaFromJid(stanza);
+    std::string key = from.ok() ? from->BareString() : std::string(xmpp::StanzaFrom(stanza));
+    self->Dispatch(key, "stanza", [stanza = std::move(stanza)](XmppEdge& edge) mutable {
+      edge.OnStanza(std::move(stanza));
+    });
+  };
+  callbacks.on_undeliverable = [self](xmpp::Element stanza, xmpp::StanzaErrorCondition condition) {
+    absl::StatusOr<xmpp::Jid> from = xmpp::StanzaFromJid(stanza);
+    std::string key = from.ok() ? from->BareString() : std::string(xmpp::StanzaFrom(stanza));
+    self->Dispatch(key, "undeliverable", [stanza = std::move(stanza), condition](XmppEdge& edge) {
+      edge.OnUndeliverable(stanza, condition, xmpp::StanzaErrorName(condition));
+    });
+  };
+  callbacks.on_link = [domain = config.domain](bool up, absl::Status cause) {
+    if (up) {
+      log::Info("xmpp", "component link up", {{"domain", domain}});
+    } else {
+      log::Warn("xmpp", "component link down",
+                {{"domain", domain}, {"why", FromAbsl(cause.message())}});
+    }
+  };
+  absl::StatusOr<std::unique_ptr<xmpp::component::ComponentConnection>> connection =
+      xmpp::component::ComponentConnection::Start(std::move(config), std::move(callbacks));
+  if (!connection.ok()) return connection.status();
+  link->connection_ = *std::move(connection);
+  return link;
+}
+
+ComponentLink::~ComponentLink() {
+  Shutdown();
+  connection_.reset();  // while the callbacks' state (mutex_, attached_) still exists
+}
+
+void ComponentLink::Shutdown() {
+  if (connection_ == nullptr || shut_down_) return;
+  shut_down_ = true;
+  std::vector<xmpp::Element> unsent = connection_->Shutdown();
+  for (xmpp::Element& stanza : unsent) {
+    absl::StatusOr<xmpp::Jid> from = xmpp::StanzaFromJid(stanza);
+    std::string key = from.ok() ? from->BareString() : std::string(xmpp::StanzaFrom(stanza));
+    Dispatch(key, "unsent at shutdown", [stanza = std::move(stanza)](XmppEdge& edge) {
+      edge.OnUndeliverable(stanza, xmpp::StanzaErrorCondition::kServiceUnavailable,
+                           "the XMPP edge is shutting down");
+    });
+  }
+  xmpp::component::ComponentStats stats = connection_->stats();
+  log::Info("xmpp", "component link stopped",
+            {{"handed_back", static_cast<int64_t>(unsent.size())},
+             {"stanzas_in", stats.stanzas_in},
+             {"stanzas_out", stats.stanzas_out},
+             {"bounced", stats.bounced},
+             {"lost", lost()}});
+}
+
+uint64_t ComponentLink::lost() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return lost_;
+}
+
+void ComponentLink::Attach(XmppEdge& edge, runtime::Worker& worker) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  attached_.push_back({&edge, &worker});
+  ever_attached_ = true;
+  // Run once the worker runs, in arrival order.
+  for (Handler& handle : held_) {
+    boost::asio::post(worker.io_context(),
+                      [edge = &edge, handle = std::move(handle)] { handle(*edge); });
+  }
+  held_.clear();
+}
+
+void ComponentLink::Detach(const XmppEdge& edge) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  std::erase_if(attached_, [&](const Attached& a) { return a.edge == &edge; });
+}
+
+void ComponentLink::Dispatch(std::string_view key, const char* what, Handler handle) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (!ever_attached_ && held_.size() < kMaxHeldBeforeAttach) {
+    held_.push_back(std::move(handle));
+    return;
+  }
+  if (attached_.empty()) {
+    // At shutdown (every edge stopped) nowhere is left to answer from.
+    ++lost_;
+    log::Warn("xmpp", "component stanza lost: no worker left", {{"what", what}, {"key", key}});
+    return;
+  }
+  // Posted while attached, i.e. before the edge's stop hook ran on that worker: the worker's
+  // loop still runs it, and the edge outlives the loop.
+  const Attached& target = attached_[std::hash<std::string_view>{}(key) % attached_.size()];
+  boost::asio::post(target.worker->io_context(),
+                    [edge = target.edge, handle = std::move(handle)] { handle(*edge); });
 }
 
 }  // namespace causeway::gateway

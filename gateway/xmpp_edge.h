@@ -1,7 +1,11 @@
 #pragma once
-// The XMPP edge of one worker: an S2sService on the worker's io_context, moving stanzas to and
-// from the normalized events of the worker's Bus through mappings/xmpp_stanza_map.h. Everything
-// runs on the worker's thread; no locks.
+// The XMPP edge of one worker, moving stanzas to and from the normalized events of the worker's
+// Bus through mappings/xmpp_stanza_map.h, over one of two transports:
+//   s2s mode        an S2sService of its own on the worker's io_context (jabber:server)
+//   component mode  the process's one ComponentLink (XEP-0114, jabber:component:accept), shared
+//                   by every worker's edge; its inbound stanzas are posted to a worker chosen by
+//                   the sender's bare JID, then handled exactly like s2s inbound stanzas.
+// Everything but ComponentLink's dispatch runs on the worker's thread; no locks there.
 //
 // Inbound (a stanza an authenticated peer sent to one of our domains):
 //   iq get disco#info / disco#items (XEP-0030), urn:xmpp:ping (XEP-0199) -> answered here
@@ -13,10 +17,13 @@
 // Outbound (a bus event whose `to` is on Network::kXmpp): XmppStanzaFromEvent -> S2sService::Send.
 // Available presence carries XEP-0115 caps. What cannot be sent is answered, never dropped: an
 // instant message that cannot be mapped, is refused by S2sService (on_undeliverable) or is still
-// queued at Stop() comes back to its SIP sender as a DeliveryFailureEvent.
+// queued at Stop() comes back to its SIP sender as a DeliveryFailureEvent (message ids name the
+// SIP worker holding the transaction, so any worker's bus will do).
 
 #include <cstdint>
+#include <functional>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <string_view>
 #include <variant>
@@ -30,6 +37,7 @@
 #include "mappings/address_map.h"
 #include "xmpp/codec/element.h"
 #include "xmpp/codec/errors.h"
+#include "xmpp/component/component_connection.h"
 #include "xmpp/io/s2s_service.h"
 
 namespace causeway::gateway {
@@ -59,7 +67,7 @@ const std::string& EdgeCapsVersion();
 // ---- the edge ----
 
 struct XmppEdgeOptions {
-  std::shared_ptr<const xmpp::io::S2sServiceConfig> s2s;
+  std::shared_ptr<const xmpp::io::S2sServiceConfig> s2s;  // s2s mode; null in component mode
   std::shared_ptr<const mappings::DomainMap> domains;
   // Remote XMPP domains refused both ways (lower-case), whatever the DomainMap allows.
   std::vector<std::string> blocked_domains;
@@ -67,16 +75,68 @@ struct XmppEdgeOptions {
 };
 
 struct XmppEdgeStats {
-  uint64_t stanzas_in = 0;           // delivered by S2sService
+  uint64_t stanzas_in = 0;           // delivered by S2sService / the component link
   uint64_t events_published = 0;     // bus events from inbound stanzas
   uint64_t iq_answered = 0;          // disco, ping
   uint64_t iq_refused = 0;           // service-unavailable / item-not-found answers to iq
   uint64_t errors_bounced = 0;       // error replies to unmappable or refused message/presence
   uint64_t refused_domain = 0;       // stanzas from a domain not federated, events to a blocked one
-  uint64_t stanzas_out = 0;          // events handed to S2sService::Send
+  uint64_t stanzas_out = 0;          // events handed to the transport
   uint64_t mapping_failures = 0;     // events XmppStanzaFromEvent refused
   uint64_t failures_published = 0;   // DeliveryFailureEvents sent back to SIP senders
   uint64_t undeliverable_other = 0;  // bounced stanzas that were not instant messages
+};
+
+class XmppEdge;
+
+// Component mode: the one XEP-0114 stream of the process (owned here), shared by the workers'
+// edges. Send is thread-safe. Stanzas from the server and stanzas the connection could not
+// deliver reach the edge of the worker that hashing the sender's bare JID picks (one conversation
+// stays in order on one worker). Before the first edge attaches (startup) they are held for it;
+// when no edge is attached any more (shutdown), they are counted and logged as lost instead.
+class ComponentLink {
+ public:
+  static absl::StatusOr<std::unique_ptr<ComponentLink>> Start(
+      xmpp::component::ComponentConfig config);
+  // Shutdown().
+  ~ComponentLink();
+  ComponentLink(const ComponentLink&) = delete;
+  ComponentLink& operator=(const ComponentLink&) = delete;
+
+  absl::Status Send(xmpp::Element stanza) { return connection_->Send(std::move(stanza)); }
+  // Closes the stream (bounded by the connection's close_timeout). What it had not written is
+  // handed to the edges as undeliverable (service-unavailable: the SIP senders get failures)
+  // while edges are attached, so call it while the workers still run; later Sends bounce.
+  // Idempotent; not from a worker's thread (it blocks).
+  void Shutdown();
+
+  xmpp::component::ComponentStats stats() const { return connection_->stats(); }
+  uint64_t lost() const;  // stanzas that found no edge
+
+ private:
+  friend class XmppEdge;
+  using Handler = std::function<void(XmppEdge&)>;
+  struct Attached {
+    XmppEdge* edge;
+    runtime::Worker* worker;
+  };
+  ComponentLink() = default;
+
+  void Attach(XmppEdge& edge, runtime::Worker& worker);
+  void Detach(const XmppEdge& edge);
+  // Posts `handle` onto the worker of the edge `key` hashes to. Any thread.
+  void Dispatch(std::string_view key, const char* what, Handler handle);
+
+  static constexpr size_t kMaxHeldBeforeAttach = 1000;
+
+  std::unique_ptr<xmpp::component::ComponentConnection> connection_;
+  bool shut_down_ = false;  // the owner's thread
+
+  mutable std::mutex mutex_;  // guards everything below
+  std::vector<Attached> attached_;
+  bool ever_attached_ = false;
+  std::vector<Handler> held_;  // arrived before the first edge attached
+  uint64_t lost_ = 0;
 };
 
 class XmppEdge {
@@ -86,12 +146,18 @@ class XmppEdge {
   // the worker's thread. The edge must outlive the worker's stop hooks or be destroyed first.
   static absl::StatusOr<std::unique_ptr<XmppEdge>> Create(
       runtime::Worker& worker, Bus& bus, std::shared_ptr<const XmppEdgeOptions> options);
+  // Component mode: sends through `link` (which must outlive the edge) instead of an
+  // S2sService; Stop() detaches from the link and leaves it running.
+  static absl::StatusOr<std::unique_ptr<XmppEdge>> CreateOnComponent(
+      runtime::Worker& worker, Bus& bus, std::shared_ptr<const XmppEdgeOptions> options,
+      ComponentLink& link);
   ~XmppEdge();
   XmppEdge(const XmppEdge&) = delete;
   XmppEdge& operator=(const XmppEdge&) = delete;
 
   // Shuts the s2s service down (closing streams) and answers every instant message it still held
-  // with a DeliveryFailureEvent (unavailable). Idempotent; the worker's thread.
+  // with a DeliveryFailureEvent (unavailable); in component mode, detaches from the link. Later
+  // instant messages for XMPP fail (unavailable). Idempotent; the worker's thread.
   void Stop();
 
   const XmppEdgeStats& stats() const { return stats_; }
@@ -101,7 +167,11 @@ class XmppEdge {
   const std::vector<NetAddress>& listen_addresses() const { return listen_; }
 
  private:
-  XmppEdge(Bus& bus, std::shared_ptr<const XmppEdgeOptions> options);
+  friend class ComponentLink;  // posts inbound stanzas and bounces to OnStanza/OnUndeliverable
+  XmppEdge(Bus& bus, std::shared_ptr<const XmppEdgeOptions> options, std::string_view content_ns);
+  // Subscribes to the bus and registers the stop hook; after the transport is set.
+  void Attach(runtime::Worker& worker);
+  bool transport_up() const { return service_ != nullptr || component_ != nullptr; }
 
   template <typename... E>
   void SubscribeAll(const std::variant<E...>*);
@@ -112,16 +182,22 @@ class XmppEdge {
   void OnIq(const xmpp::Element& iq);
   void OnUndeliverable(const xmpp::Element& stanza, xmpp::StanzaErrorCondition condition,
                        std::string_view why);
-  // The error reply to `stanza` (never to an error stanza), sent back over s2s.
+  // The error reply to `stanza` (never to an error stanza), sent back over the transport.
   void Bounce(const xmpp::Element& stanza, xmpp::StanzaErrorCondition condition,
               std::string_view text);
+  // Hands a stanza to the transport: OK, InvalidArgument (dropped: not a local -> remote pair)
+  // or another refusal already reported through on_undeliverable.
+  absl::Status SendStanza(xmpp::Element stanza);
   void Send(xmpp::Element stanza);
   void PublishFailure(DeliveryFailureEvent failure);
   bool IsBlocked(std::string_view domain) const;
 
   Bus& bus_;
   std::shared_ptr<const XmppEdgeOptions> options_;
+  const std::string_view content_ns_;  // jabber:server or jabber:component:accept
+  // The transport: one of the two, both null once stopped.
   std::unique_ptr<xmpp::io::S2sService> service_;
+  ComponentLink* component_ = nullptr;
   std::vector<Subscription> subscriptions_;
   std::vector<NetAddress> listen_;
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);  // guards the stop hook

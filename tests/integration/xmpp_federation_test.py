@@ -22,8 +22,14 @@ Cases (each reports what it saw; a failure names the step):
   outage      Prosody stopped: alice's IM to bob fails back to alice (never silence); Prosody
               back: the next IM is delivered
 
+--mode component runs the same cases with causeway as Prosody's XEP-0114 component
+"lync.xmpp.test" ([xmpp] mode = "component", domains = ["lync.test=lync.xmpp.test"]) instead of an
+s2s peer: alice is alice@lync.xmpp.test on the XMPP side (still sip:alice@lync.test on the SIP
+side), and Prosody stopped means the component link is down.
+
 Run as root (namespaces): /usr/bin/python3 tests/integration/xmpp_federation_test.py
     --causeway build/X/gateway/causeway --driver build/X/tests/lync_client/sipe_driver
+    [--mode s2s|component]
 """
 
 import argparse
@@ -53,7 +59,10 @@ ALICE = ("alice", "Alice-pw-1", "Alice Lync")
 BOB = ("bob", "Bob-pw-1")
 ALICE_URI = "sip:alice@%s" % LYNC
 BOB_URI = "sip:bob@%s" % XMPP
-ALICE_JID = "alice@%s" % LYNC
+COMPONENT = "lync.xmpp.test"
+COMPONENT_SECRET = "component-secret-1"
+COMPONENT_PORT = 5347
+COMPONENT_LINK_UP = 'component=xmpp msg="component link up"'
 BOB_JID = "bob@%s" % XMPP
 START_TIMEOUT_S = 20
 EVENT_TIMEOUT_S = 15
@@ -70,7 +79,7 @@ XMPP_TO_LYNC = [("dnd", "do-not-disturb"), ("away", "be-right-back"), ("xa", "aw
 class Causeway:
     """causeway in the namespace, serving lync.test with the test CA's certificate."""
 
-    def __init__(self, netns, binary, workdir, pki):
+    def __init__(self, netns, binary, workdir, pki, mode):
         self.netns = netns
         self.binary = binary
         self.dir = workdir
@@ -85,10 +94,16 @@ class Causeway:
                     'log_level = "debug"\n\n'
                     '[sip]\ndomains = ["%s"]\nudp = []\ntcp = ["%s:5060"]\ntls = ["%s:%d"]\n\n'
                     '[tls]\ncertificate = "%s"\nkey = "%s"\nca = "%s"\n\n'
-                    '[xmpp]\nmode = "s2s"\nlisten = ["%s:5269"]\nfederation = "allow-list"\n'
-                    'federated_domains = ["%s"]\nreceipt_wait_ms = 3000\n'
+                    '[xmpp]\nfederation = "allow-list"\nfederated_domains = ["%s"]\n'
+                    'receipt_wait_ms = 3000\n'
                     % (self.state_dir, LYNC, LYNC_IP, LYNC_IP, SIP_TLS_PORT, self.cert, self.key,
-                       pki.ca, LYNC_IP, XMPP))
+                       pki.ca, XMPP))
+            if mode == "component":
+                f.write('mode = "component"\ndomains = ["%s=%s"]\ncomponent_host = "%s"\n'
+                        'component_port = %d\ncomponent_secret = "%s"\ncomponent_domain = "%s"\n'
+                        % (LYNC, COMPONENT, XMPP_IP, COMPONENT_PORT, COMPONENT_SECRET, COMPONENT))
+            else:
+                f.write('mode = "s2s"\nlisten = ["%s:5269"]\n' % LYNC_IP)
 
     def add_user(self, user, password, display):
         r = subprocess.run([self.binary, "--config", self.config, "user", "add",
@@ -128,6 +143,9 @@ class World:
     def __init__(self, args, workdir):
         self.args = args
         self.dir = workdir
+        # The XMPP domain of causeway's users: its own (s2s) or the component's.
+        self.lync_xmpp_domain = COMPONENT if args.mode == "component" else LYNC
+        self.alice_jid = "alice@%s" % self.lync_xmpp_domain
         self.ns = None
         self.dns = None
         self.pki = None
@@ -144,11 +162,13 @@ class World:
         self.dns.add_xmpp_domain(XMPP, XMPP_IP)
         self.dns.add_xmpp_domain(LYNC, LYNC_IP)
         self.dns.start()
+        component = ((COMPONENT, COMPONENT_SECRET, COMPONENT_PORT)
+                     if self.args.mode == "component" else None)
         self.prosody = Prosody(self.ns, XMPP, XMPP_IP, self.pki, os.path.join(self.dir, "prosody"),
-                               users={BOB[0]: BOB[1]})
+                               users={BOB[0]: BOB[1]}, component=component)
         self.prosody.start()
         self.causeway = Causeway(self.ns, self.args.causeway, os.path.join(self.dir, "causeway"),
-                                 self.pki)
+                                 self.pki, self.args.mode)
         self.causeway.add_user(*ALICE)
         self.causeway.start()
         self.bob = XmppClient(self.ns, BOB_JID, BOB[1], XMPP_IP, self.prosody.c2s_port,
@@ -189,19 +209,19 @@ def status_of(world, uri, timeout=EVENT_TIMEOUT_S, predicate=None):
 def case_subscribe(w):
     w.alice.send("add %s Federated" % BOB_URI)
     w.alice.wait_for("buddy_added", lambda e: e["uri"] == BOB_URI, timeout=EVENT_TIMEOUT_S)
-    request = w.bob.wait_subscription_request(frm=ALICE_JID, timeout=EVENT_TIMEOUT_S)
-    w.bob.accept_subscription(ALICE_JID, subscribe_back=True)
+    request = w.bob.wait_subscription_request(frm=w.alice_jid, timeout=EVENT_TIMEOUT_S)
+    w.bob.accept_subscription(w.alice_jid, subscribe_back=True)
     # bob's approval brings his presence to alice; alice has bob as a contact, which approves
     # bob's request: alice's presence reaches bob.
     try:
         status_of(w, BOB_URI, predicate=lambda e: e.get("online"))
     except TimeoutError as e:
         raise CaseFailure("alice never saw bob online: %s" % str(e)[:600])
-    subscribed = w.bob.wait_presence(frm=ALICE_JID, ptype="subscribed", timeout=EVENT_TIMEOUT_S)
-    presence = w.bob.wait_presence(frm=ALICE_JID, predicate=lambda e: e.get("type") in ("", None),
+    subscribed = w.bob.wait_presence(frm=w.alice_jid, ptype="subscribed", timeout=EVENT_TIMEOUT_S)
+    presence = w.bob.wait_presence(frm=w.alice_jid, predicate=lambda e: e.get("type") in ("", None),
                                    timeout=EVENT_TIMEOUT_S)
     roster = w.bob.roster()
-    item = roster.get(ALICE_JID, {})
+    item = roster.get(w.alice_jid, {})
     check(item.get("subscription") == "both", "bob's roster item for alice: %r" % item)
     return "bob asked by %s, alice sees bob online, bob's roster: both, alice's presence %r" % (
         request.get("from"), presence.get("show") or "available")
@@ -213,7 +233,7 @@ def case_presence(w):
         note = "Café ☕ %s #%d" % (lync_state, n)
         w.alice.send("status %s %s" % (lync_state, note))
         try:
-            w.bob.wait_presence(frm=ALICE_JID, predicate=lambda e, s=show, t=note:
+            w.bob.wait_presence(frm=w.alice_jid, predicate=lambda e, s=show, t=note:
                                 (e.get("show") or "") == s and e.get("status") == t and
                                 e.get("type") in ("", None), timeout=EVENT_TIMEOUT_S)
         except EnvError as e:
@@ -238,32 +258,33 @@ def case_chat(w):
     text1 = "Grüße, Bob ☕ <b>not bold</b> & 1 < 2"
     text2 = "Merci Alice — çà & là 漢字"
     w.alice.send("im %s %s" % (BOB_URI, text1))
-    got = w.bob.wait_message(lambda e: e.get("body"), frm=ALICE_JID, timeout=EVENT_TIMEOUT_S)
+    got = w.bob.wait_message(lambda e: e.get("body"), frm=w.alice_jid, timeout=EVENT_TIMEOUT_S)
     check(got["body"] == text1, "bob received %r, alice sent %r" % (got["body"], text1))
-    w.bob.send_message(ALICE_JID, text2)
+    w.bob.send_message(w.alice_jid, text2)
     got = w.alice.wait_for("im_received", lambda e: e["from"] == BOB_URI, timeout=EVENT_TIMEOUT_S)
     check(got["text"] == text2, "alice received %r, bob sent %r" % (got["text"], text2))
-    w.bob.send_chat_state(ALICE_JID, "composing")
+    w.bob.send_chat_state(w.alice_jid, "composing")
     w.alice.wait_for("typing", lambda e: e["from"] == BOB_URI and e["state"] == "typing",
                      timeout=EVENT_TIMEOUT_S)
     w.alice.send("typing %s" % BOB_URI)
-    w.bob.wait_message(lambda e: e.get("chat_state") == "composing", frm=ALICE_JID,
+    w.bob.wait_message(lambda e: e.get("chat_state") == "composing", frm=w.alice_jid,
                        timeout=EVENT_TIMEOUT_S)
     return "IMs both ways intact, typing both ways"
 
 
 def case_receipts(w):
-    msg_id = w.bob.send_message(ALICE_JID, "please confirm", request_receipt=True)
+    msg_id = w.bob.send_message(w.alice_jid, "please confirm", request_receipt=True)
     w.alice.wait_for("im_received", lambda e: e["from"] == BOB_URI and
                      e["text"] == "please confirm", timeout=EVENT_TIMEOUT_S)
-    w.bob.wait_message(lambda e: e.get("receipt") == msg_id, frm=ALICE_JID,
+    w.bob.wait_message(lambda e: e.get("receipt") == msg_id, frm=w.alice_jid,
                        timeout=EVENT_TIMEOUT_S)
     return "receipt for %s" % msg_id
 
 
 def case_errors(w):
-    w.bob.send_message("nobody@%s" % LYNC, "anyone there?")
-    err = w.bob.wait_error(frm="nobody@%s" % LYNC, timeout=EVENT_TIMEOUT_S)
+    nobody = "nobody@%s" % w.lync_xmpp_domain
+    w.bob.send_message(nobody, "anyone there?")
+    err = w.bob.wait_error(frm=nobody, timeout=EVENT_TIMEOUT_S)
     condition = (err.get("error") or {}).get("condition")
     check(condition in ("item-not-found", "service-unavailable"),
           "bob's error condition %r" % condition)
@@ -274,6 +295,7 @@ def case_errors(w):
 
 
 def case_outage(w):
+    links_up = w.causeway.log().count(COMPONENT_LINK_UP)
     w.prosody.stop()
     w.alice.skip("im_error")
     w.alice.send("im %s while you are down" % BOB_URI)
@@ -282,13 +304,17 @@ def case_outage(w):
     except TimeoutError as e:
         raise CaseFailure("alice's IM to a stopped server: no error: %s" % str(e)[:600])
     w.prosody.start()
+    if w.args.mode == "component":
+        # The component reconnects on its own back-off; an IM before that fails like the first.
+        if not wait_until(lambda: w.causeway.log().count(COMPONENT_LINK_UP) > links_up, 30):
+            raise CaseFailure("the component link did not come back within 30 s")
     w.bob.close()
     w.bob = XmppClient(w.ns, BOB_JID, BOB[1], XMPP_IP, w.prosody.c2s_port, w.pki.ca,
                        log_path=os.path.join(w.dir, "bob2.log"))
     w.bob.start()
     w.bob.connect()
     w.alice.send("im %s welcome back" % BOB_URI)
-    w.bob.wait_message(lambda e: e.get("body") == "welcome back", frm=ALICE_JID, timeout=30)
+    w.bob.wait_message(lambda e: e.get("body") == "welcome back", frm=w.alice_jid, timeout=30)
     return "error while down, delivered after restart"
 
 
@@ -300,6 +326,8 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--causeway", required=True)
     parser.add_argument("--driver", required=True)
+    parser.add_argument("--mode", choices=("s2s", "component"), default="s2s",
+                        help="causeway's [xmpp] mode: an s2s peer of Prosody or its component")
     parser.add_argument("--keep", action="store_true", help="keep the work directory")
     parser.add_argument("--only", help="comma-separated case names (after setup)")
     args = parser.parse_args()
