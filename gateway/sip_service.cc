@@ -324,6 +324,7 @@ absl::Status Shard::Init(const GatewayConfig& config, sip::SipTransportOptions t
     bridge.warning_agent = LyncServerName(config, service_.certificate());
     bridge.via_kind = contact_kind;
     bridge.worker = static_cast<uint32_t>(worker_.index());
+    bridge.require_authentication = service_.front_end_state().options().require_authentication;
     im_bridge_ = std::make_unique<SipImBridge>(
         std::move(bridge), *server_, worker_, bus_, front_end_.get(),
         [this](uint32_t worker, SipImBridge::Answer answer) {

@@ -288,10 +288,42 @@ def case_errors(w):
     condition = (err.get("error") or {}).get("condition")
     check(condition in ("item-not-found", "service-unavailable"),
           "bob's error condition %r" % condition)
+    # Someone who is not signed in cannot write to XMPP users under a Lync name: as a directory
+    # user it is challenged (407), as another name of our domain it is refused (403).
+    for n, (sender, want) in enumerate(((ALICE_URI, "407"), ("sip:ghost@%s" % LYNC, "403"))):
+        spoof = ("MESSAGE %s SIP/2.0\r\nVia: SIP/2.0/TCP %s:5099;branch=z9hG4bKspoof%d\r\n"
+                 "Max-Forwards: 70\r\nFrom: <%s>;tag=sp\r\nTo: <%s>\r\n"
+                 "Call-ID: spoof%d@test\r\nCSeq: 1 MESSAGE\r\nContent-Type: text/plain\r\n"
+                 "Content-Length: 5\r\n\r\nspoof" % (BOB_URI, LYNC_IP, n, sender, BOB_URI, n))
+        answer = w.ns.run("/usr/bin/python3", "-c", SEND_RAW_SIP, LYNC_IP, "5060", spoof).stdout
+        check(answer.startswith("SIP/2.0 " + want),
+              "unauthenticated MESSAGE from %s answered %r, want %s" % (sender, answer, want))
+    time.sleep(0.3)
+    leaked = [e for e in w.bob.drain() if e.get("body") == "spoof"]
+    check(not leaked, "bob received a spoofed message")
     w.alice.skip("im_error")
     w.alice.send("im sip:nobody@%s hello?" % XMPP)
     w.alice.wait_for("im_error", lambda e: "nobody@" in e.get("to", ""), timeout=EVENT_TIMEOUT_S)
-    return "xmpp->lync %s, lync->xmpp im_error" % condition
+    return "xmpp->lync %s, unauthenticated SIP senders 407/403, lync->xmpp im_error" % condition
+
+
+# Sends one SIP request over TCP (argv: host port text) and prints the first final status line.
+SEND_RAW_SIP = """
+import socket, sys, time
+s = socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=5)
+s.sendall(sys.argv[3].encode())
+data, deadline = b"", time.monotonic() + 5
+while time.monotonic() < deadline:
+    chunk = s.recv(65536)
+    if not chunk:
+        break
+    data += chunk
+    finals = [l for l in data.decode(errors="replace").split("\\r\\n")
+              if l.startswith("SIP/2.0 ") and not l.startswith("SIP/2.0 1")]
+    if finals:
+        print(finals[0])
+        break
+"""
 
 
 def case_outage(w):
