@@ -44,28 +44,31 @@ PresenceFederation::PresenceFederation(sip::lync::FrontEnd& front_end, Bus& bus,
   }));
   subscriptions_.push_back(
       bus_.Subscribe<SubscriptionEvent>([this](const SubscriptionEvent& event) {
-        if (event.to.network != Network::kSip || event.from.network == Network::kSip) return;
-        absl::StatusOr<std::string> remote = mappings::FederationAor(event.from, *domains_);
-        absl::StatusOr<std::string> local = mappings::FederationAor(event.to, *domains_);
-        if (!remote.ok() || !local.ok()) {
-          ++stats_.unmappable;
-          return;
-        }
-        ++stats_.delivered;
-        front_end_.OnFederatedSubscription(*remote, *local, event.action, event.display_name);
+        std::string remote, local;
+        if (!Incoming(event.from, event.to, &remote, &local)) return;
+        front_end_.OnFederatedSubscription(remote, local, event.action, event.display_name);
       }));
   subscriptions_.push_back(
       bus_.Subscribe<PresenceProbeEvent>([this](const PresenceProbeEvent& event) {
-        if (event.to.network != Network::kSip || event.from.network == Network::kSip) return;
-        absl::StatusOr<std::string> remote = mappings::FederationAor(event.from, *domains_);
-        absl::StatusOr<std::string> local = mappings::FederationAor(event.to, *domains_);
-        if (!remote.ok() || !local.ok()) {
-          ++stats_.unmappable;
-          return;
-        }
-        ++stats_.delivered;
-        front_end_.OnFederatedProbe(*remote, *local);
+        std::string remote, local;
+        if (!Incoming(event.from, event.to, &remote, &local)) return;
+        front_end_.OnFederatedProbe(remote, local);
       }));
+}
+
+bool PresenceFederation::Incoming(const Address& from, const Address& to, std::string* remote,
+                                  std::string* local) {
+  if (to.network != Network::kSip || from.network == Network::kSip) return false;
+  absl::StatusOr<std::string> remote_aor = mappings::FederationAor(from, *domains_);
+  absl::StatusOr<std::string> local_aor = mappings::FederationAor(to, *domains_);
+  if (!remote_aor.ok() || !local_aor.ok()) {
+    ++stats_.unmappable;
+    return false;
+  }
+  ++stats_.delivered;
+  *remote = *std::move(remote_aor);
+  *local = *std::move(local_aor);
+  return true;
 }
 
 PresenceFederation::~PresenceFederation() { front_end_.SetFederationSink(nullptr); }

@@ -38,6 +38,9 @@ class PresenceFederation {
 
  private:
   void Publish(const sip::lync::FederationOutput& output);
+  // A subscription or probe from the other network to one of our users: both AORs, counted;
+  // false when it is not such an event or an address does not map.
+  bool Incoming(const Address& from, const Address& to, std::string* remote, std::string* local);
 
   sip::lync::FrontEnd& front_end_;
   Bus& bus_;
