@@ -10,6 +10,7 @@
 
 #include <cstdlib>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "benchmark/benchmark.h"
@@ -176,6 +177,9 @@ void BM_BuildAndSerializeChat(benchmark::State& state) {
 }
 BENCHMARK(BM_BuildAndSerializeChat);
 
+// JIDs. The all-ASCII form nearly every stanza carries takes a byte-wise path (no ICU, no
+// allocation beyond the part strings); non-ASCII parts go through PRECIS (ICU) and
+// internationalized or A-label domains through IDNA2008 (libidn2).
 void BM_JidParse(benchmark::State& state) {
   for (auto _ : state) {
     absl::StatusOr<Jid> jid = Jid::Parse("Bob@XMPP.test/phone");
@@ -184,6 +188,24 @@ void BM_JidParse(benchmark::State& state) {
   state.SetItemsProcessed(state.iterations());
 }
 BENCHMARK(BM_JidParse);
+
+void BM_JidParseText(benchmark::State& state, std::string_view text) {
+  for (auto _ : state) {
+    absl::StatusOr<Jid> jid = Jid::Parse(text);
+    benchmark::DoNotOptimize(jid);
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+// Parts longer than the 15-byte small-string buffer: one allocation each.
+BENCHMARK_CAPTURE(BM_JidParseText, ascii_long,
+                  std::string_view("Alice.Smith+lync@Federated.Partner.example.com/Lync-3f2a9c01"));
+BENCHMARK_CAPTURE(BM_JidParseText, non_ascii_localpart,
+                  std::string_view("J\u00FCrgen@XMPP.test/phone"));
+BENCHMARK_CAPTURE(BM_JidParseText, non_ascii_resource,
+                  std::string_view("bob@xmpp.test/T\u00E9l\u00E9phone"));
+BENCHMARK_CAPTURE(BM_JidParseText, idn_domain, std::string_view("bob@B\u00FCcher.example/phone"));
+BENCHMARK_CAPTURE(BM_JidParseText, a_label_domain,
+                  std::string_view("bob@xn--bcher-kva.example/phone"));
 
 }  // namespace
 }  // namespace causeway::xmpp
