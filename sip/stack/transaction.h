@@ -37,7 +37,9 @@ struct TransactionTimers {
   // A server transaction whose TU sends no final response within this time is dropped (bounded
   // memory with a faulty TU; the client gave up long before). Zero disables.
   Duration server_tu_timeout = std::chrono::minutes(5);
-  // Live transactions per layer (per worker). Beyond: new requests get 503, SendRequest fails.
+  // Live transactions per layer (per worker). At the server cap the oldest transaction that only
+  // absorbs retransmissions (Timer I/J/L) ends early; with none, new requests get 503. Beyond
+  // the client cap SendRequest fails.
   size_t max_client_transactions = 200'000;
   size_t max_server_transactions = 200'000;
 

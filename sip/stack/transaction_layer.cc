@@ -608,7 +608,7 @@ void TransactionLayer::HandleRequest(SipMessage&& request, const ReceiveInfo& in
         if (st.reliable) {
           TerminateServer(st.id);  // Timer I = 0
         } else {
-          st.linger = Arm(config_.t4, st.id, TimerKind::kLinger, false);
+          LingerServer(st, config_.t4);  // Timer I
         }
         return;
       }
@@ -643,7 +643,7 @@ void TransactionLayer::HandleRequest(SipMessage&& request, const ReceiveInfo& in
   }
 
   const bool invite = request.method() == Method::kInvite;
-  if (servers_.size() >= config_.max_server_transactions) {
+  if (!MakeRoomForServer()) {
     RespondStateless(request, 503, reply_to);  // no memory for state: answer and forget
     return;
   }
@@ -692,7 +692,7 @@ void TransactionLayer::AnswerInternally(const SipMessage& request, std::string k
   } else if (st->reliable) {
     TerminateServer(id);  // Timer J = 0
   } else {
-    st->linger = Arm(config_.Timer64T1(), id, TimerKind::kLinger, false);  // Timer J
+    LingerServer(*st, config_.Timer64T1());  // Timer J
   }
 }
 
@@ -708,7 +708,7 @@ void TransactionLayer::HandleCancel(SipMessage&& cancel, const ReceiveInfo& info
     // A CANCEL for a non-INVITE request: answered 200, but it has no effect on that request.
     matched = server_keys_.contains(ServerKey(cancel, kAnyMethod));
   }
-  if (servers_.size() >= config_.max_server_transactions) {
+  if (!MakeRoomForServer()) {
     RespondStateless(cancel, 503, reply_to);
     return;
   }
@@ -752,7 +752,7 @@ absl::Status TransactionLayer::SendResponse(ServerTransactionId id, SipMessage r
     Disarm(st.guard);
     if (code < 300) {
       st.state = ServerState::kAccepted;
-      st.linger = Arm(config_.Timer64T1(), id, TimerKind::kLinger, false);  // Timer L
+      LingerServer(st, config_.Timer64T1());  // Timer L
       return absl::OkStatus();
     }
     st.state = ServerState::kCompleted;
@@ -778,7 +778,7 @@ absl::Status TransactionLayer::SendResponse(ServerTransactionId id, SipMessage r
   if (st.reliable) {
     TerminateServer(id);  // Timer J = 0
   } else {
-    st.linger = Arm(config_.Timer64T1(), id, TimerKind::kLinger, false);  // Timer J
+    LingerServer(st, config_.Timer64T1());  // Timer J
   }
   return absl::OkStatus();
 }
@@ -843,6 +843,29 @@ void TransactionLayer::TerminateServer(ServerTransactionId id) {
   Disarm(st->linger);
   Disarm(st->trying);
   Disarm(st->guard);
+}
+
+void TransactionLayer::LingerServer(ServerTxn& st, Duration delay) {
+  st.linger = Arm(delay, st.id, TimerKind::kLinger, false);
+  // Ids of transactions that already ended leave the front first: lingering times are few and
+  // equal per kind, so the queue stays about as long as the set of lingering transactions.
+  while (!lingering_.empty() && !servers_.contains(lingering_.front())) lingering_.pop_front();
+  lingering_.push_back(st.id);
+}
+
+bool TransactionLayer::MakeRoomForServer() {
+  // A lingering transaction only absorbs retransmissions of a request already answered (Timer J
+  // is 32 s over UDP, so at 10,000 requests/s a worker holds 320,000 of them): under pressure the
+  // oldest gives way before any new request is refused.
+  while (servers_.size() >= config_.max_server_transactions && !lingering_.empty()) {
+    const ServerTransactionId oldest = lingering_.front();
+    lingering_.pop_front();
+    auto it = servers_.find(oldest);
+    if (it == servers_.end() || it->second->linger == kInvalidTimerId) continue;
+    TerminateServer(oldest);
+    ++lingering_ended_early_;
+  }
+  return servers_.size() < config_.max_server_transactions;
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -18,6 +18,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <deque>
 #include <memory>
 #include <optional>
 #include <random>
@@ -81,6 +82,8 @@ class TransactionLayer final : public TransportUser {
 
   size_t client_count() const { return clients_.size(); }  // includes internal CANCELs
   size_t server_count() const { return servers_.size(); }
+  // Server transactions ended before their I/J/L timer to make room at max_server_transactions.
+  uint64_t lingering_ended_early() const { return lingering_ended_early_; }
   // Transactions still waiting for their final response (client: none received yet; server: none
   // sent yet). What a graceful shutdown waits for: the others only absorb retransmissions and
   // ACKs and end on their own timers. O(transactions).
@@ -114,6 +117,11 @@ class TransactionLayer final : public TransportUser {
   void SendServerBytes(ServerTxn& st, const std::string& bytes);
   void OnServerTimer(ServerTransactionId id, TimerKind kind);
   void TerminateServer(ServerTransactionId id);
+  // Arms Timer I, J or L: the transaction only absorbs retransmissions from now on.
+  void LingerServer(ServerTxn& st, Duration delay);
+  // True when one more server transaction fits under max_server_transactions, ending the oldest
+  // lingering one early if that is what it takes.
+  bool MakeRoomForServer();
   void RespondStateless(const SipMessage& request, int code, const Destination& to);
 
   TimerId Arm(Duration delay, uint64_t id, TimerKind kind, bool client);
@@ -133,6 +141,9 @@ class TransactionLayer final : public TransportUser {
   absl::flat_hash_map<std::string, ClientTransactionId> client_keys_;  // branch + method
   absl::flat_hash_map<ServerTransactionId, std::unique_ptr<ServerTxn>> servers_;
   absl::flat_hash_map<std::string, ServerTransactionId> server_keys_;  // §17.2.3 key
+  // Server transactions in the order they started lingering (ids of ended ones are skipped).
+  std::deque<ServerTransactionId> lingering_;
+  uint64_t lingering_ended_early_ = 0;
 };
 
 }  // namespace causeway::sip

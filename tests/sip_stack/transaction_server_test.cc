@@ -448,6 +448,39 @@ TEST_F(ServerTxnTest, ServerTransactionLimitAnswers503) {
   EXPECT_EQ(transport_.Count("SIP/2.0 503 "), 1u);
 }
 
+TEST_F(ServerTxnTest, AtTheLimitTheOldestLingeringTransactionMakesRoom) {
+  TransactionTimers timers;
+  timers.max_server_transactions = 2;
+  Rebuild(timers);
+  // Two answered MESSAGEs over UDP linger (Timer J, 32 s) to absorb retransmissions.
+  ServerTransactionId a = Receive(*layer_, tu_, RequestText("MESSAGE", "z9hG4bKa"), Udp());
+  ASSERT_TRUE(layer_->SendResponse(a, Answer(tu_, 200)).ok());
+  Run(milliseconds(10));
+  ServerTransactionId b = Receive(*layer_, tu_, RequestText("MESSAGE", "z9hG4bKb"), Udp());
+  ASSERT_TRUE(layer_->SendResponse(b, Answer(tu_, 200)).ok());
+  EXPECT_EQ(layer_->server_state(a), ServerState::kCompleted);
+  // A third request is admitted: the oldest lingering transaction (a) ends early, b stays.
+  ServerTransactionId c = Receive(*layer_, tu_, RequestText("MESSAGE", "z9hG4bKc"), Udp());
+  EXPECT_NE(c, 0u);
+  EXPECT_EQ(transport_.Count("SIP/2.0 503 "), 0u);
+  EXPECT_EQ(layer_->lingering_ended_early(), 1u);
+  EXPECT_FALSE(layer_->server_state(a).has_value());
+  EXPECT_EQ(layer_->server_state(b), ServerState::kCompleted);
+  // b still absorbs its retransmission: the 200 is sent again, the TU sees nothing new.
+  const size_t requests_seen = tu_.events.size();
+  Receive(*layer_, tu_, RequestText("MESSAGE", "z9hG4bKb"), Udp());
+  EXPECT_EQ(tu_.events.size(), requests_seen);
+  EXPECT_EQ(transport_.Count("SIP/2.0 200 "), 3u);
+  // With nothing lingering left to end (b lingers, c pending: b makes room, then c alone
+  // remains next to d), a request beyond the limit while all are pending gets 503.
+  ServerTransactionId d = Receive(*layer_, tu_, RequestText("MESSAGE", "z9hG4bKd"), Udp());
+  EXPECT_NE(d, 0u);
+  EXPECT_EQ(layer_->lingering_ended_early(), 2u);
+  EXPECT_EQ(Receive(*layer_, tu_, RequestText("MESSAGE", "z9hG4bKe"), Udp()), 0u);
+  EXPECT_EQ(transport_.Count("SIP/2.0 503 "), 1u);
+  EXPECT_EQ(layer_->server_count(), 2u);
+}
+
 TEST_F(ServerTxnTest, DestroyingTheLayerCancelsItsTimers) {
   Receive(*layer_, tu_, RequestText("INVITE", kBranch), Udp());
   ASSERT_TRUE(layer_->SendResponse(tu_.events.back().id, Answer(tu_, 486)).ok());
