@@ -86,6 +86,7 @@ class XmppService final : public Service {
     }
     options->s2s = std::move(s2s);
     options_ = std::move(options);
+    routing_ = std::make_unique<EdgeRouting>(static_cast<size_t>(context.workers));
     log::Info("xmpp", "s2s edge prepared",
               {{"domains", absl::StrJoin(local, ",")},
                {"federation", config.xmpp.open_federation ? "open" : "allow-list"},
@@ -103,7 +104,7 @@ class XmppService final : public Service {
     if (options_ == nullptr) return;
     absl::StatusOr<std::unique_ptr<XmppEdge>> edge =
         link_ ? XmppEdge::CreateOnComponent(worker, bus, options_, *link_)
-              : XmppEdge::Create(worker, bus, options_);
+              : XmppEdge::Create(worker, bus, options_, routing_.get());
     if (!edge.ok()) {
       log::Error("xmpp", "edge not started on worker",
                  {{"worker", static_cast<int64_t>(worker.index())},
@@ -134,6 +135,7 @@ class XmppService final : public Service {
  private:
   std::shared_ptr<const XmppEdgeOptions> options_;  // null: [xmpp] mode = "off"
   std::unique_ptr<ComponentLink> link_;             // component mode
+  std::unique_ptr<EdgeRouting> routing_;            // s2s mode: one outbound stream per domain
   std::vector<std::unique_ptr<XmppEdge>> edges_;
   std::vector<std::string> listeners_;
 };

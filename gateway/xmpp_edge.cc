@@ -8,6 +8,7 @@
 #include <tuple>
 #include <utility>
 
+#include "absl/hash/hash.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "core/log.h"
@@ -101,8 +102,17 @@ XmppEdge::~XmppEdge() {
   if (component_ != nullptr) component_->Detach(*this);
 }
 
+EdgeRouting::EdgeRouting(size_t workers)
+    : slots_(std::make_unique<Slot[]>(std::max<size_t>(workers, 1))),
+      size_(std::max<size_t>(workers, 1)) {}
+
+size_t EdgeRouting::OwnerIndex(std::string_view domain) const {
+  return absl::HashOf(domain) % size_;
+}
+
 absl::StatusOr<std::unique_ptr<XmppEdge>> XmppEdge::Create(
-    runtime::Worker& worker, Bus& bus, std::shared_ptr<const XmppEdgeOptions> options) {
+    runtime::Worker& worker, Bus& bus, std::shared_ptr<const XmppEdgeOptions> options,
+    EdgeRouting* routing) {
   if (options == nullptr || options->s2s == nullptr || options->domains == nullptr) {
     return absl::InvalidArgumentError("xmpp edge: s2s config and domain map are required");
   }
@@ -119,6 +129,12 @@ absl::StatusOr<std::unique_ptr<XmppEdge>> XmppEdge::Create(
   if (!service.ok()) return service.status();
   edge->service_ = *std::move(service);
   edge->listen_ = edge->service_->listen_addresses();
+  if (routing != nullptr && worker.index() < routing->size()) {
+    edge->routing_ = routing;
+    edge->slot_ = worker.index();
+    routing->slots_[edge->slot_].worker = &worker;
+    routing->slots_[edge->slot_].edge.store(edge.get(), std::memory_order_release);
+  }
   edge->Attach(worker);
   return edge;
 }
@@ -155,6 +171,9 @@ void XmppEdge::SubscribeAll(const std::variant<E...>*) {
 void XmppEdge::Stop() {
   if (stopped_) return;
   stopped_ = true;
+  // Other workers send their events for our domains themselves from now on (and, with their
+  // edges stopping too, answer them with failures).
+  if (routing_ != nullptr) routing_->slots_[slot_].edge.store(nullptr, std::memory_order_release);
   if (component_ != nullptr) {
     // The link is the process's: it is shut down by its owner; from now on nothing is posted to
     // this worker and IMs for XMPP fail here.
@@ -197,6 +216,23 @@ template <typename E>
 void XmppEdge::OnBusEvent(const E& event) {
   const Address* to = DestinationOf(event);
   if (to == nullptr || to->network != Network::kXmpp) return;  // another adapter's
+  if (routing_ != nullptr && !stopped_) {
+    EdgeRouting::Slot& owner = routing_->slots_[routing_->OwnerIndex(to->domain)];
+    XmppEdge* edge = owner.edge.load(std::memory_order_acquire);
+    // An owner that is not attached yet or stopped already: this edge sends (or fails) itself.
+    if (edge != nullptr && edge != this) {
+      ++stats_.routed_to_owner;
+      // Edges are destroyed only after every worker has stopped, so `edge` outlives the post.
+      owner.worker->Post([edge, event] { edge->SendEvent(event); });
+      return;
+    }
+  }
+  SendEvent(event);
+}
+
+template <typename E>
+void XmppEdge::SendEvent(const E& event) {
+  const Address* to = DestinationOf(event);
   constexpr bool kIsMessage = std::is_same_v<E, InstantMessageEvent>;
   auto fail = [&](DeliveryFailureReason reason, std::string_view text) {
     if constexpr (kIsMessage) {

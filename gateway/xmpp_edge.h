@@ -20,6 +20,8 @@
 // queued at Stop() comes back to its SIP sender as a DeliveryFailureEvent (message ids name the
 // SIP worker holding the transaction, so any worker's bus will do).
 
+#include <atomic>
+#include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -85,9 +87,36 @@ struct XmppEdgeStats {
   uint64_t mapping_failures = 0;     // events XmppStanzaFromEvent refused
   uint64_t failures_published = 0;   // DeliveryFailureEvents sent back to SIP senders
   uint64_t undeliverable_other = 0;  // bounced stanzas that were not instant messages
+  uint64_t routed_to_owner = 0;      // events posted to the worker owning their domain's stream
 };
 
 class XmppEdge;
+
+// s2s mode: the edges of all workers, so that a remote domain gets one outbound stream from the
+// process, not one per worker (every worker's S2sService would open its own). Events for a remote
+// domain are sent by the edge that hashing the domain picks, posted there from other workers; a
+// conversation's events leave one worker in order and stay in order on the owner. Slots are
+// filled when the edges attach (main thread, before the workers run) and emptied by Stop();
+// read from any worker.
+class EdgeRouting {
+ public:
+  explicit EdgeRouting(size_t workers);
+  EdgeRouting(const EdgeRouting&) = delete;
+  EdgeRouting& operator=(const EdgeRouting&) = delete;
+
+  size_t size() const { return size_; }
+  // The slot that sends to `domain`.
+  size_t OwnerIndex(std::string_view domain) const;
+
+ private:
+  friend class XmppEdge;
+  struct Slot {
+    std::atomic<XmppEdge*> edge{nullptr};
+    runtime::Worker* worker = nullptr;
+  };
+  std::unique_ptr<Slot[]> slots_;
+  size_t size_;
+};
 
 // Component mode: the one XEP-0114 stream of the process (owned here), shared by the workers'
 // edges. Send is thread-safe. Stanzas from the server and stanzas the connection could not
@@ -144,8 +173,11 @@ class XmppEdge {
   // Builds the S2sService on worker.io_context() (binds its listeners), subscribes to `bus` and
   // registers a stop hook on `worker` that calls Stop(). Main thread, before the worker runs, or
   // the worker's thread. The edge must outlive the worker's stop hooks or be destroyed first.
+  // With `routing` (which must outlive the edge), events whose remote domain another worker's
+  // edge owns are posted to it.
   static absl::StatusOr<std::unique_ptr<XmppEdge>> Create(
-      runtime::Worker& worker, Bus& bus, std::shared_ptr<const XmppEdgeOptions> options);
+      runtime::Worker& worker, Bus& bus, std::shared_ptr<const XmppEdgeOptions> options,
+      EdgeRouting* routing = nullptr);
   // Component mode: sends through `link` (which must outlive the edge) instead of an
   // S2sService; Stop() detaches from the link and leaves it running.
   static absl::StatusOr<std::unique_ptr<XmppEdge>> CreateOnComponent(
@@ -177,6 +209,9 @@ class XmppEdge {
   void SubscribeAll(const std::variant<E...>*);
   template <typename E>
   void OnBusEvent(const E& event);
+  // The event's stanza, sent by this edge (the owner of its remote domain).
+  template <typename E>
+  void SendEvent(const E& event);
 
   void OnStanza(xmpp::Element stanza);
   void OnIq(const xmpp::Element& iq);
@@ -202,6 +237,8 @@ class XmppEdge {
   std::vector<NetAddress> listen_;
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);  // guards the stop hook
   bool stopped_ = false;
+  EdgeRouting* routing_ = nullptr;  // s2s mode with several workers
+  size_t slot_ = 0;                 // this edge's slot in routing_
   XmppEdgeStats stats_;
 };
 

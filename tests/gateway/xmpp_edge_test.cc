@@ -11,8 +11,10 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "core/bus.h"
 #include "core/clock.h"
 #include "core/events.h"
@@ -169,7 +171,9 @@ class XmppEdgeTest : public ::testing::Test {
   }
 
   // The edge from config_ the way the daemon builds it (wiring.h), with test-sized timers.
-  void StartEdge() {
+  void StartEdge(EdgeRouting* routing = nullptr) { StartEdgeOn(worker_, bus_, routing, &edge_); }
+  void StartEdgeOn(runtime::Worker& worker, Bus& bus, EdgeRouting* routing,
+                   std::unique_ptr<XmppEdge>* out) {
     absl::StatusOr<mappings::DomainMap> domains = MakeDomainMap(config_);
     ASSERT_TRUE(domains.ok()) << domains.status();
     std::vector<std::string> local = LocalXmppDomains(config_);
@@ -190,11 +194,11 @@ class XmppEdgeTest : public ::testing::Test {
     options->domains = std::make_shared<const mappings::DomainMap>(*std::move(domains));
     options->blocked_domains = config_.xmpp.blocked_domains;
     options->resource = config_.xmpp.resource;
-    auto edge = XmppEdge::Create(worker_, bus_, options);
+    auto edge = XmppEdge::Create(worker, bus, options, routing);
     ASSERT_TRUE(edge.ok()) << edge.status();
-    edge_ = *std::move(edge);
-    ASSERT_EQ(edge_->listen_addresses().size(), 1u);
-    EXPECT_EQ(edge_->listen_addresses()[0].port(), edge_port_);
+    *out = *std::move(edge);
+    ASSERT_EQ((*out)->listen_addresses().size(), 1u);
+    EXPECT_EQ((*out)->listen_addresses()[0].port(), edge_port_);
   }
 
   boost::asio::io_context& io() { return worker_.io_context(); }
@@ -270,6 +274,55 @@ TEST_F(XmppEdgeTest, InstantMessageEventArrivesAtThePeerAsMessage) {
   EXPECT_NE(m.FindChild("urn:xmpp:receipts", "request"), nullptr);
   EXPECT_EQ(edge_->stats().stanzas_out, 1u);
   EXPECT_TRUE(failures_.empty());
+}
+
+TEST_F(XmppEdgeTest, WorkersShareOneOutboundStreamPerRemoteDomain) {
+  // Two workers, as the daemon runs them: IMs to xmpp.test published on either worker's bus leave
+  // through the one stream of the worker owning xmpp.test, in the order each bus published them.
+  runtime::Worker worker2{1, clock_};
+  Bus bus2;
+  EdgeRouting routing(2);
+  std::unique_ptr<XmppEdge> edge2;
+  StartEdge(&routing);
+  StartEdgeOn(worker2, bus2, &routing, &edge2);
+  ASSERT_NE(edge2, nullptr);
+  Subscription failures2 = bus2.Subscribe<DeliveryFailureEvent>(
+      [this](const DeliveryFailureEvent& e) { failures_.push_back(e); });
+  const size_t owner = routing.OwnerIndex("xmpp.test");
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_TRUE(bus_.Publish(ImToBob(absl::StrCat("w0-", i))).ok());
+    ASSERT_TRUE(bus2.Publish(ImToBob(absl::StrCat("w1-", i))).ok());
+  }
+  auto run_both = [&](const std::function<bool()>& done) {
+    for (int i = 0; i < 2000 && !done(); ++i) {
+      io().poll();
+      worker2.io_context().poll();
+      std::this_thread::sleep_for(1ms);
+    }
+    return done();
+  };
+  ASSERT_TRUE(run_both([&] { return peer_received_.size() >= 6; }))
+      << peer_received_.size() << " of 6 arrived";
+  std::vector<std::string> from_w0, from_w1;
+  for (const Element& m : peer_received_) {
+    std::string id(xmpp::StanzaId(m));
+    (id.starts_with("w0-") ? from_w0 : from_w1).push_back(id);
+  }
+  EXPECT_EQ(from_w0, (std::vector<std::string>{"w0-0", "w0-1", "w0-2"}));
+  EXPECT_EQ(from_w1, (std::vector<std::string>{"w1-0", "w1-1", "w1-2"}));
+  const XmppEdge& owning = owner == 0 ? *edge_ : *edge2;
+  const XmppEdge& other = owner == 0 ? *edge2 : *edge_;
+  EXPECT_EQ(owning.s2s_stats()->streams_out, 1u);
+  EXPECT_EQ(other.s2s_stats()->streams_out, 0u);
+  EXPECT_EQ(owning.stats().stanzas_out, 6u);
+  EXPECT_EQ(other.stats().routed_to_owner, 3u);
+  EXPECT_EQ(peer_->stats().streams_authenticated_in, 1u);
+  EXPECT_TRUE(failures_.empty());
+  edge2->Stop();
+  edge_->Stop();
+  io().poll();
+  worker2.io_context().poll();
+  edge2.reset();
 }
 
 TEST_F(XmppEdgeTest, PeerMessageBecomesAnInstantMessageEventForTheSipUser) {
