@@ -94,6 +94,9 @@ struct InstantMessageEvent {
   std::vector<AlternativeBody> alternatives;
   bool receipt_requested = false;
   WallTime timestamp{};
+  // When the gateway read the message from its source network (steady clock), unset when unknown:
+  // the adapter that sends it on records the latency the gateway added.
+  std::chrono::steady_clock::time_point accepted_at{};
 };
 
 enum class DeliveryFailureReason : uint8_t {

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <boost/asio/post.hpp>
+#include <chrono>
 #include <functional>
 #include <tuple>
 #include <utility>
@@ -195,7 +196,12 @@ void XmppEdge::Stop() {
   log::Info("xmpp", "edge stopped",
             {{"handed_back", static_cast<int64_t>(unsent.size())},
              {"stanzas_in", stats_.stanzas_in},
-             {"stanzas_out", stats_.stanzas_out}});
+             {"stanzas_out", stats_.stanzas_out},
+             {"routed_to_owner", stats_.routed_to_owner},
+             {"ims_timed", stats_.forward_latency.count()},
+             {"forward_p50_us", stats_.forward_latency.Quantile(0.5)},
+             {"forward_p99_us", stats_.forward_latency.Quantile(0.99)},
+             {"forward_p999_us", stats_.forward_latency.Quantile(0.999)}});
 }
 
 bool XmppEdge::IsBlocked(std::string_view domain) const {
@@ -271,6 +277,11 @@ void XmppEdge::SendEvent(const E& event) {
   }
   ++stats_.stanzas_out;
   absl::Status sent = SendStanza(*std::move(stanza));
+  if constexpr (kIsMessage) {
+    if (sent.ok() && event.accepted_at != std::chrono::steady_clock::time_point{}) {
+      stats_.forward_latency.Record(std::chrono::steady_clock::now() - event.accepted_at);
+    }
+  }
   // InvalidArgument: the stanza was dropped without on_undeliverable (its addresses are not a
   // local -> remote pair); every other refusal already went through on_undeliverable.
   if (absl::IsInvalidArgument(sent)) {

@@ -34,6 +34,7 @@
 #include "absl/status/statusor.h"
 #include "core/bus.h"
 #include "core/events.h"
+#include "core/latency_histogram.h"
 #include "core/net_address.h"
 #include "core/runtime/worker.h"
 #include "mappings/address_map.h"
@@ -88,6 +89,9 @@ struct XmppEdgeStats {
   uint64_t failures_published = 0;   // DeliveryFailureEvents sent back to SIP senders
   uint64_t undeliverable_other = 0;  // bounced stanzas that were not instant messages
   uint64_t routed_to_owner = 0;      // events posted to the worker owning their domain's stream
+  // Instant messages: from the gateway reading them (SIP) to their stanza going onto the s2s
+  // stream or the component link, the latency the gateway adds.
+  LatencyHistogram forward_latency;
 };
 
 class XmppEdge;

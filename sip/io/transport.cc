@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <utility>
 
 #include <boost/asio/ip/v6_only.hpp>
@@ -395,6 +396,7 @@ void SipTransport::OnConnectionMessage(StreamConnection& conn, SipMessage&& mess
   info.connection = conn.id();
   info.tls_peer_verified = conn.tls_peer_verified();
   info.tls_peer_identity = conn.tls_peer_identity();
+  info.received_at = std::chrono::steady_clock::now();
   user_->OnMessage(std::move(message), info);
 }
 
@@ -437,6 +439,7 @@ void SipTransport::OnConnectionSendFailed(StreamConnection& conn, uint64_t token
 
 void SipTransport::OnDatagram(UdpListener& listener, std::string_view data,
                               const NetAddress& source) {
+  const auto received_at = std::chrono::steady_clock::now();
   TransportCounters::Inc(counters_.udp_datagrams_received);
   TransportCounters::Inc(counters_.bytes_received, data.size());
   // CRLF keepalives (and empty datagrams) carry nothing to parse or answer.
@@ -474,6 +477,7 @@ void SipTransport::OnDatagram(UdpListener& listener, std::string_view data,
   info.kind = TransportKind::kUdp;
   info.source = source;
   info.local = listener.local();
+  info.received_at = received_at;
   user_->OnMessage(*std::move(parsed), info);
 }
 

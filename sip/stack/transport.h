@@ -2,6 +2,7 @@
 // The seam between the SIP stack (transactions, proxy, registrar: no sockets) and sip/io (Asio
 // transports). One Transport instance per worker thread; everything here runs on that thread.
 
+#include <chrono>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -43,6 +44,9 @@ struct ReceiveInfo {
   // The address-of-record this message was proven to come from (an MS-SIPAE signature of the
   // connection's security association), empty otherwise. Valid while the message is handled.
   std::string_view authenticated_user;
+  // When the transport read the message's last bytes (steady clock); unset when unknown. For
+  // measuring the latency the gateway adds, not for protocol timers.
+  std::chrono::steady_clock::time_point received_at{};
 };
 
 // Where to send a message. For streams, `connection` names a connection to reuse (responses go back

@@ -263,7 +263,9 @@ class XmppEdgeTest : public ::testing::Test {
 
 TEST_F(XmppEdgeTest, InstantMessageEventArrivesAtThePeerAsMessage) {
   StartEdge();
-  ASSERT_TRUE(bus_.Publish(ImToBob("m-1")).ok());
+  InstantMessageEvent im = ImToBob("m-1");
+  im.accepted_at = std::chrono::steady_clock::now() - 2ms;  // read from SIP 2 ms ago
+  ASSERT_TRUE(bus_.Publish(im).ok());
   ASSERT_TRUE(RunUntil([&] { return !peer_received_.empty(); })) << "nothing arrived";
   const Element& m = peer_received_[0];
   EXPECT_EQ(xmpp::KindOf(m), StanzaKind::kMessage);
@@ -273,6 +275,9 @@ TEST_F(XmppEdgeTest, InstantMessageEventArrivesAtThePeerAsMessage) {
   EXPECT_EQ(m.ChildText(m.ns(), "body"), "hello bob");
   EXPECT_NE(m.FindChild("urn:xmpp:receipts", "request"), nullptr);
   EXPECT_EQ(edge_->stats().stanzas_out, 1u);
+  // The latency the gateway added, from reading the SIP message to the stanza on the stream.
+  EXPECT_EQ(edge_->stats().forward_latency.count(), 1u);
+  EXPECT_GE(edge_->stats().forward_latency.Quantile(1.0), 2000);
   EXPECT_TRUE(failures_.empty());
 }
 
