@@ -449,6 +449,23 @@ def summary(bench):
             s["cw_cpu"] / ref["cw_cpu"] if ref["cw_cpu"] else float("nan")))
 
 
+def forward_latency(log_path):
+    """Prints the latency causeway itself added, SIP read -> stanza on the s2s stream, as its XMPP
+    edges logged it at shutdown (bucket upper bounds, whole run including the warm-up)."""
+    try:
+        with open(log_path) as f:
+            lines = [l for l in f if 'msg="edge stopped"' in l]
+    except OSError:
+        return
+    for line in lines:
+        fields = dict(kv.split("=", 1) for kv in line.split() if "=" in kv)
+        if int(fields.get("ims_timed", "0")) > 0:
+            print("causeway forward latency (SIP read -> s2s stream, whole run): %s IMs  "
+                  "p50 <= %s us  p99 <= %s us  p99.9 <= %s us" % (
+                      fields["ims_timed"], fields["forward_p50_us"], fields["forward_p99_us"],
+                      fields["forward_p999_us"]))
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--causeway", required=True, metavar="BINARY")
@@ -480,6 +497,7 @@ def main():
         rc = 1
     print()
     summary(bench)
+    forward_latency(os.path.join(workdir, "causeway", "proxy.log"))
     print("total %.0fs%s" % (time.monotonic() - start, ", logs in " + workdir if args.keep else ""))
     if not args.keep:
         shutil.rmtree(workdir, ignore_errors=True)
