@@ -94,6 +94,9 @@ struct InstantMessageEvent {
   std::vector<AlternativeBody> alternatives;
   bool receipt_requested = false;
   WallTime timestamp{};
+  // `timestamp` is when the sender sent it, earlier than now: a server held the message back
+  // (offline storage, history; XEP-0203 delayed delivery).
+  bool delayed = false;
   // When the gateway read the message from its source network (steady clock), unset when unknown:
   // the adapter that sends it on records the latency the gateway added.
   std::chrono::steady_clock::time_point accepted_at{};

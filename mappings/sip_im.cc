@@ -10,6 +10,7 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/time/time.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "core/strings.h"
@@ -372,6 +373,30 @@ absl::StatusOr<sip::SipMessage> PagerMessage(const Address& from, const Address&
   return sip::SipMessage::Parse(std::move(text));
 }
 
+namespace {
+
+// The RFC 2046 multipart/alternative MESSAGE of a plain and an HTML body.
+absl::StatusOr<sip::SipMessage> PagerMultipartAlternative(const Address& from, const Address& to,
+                                                          const OutgoingRequestIds& ids,
+                                                          std::string_view plain,
+                                                          std::string_view html) {
+  // A boundary that occurs in neither body (RFC 2046 §5.1.1).
+  std::string boundary = "causeway-alternative";
+  for (int n = 1;
+       absl::StrContains(ToAbsl(plain), boundary) || absl::StrContains(ToAbsl(html), boundary);
+       ++n) {
+    boundary = absl::StrCat("causeway-alternative-", n);
+  }
+  const std::string body = absl::StrCat(
+      "--", boundary, "\r\nContent-Type: text/plain; charset=UTF-8\r\n\r\n", ToAbsl(plain),
+      "\r\n--", boundary, "\r\nContent-Type: text/html; charset=UTF-8\r\n\r\n", ToAbsl(html),
+      "\r\n--", boundary, "--\r\n");
+  return PagerMessage(from, to, ids,
+                      absl::StrCat("multipart/alternative; boundary=\"", boundary, "\""), body);
+}
+
+}  // namespace
+
 absl::StatusOr<sip::SipMessage> PagerMessageFromIm(const InstantMessageEvent& im,
                                                    const Address& from,
                                                    const OutgoingRequestIds& ids) {
@@ -390,21 +415,19 @@ absl::StatusOr<sip::SipMessage> PagerMessageFromIm(const InstantMessageEvent& im
     return absl::InvalidArgumentError(
         absl::StrCat("no text body in an instant message of ", ToAbsl(im.content_type)));
   }
-  if (!html) return PagerMessage(from, im.to, ids, "text/plain; charset=UTF-8", *plain);
-  if (!plain) return PagerMessage(from, im.to, ids, "text/html; charset=UTF-8", *html);
-  // A boundary that occurs in neither body (RFC 2046 §5.1.1).
-  std::string boundary = "causeway-alternative";
-  for (int n = 1;
-       absl::StrContains(ToAbsl(*plain), boundary) || absl::StrContains(ToAbsl(*html), boundary);
-       ++n) {
-    boundary = absl::StrCat("causeway-alternative-", n);
+  absl::StatusOr<sip::SipMessage> message =
+      !html    ? PagerMessage(from, im.to, ids, "text/plain; charset=UTF-8", *plain)
+      : !plain ? PagerMessage(from, im.to, ids, "text/html; charset=UTF-8", *html)
+               : PagerMultipartAlternative(from, im.to, ids, *plain, *html);
+  // A message a server held back keeps the time it was sent (RFC 3261 §20.17 Date, RFC 1123
+  // form); clients that show it can tell an old message from a new one.
+  if (message.ok() && im.delayed) {
+    (void)message->AppendHeader(
+        sip::HeaderId::kDate,
+        absl::FormatTime("%a, %d %b %Y %H:%M:%S GMT", absl::FromChrono(im.timestamp),
+                         absl::UTCTimeZone()));
   }
-  const std::string body = absl::StrCat(
-      "--", boundary, "\r\nContent-Type: text/plain; charset=UTF-8\r\n\r\n", ToAbsl(*plain),
-      "\r\n--", boundary, "\r\nContent-Type: text/html; charset=UTF-8\r\n\r\n", ToAbsl(*html),
-      "\r\n--", boundary, "--\r\n");
-  return PagerMessage(from, im.to, ids,
-                      absl::StrCat("multipart/alternative; boundary=\"", boundary, "\""), body);
+  return message;
 }
 
 }  // namespace causeway::mappings

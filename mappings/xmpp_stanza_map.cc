@@ -12,6 +12,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/time/time.h"
 #include "core/strings.h"
 #include "core/utf8.h"
 #include "mappings/error_map.h"
@@ -34,6 +35,8 @@ constexpr std::string_view kNsReceipts = "urn:xmpp:receipts";                   
 constexpr std::string_view kNsXhtmlIm = "http://jabber.org/protocol/xhtml-im";       // XEP-0071
 constexpr std::string_view kNsXhtml = "http://www.w3.org/1999/xhtml";
 constexpr std::string_view kNsNick = "http://jabber.org/protocol/nick";  // XEP-0172
+constexpr std::string_view kNsDelay = "urn:xmpp:delay";                   // XEP-0203
+constexpr std::string_view kNsLegacyDelay = "jabber:x:delay";             // XEP-0091 (obsolete)
 
 // ---- text safety ----
 
@@ -403,6 +406,26 @@ XmppInbound InboundMessageError(const Element& stanza, const DomainMap& domains)
   return out;
 }
 
+// XEP-0203 <delay stamp='2002-09-10T23:08:25Z'/> (XEP-0082 DateTime: fractions and offsets
+// allowed), or the older XEP-0091 <x xmlns='jabber:x:delay' stamp='20020910T23:08:25'/> (UTC).
+// A stamp that does not parse is ignored: the message is still delivered, as of now.
+std::optional<WallTime> DelayedSendTime(const Element& stanza) {
+  absl::Time t;
+  std::string error;
+  if (const Element* delay = stanza.FindChild(kNsDelay, "delay")) {
+    if (absl::ParseTime(absl::RFC3339_full, ToAbsl(delay->AttrOr("stamp", "")), &t, &error)) {
+      return absl::ToChronoTime(t);
+    }
+  }
+  if (const Element* legacy = stanza.FindChild(kNsLegacyDelay, "x")) {
+    if (absl::ParseTime("%E4Y%m%dT%H:%M:%S", ToAbsl(legacy->AttrOr("stamp", "")),
+                        absl::UTCTimeZone(), &t, &error)) {
+      return absl::ToChronoTime(t);
+    }
+  }
+  return std::nullopt;
+}
+
 XmppInbound InboundMessage(const Element& stanza, const DomainMap& domains) {
   const std::string_view type = xmpp::StanzaType(stanza);
   if (type == "error") return InboundMessageError(stanza, domains);
@@ -446,7 +469,12 @@ XmppInbound InboundMessage(const Element& stanza, const DomainMap& domains) {
     }
     // XEP-0184 §5.1: a receipt names the message's id; without one there is nothing to name.
     im.receipt_requested = !id.empty() && stanza.FindChild(kNsReceipts, "request") != nullptr;
-    im.timestamp = std::chrono::system_clock::now();
+    if (std::optional<WallTime> sent = DelayedSendTime(stanza)) {
+      im.timestamp = *sent;
+      im.delayed = true;
+    } else {
+      im.timestamp = std::chrono::system_clock::now();
+    }
     out.events.push_back(std::move(im));
   }
   if (std::optional<ChatState> state = ChatStateOf(stanza)) {

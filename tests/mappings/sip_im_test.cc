@@ -4,6 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "core/strings.h"
+#include "absl/time/time.h"
 #include "gtest/gtest.h"
 
 namespace causeway::mappings {
@@ -224,6 +225,26 @@ TEST(SipIm, PagerMessageFromPlainIm) {
   ASSERT_TRUE(back.ok()) << back.status();
   EXPECT_EQ(back->body, im.body);
   EXPECT_EQ(back->to.user, "alice smith");
+}
+
+TEST(SipIm, DelayedImCarriesItsSendTimeInADateHeader) {
+  InstantMessageEvent im;
+  im.from = Address{Network::kXmpp, "bob", "xmpp.test", "phone"};
+  im.to = Address{Network::kSip, "alice", "lync.test", ""};
+  im.body = "sent while you were away";
+  absl::Time sent;
+  std::string error;
+  ASSERT_TRUE(absl::ParseTime(absl::RFC3339_full, "2002-09-10T23:08:25Z", &sent, &error)) << error;
+  im.timestamp = absl::ToChronoTime(sent);
+  const Address from{Network::kSip, "bob", "xmpp.test", ""};
+  absl::StatusOr<sip::SipMessage> live = PagerMessageFromIm(im, from, Ids());
+  ASSERT_TRUE(live.ok()) << live.status();
+  EXPECT_EQ(live->FindHeader("Date"), nullptr);  // not delayed: no Date
+  im.delayed = true;
+  absl::StatusOr<sip::SipMessage> m = PagerMessageFromIm(im, from, Ids());
+  ASSERT_TRUE(m.ok()) << m.status();
+  ASSERT_NE(m->FindHeader("Date"), nullptr);
+  EXPECT_EQ(m->FindHeader("Date")->value, "Tue, 10 Sep 2002 23:08:25 GMT");  // RFC 1123
 }
 
 TEST(SipIm, PagerMessageWithHtmlIsMultipartAlternative) {

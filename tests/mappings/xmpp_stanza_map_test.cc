@@ -1,10 +1,13 @@
 #include "mappings/xmpp_stanza_map.h"
 
+#include <chrono>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <variant>
 #include <vector>
 
+#include "absl/time/time.h"
 #include "gtest/gtest.h"
 #include "xmpp/codec/errors.h"
 #include "xmpp/codec/namespaces.h"
@@ -128,6 +131,41 @@ TEST(InboundMessage, AChatMessageWithEverythingBecomesAnImAndItsChatState) {
   EXPECT_EQ(state.conversation_id, "t-42");
   EXPECT_EQ(state.from, im.from);
   EXPECT_EQ(state.to, im.to);
+}
+
+TEST(InboundMessage, DelayedDeliveryKeepsTheTimeTheSenderSentIt) {
+  // XEP-0203 (XEP-0082 DateTime, with fractions or an offset) and the older XEP-0091 form.
+  const std::pair<std::string_view, std::string_view> cases[] = {
+      {"<delay xmlns='urn:xmpp:delay' from='xmpp.test' stamp='2002-09-10T23:08:25Z'/>",
+       "2002-09-10T23:08:25+00:00"},
+      {"<delay xmlns='urn:xmpp:delay' stamp='2002-09-10T23:08:25.120Z'/>",
+       "2002-09-10T23:08:25.12+00:00"},
+      {"<delay xmlns='urn:xmpp:delay' stamp='2002-09-11T01:08:25+02:00'/>",
+       "2002-09-10T23:08:25+00:00"},
+      {"<x xmlns='jabber:x:delay' stamp='20020910T23:08:25'/>", "2002-09-10T23:08:25+00:00"},
+  };
+  for (const auto& [delay, expected] : cases) {
+    const XmppInbound in =
+        In("<message from='bob@xmpp.test' to='alice@lync.test' type='chat' id='d1'><body>old"
+           "</body>" +
+           std::string(delay) + "</message>");
+    ASSERT_EQ(in.events.size(), 1u) << delay;
+    const auto& im = std::get<InstantMessageEvent>(in.events[0]);
+    EXPECT_TRUE(im.delayed) << delay;
+    EXPECT_EQ(absl::FormatTime(absl::RFC3339_full, absl::FromChrono(im.timestamp),
+                               absl::UTCTimeZone()),
+              expected)
+        << delay;
+  }
+  // A stamp that does not parse: delivered all the same, as a message of now.
+  const auto before = std::chrono::system_clock::now();
+  const XmppInbound in =
+      In("<message from='bob@xmpp.test' to='alice@lync.test' type='chat'><body>x</body>"
+         "<delay xmlns='urn:xmpp:delay' stamp='yesterday'/></message>");
+  ASSERT_EQ(in.events.size(), 1u);
+  const auto& im = std::get<InstantMessageEvent>(in.events[0]);
+  EXPECT_FALSE(im.delayed);
+  EXPECT_GE(im.timestamp, before);
 }
 
 TEST(InboundMessage, NormalHeadlineAbsentAndUnknownTypesAreImsToo) {
