@@ -163,7 +163,7 @@ bool SipImBridge::OnRequest(sip::ServerTransactionId id, SipMessage& request,
   if (!request.to_tag().empty()) {
     auto it = sessions_.find(SessionKey(request.call_id(), request.to_tag()));
     if (it == sessions_.end()) return next_ != nullptr && next_->OnRequest(id, request, info);
-    HandleInDialog(id, request, *it->second);
+    HandleInDialog(id, request, info, *it->second);
     worker_.Rearm();
     return true;
   }
@@ -188,7 +188,7 @@ bool SipImBridge::OnRequest(sip::ServerTransactionId id, SipMessage& request,
     // No such contact (a domain nobody reaches) or no JID for this user (a phone number).
     Reply(id, request, absl::IsNotFound(to.status()) ? 404 : 403);
   } else if (request.method() == Method::kMessage) {
-    HandleMessage(id, request, *to);
+    HandleMessage(id, request, info, *to);
   } else {
     HandleInvite(id, request, info, *to);
   }
@@ -197,7 +197,7 @@ bool SipImBridge::OnRequest(sip::ServerTransactionId id, SipMessage& request,
 }
 
 void SipImBridge::HandleMessage(sip::ServerTransactionId id, SipMessage& request,
-                                const Address& to) {
+                                const sip::ReceiveInfo& info, const Address& to) {
   if (MediaOf(request) == mappings::kIsComposingType) {
     absl::StatusOr<ChatState> state = mappings::ChatStateFromIsComposing(request.body());
     if (!state.ok()) {
@@ -214,6 +214,7 @@ void SipImBridge::HandleMessage(sip::ServerTransactionId id, SipMessage& request
     return;
   }
   im->to = to;
+  im->accepted_at = info.received_at;  // the edge sending it on measures the added latency
   HoldAndPublish(id, request, *std::move(im), {});
 }
 
@@ -255,6 +256,7 @@ void SipImBridge::HandleInvite(sip::ServerTransactionId id, SipMessage& request,
   absl::StatusOr<InstantMessageEvent> first = mappings::ImFromSipMessage(request);
   if (first.ok()) {
     first->to = to;
+    first->accepted_at = info.received_at;
     HoldAndPublish(id, request, *std::move(first), key);
     return;
   }
@@ -270,11 +272,11 @@ void SipImBridge::HandleInvite(sip::ServerTransactionId id, SipMessage& request,
 }
 
 void SipImBridge::HandleInDialog(sip::ServerTransactionId id, SipMessage& request,
-                                 Session& session) {
+                                 const sip::ReceiveInfo& info, Session& session) {
   TouchSession(session);
   switch (request.method()) {
     case Method::kMessage:
-      HandleMessage(id, request, session.to);
+      HandleMessage(id, request, info, session.to);
       return;
     case Method::kInfo: {
       // MS-SIPRE typing notifications; any other INFO is acknowledged and ignored.

@@ -121,10 +121,12 @@ class SipImBridge final : public sip::LocalService {
   void ReplyRetryLater(sip::ServerTransactionId id, const sip::SipMessage& request);
 
   // SIP -> bus.
-  void HandleMessage(sip::ServerTransactionId id, sip::SipMessage& request, const Address& to);
+  void HandleMessage(sip::ServerTransactionId id, sip::SipMessage& request,
+                     const sip::ReceiveInfo& info, const Address& to);
   void HandleInvite(sip::ServerTransactionId id, sip::SipMessage& request,
                     const sip::ReceiveInfo& info, const Address& to);
-  void HandleInDialog(sip::ServerTransactionId id, sip::SipMessage& request, Session& session);
+  void HandleInDialog(sip::ServerTransactionId id, sip::SipMessage& request,
+                      const sip::ReceiveInfo& info, Session& session);
   // Holds (id, request) for `im` and publishes it. For an INVITE, session_key names its session.
   void HoldAndPublish(sip::ServerTransactionId id, sip::SipMessage& request, InstantMessageEvent im,
                       std::string session_key);
