@@ -1,10 +1,13 @@
 // xmpp/component: the XEP-0114 connection through libstrophe against a real Prosody — handshake
 // with the right and a wrong secret, stanzas both ways, the server going away and coming back,
-// bounces at the deadline, a full queue, Shutdown — plus the stanza text helpers on their own.
+// bounces at the deadline, a full queue, Shutdown — plus the stanza text helpers on their own, and
+// a scripted XEP-0114 server for what Prosody never does (checks the handshake digest itself,
+// sends a stream error after the handshake, garbage, or closes in the middle of the handshake).
 
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
+#include <openssl/sha.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/prctl.h>
@@ -702,6 +705,241 @@ TEST(ComponentConnectionTest, StartValidatesTheConfig) {
   config.max_queued = 0;
   EXPECT_FALSE(ComponentConnection::Start(config, recorder.Callbacks()).ok());
   EXPECT_FALSE(ComponentConnection::Start(ConfigFor(5347), ComponentCallbacks{}).ok());
+}
+
+// ---- against a scripted XEP-0114 server: what Prosody never does ----
+
+// One listening socket on 127.0.0.1 and a thread that runs `script` on each accepted connection
+// in turn (at most `max_connections`). Every read is bounded by a timeout.
+class FakeComponentServer {
+ public:
+  class Conn {
+   public:
+    explicit Conn(int fd) : fd_(fd) {}
+    // Reads until `marker` has arrived (what was read stays in buffer()); false on timeout/EOF.
+    bool ReadUntil(std::string_view marker, milliseconds timeout = seconds(5)) {
+      const auto end = std::chrono::steady_clock::now() + timeout;
+      while (buffer_.find(marker) == std::string::npos) {
+        const auto left = std::chrono::duration_cast<milliseconds>(
+            end - std::chrono::steady_clock::now());
+        if (left.count() <= 0) return false;
+        pollfd p{fd_, POLLIN, 0};
+        if (::poll(&p, 1, static_cast<int>(left.count())) <= 0) return false;
+        char chunk[4096];
+        const ssize_t n = ::recv(fd_, chunk, sizeof chunk, 0);
+        if (n <= 0) return false;
+        buffer_.append(chunk, static_cast<size_t>(n));
+      }
+      return true;
+    }
+    void Write(std::string_view bytes) {
+      while (!bytes.empty()) {
+        const ssize_t n = ::send(fd_, bytes.data(), bytes.size(), MSG_NOSIGNAL);
+        if (n <= 0) return;
+        bytes.remove_prefix(static_cast<size_t>(n));
+      }
+    }
+    // The server side of XEP-0114 §3: our stream header with `id`, then the component's
+    // <handshake/> checked against hex(SHA-1(id + secret)). True when accepted.
+    bool Handshake(std::string_view secret, std::string_view id = "stream-1") {
+      if (!ReadUntil("jabber:component:accept") || !ReadUntil(">")) return false;
+      Write(absl::StrCat("<?xml version='1.0'?><stream:stream xmlns:stream='",
+                         ToAbsl(kNsStreams), "' xmlns='jabber:component:accept' from='", kDomain,
+                         "' id='", ToAbsl(id), "'>"));
+      if (!ReadUntil("</handshake>")) return false;
+      // <handshake>HEX</handshake>, the start tag possibly with an xmlns.
+      const size_t open = buffer_.find("<handshake");
+      const size_t text = buffer_.find('>', open);
+      const size_t close = buffer_.find("</handshake>");
+      if (open == std::string::npos || text == std::string::npos || close < text) return false;
+      const std::string digest = buffer_.substr(text + 1, close - text - 1);
+      buffer_.erase(0, close + 12);
+      const std::string input = absl::StrCat(ToAbsl(id), ToAbsl(secret));
+      unsigned char sha[SHA_DIGEST_LENGTH];
+      SHA1(reinterpret_cast<const unsigned char*>(input.data()), input.size(), sha);
+      std::string expected;
+      for (unsigned char b : sha) absl::StrAppend(&expected, absl::Hex(b, absl::kZeroPad2));
+      if (digest != expected) {
+        Write("<stream:error><not-authorized xmlns='urn:ietf:params:xml:ns:xmpp-streams'/>"
+              "</stream:error></stream:stream>");
+        return false;
+      }
+      Write("<handshake/>");
+      return true;
+    }
+    std::string& buffer() { return buffer_; }
+
+   private:
+    int fd_;
+    std::string buffer_;
+  };
+  using Script = std::function<void(int index, Conn& conn)>;
+
+  FakeComponentServer(size_t max_connections, Script script)
+      : listener_(::socket(AF_INET, SOCK_STREAM, 0)) {
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t length = sizeof address;
+    if (::bind(listener_, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0 ||
+        ::listen(listener_, 8) != 0 ||
+        ::getsockname(listener_, reinterpret_cast<sockaddr*>(&address), &length) != 0) {
+      ADD_FAILURE() << "fake server: no listening socket";
+      return;
+    }
+    port_ = ntohs(address.sin_port);
+    thread_ = std::thread([this, max_connections, script = std::move(script)] {
+      for (size_t i = 0; i < max_connections && !stop_; ++i) {
+        pollfd p{listener_, POLLIN, 0};
+        int ready = 0;
+        for (int waited = 0; waited < 100 && !stop_ && ready == 0; ++waited) {
+          ready = ::poll(&p, 1, 100);  // at most 10 s per connection, in slices that see stop_
+        }
+        if (ready <= 0) return;
+        const int fd = ::accept(listener_, nullptr, nullptr);
+        if (fd < 0) return;
+        {
+          Conn conn(fd);
+          script(static_cast<int>(i), conn);
+        }
+        ::close(fd);
+        accepted_.fetch_add(1);
+      }
+    });
+  }
+  ~FakeComponentServer() {
+    stop_ = true;
+    if (thread_.joinable()) thread_.join();
+    if (listener_ >= 0) ::close(listener_);
+  }
+  uint16_t port() const { return port_; }
+  int finished() const { return accepted_.load(); }
+
+ private:
+  int listener_;
+  uint16_t port_ = 0;
+  std::atomic<bool> stop_{false};
+  std::atomic<int> accepted_{0};
+  std::thread thread_;
+};
+
+TEST(ComponentFakeServerTest, TheHandshakeDigestIsRightAndStanzasFlowBothWays) {
+  std::atomic<bool> got_ours{false};
+  std::string ours;
+  std::mutex ours_mutex;
+  FakeComponentServer server(1, [&](int, FakeComponentServer::Conn& conn) {
+    if (!conn.Handshake(kSecret, "a1b2c3")) return;
+    conn.Write("<message from='bob@xmpp.test/pc' to='alice@gw.xmpp.test' type='chat' id='in-1'>"
+               "<body>hi from the server</body></message>");
+    if (conn.ReadUntil("</message>")) {
+      std::lock_guard<std::mutex> lock(ours_mutex);
+      ours = conn.buffer();
+      got_ours = true;
+    }
+    conn.ReadUntil("</stream:stream>", seconds(3));  // until Shutdown closes the stream
+  });
+  Recorder recorder;
+  auto connection = ComponentConnection::Start(ConfigFor(server.port()), recorder.Callbacks());
+  ASSERT_TRUE(connection.ok()) << connection.status();
+  ASSERT_TRUE(recorder.WaitStanzas(1)) << "nothing arrived from the server";
+  const Element in = recorder.stanzas()[0];
+  EXPECT_EQ(StanzaId(in), "in-1");
+  EXPECT_EQ(in.ChildText(in.ns(), "body"), "hi from the server");
+  Element out = MakeStanza(StanzaKind::kMessage, kNsComponentAccept, "chat", "bob@xmpp.test/pc",
+                           "alice@gw.xmpp.test", "out-1");
+  out.AddChild(kNsComponentAccept, "body").SetText("hi from the component");
+  ASSERT_TRUE((*connection)->Send(out).ok());
+  for (int i = 0; i < 500 && !got_ours; ++i) std::this_thread::sleep_for(milliseconds(10));
+  ASSERT_TRUE(got_ours) << "the server got no stanza";
+  {
+    std::lock_guard<std::mutex> lock(ours_mutex);
+    EXPECT_NE(ours.find("hi from the component"), std::string::npos) << ours;
+    EXPECT_NE(ours.find("out-1"), std::string::npos) << ours;
+  }
+  EXPECT_TRUE((*connection)->Shutdown().empty());
+  EXPECT_EQ((*connection)->stats().connects, 1u);
+}
+
+TEST(ComponentFakeServerTest, AStreamErrorAfterTheHandshakeReconnectsAndNothingIsLost) {
+  std::mutex mutex;
+  std::vector<std::string> second_stream;  // what arrived on the second connection
+  FakeComponentServer server(2, [&](int index, FakeComponentServer::Conn& conn) {
+    if (!conn.Handshake(kSecret)) return;
+    if (index == 0) {
+      // Another instance of the component took over (RFC 6120 §4.9.3.3 conflict).
+      conn.Write("<stream:error><conflict xmlns='urn:ietf:params:xml:ns:xmpp-streams'/>"
+                 "</stream:error></stream:stream>");
+      return;
+    }
+    conn.ReadUntil("id='late-3'", seconds(8));
+    conn.ReadUntil("</message>", seconds(2));
+    std::lock_guard<std::mutex> lock(mutex);
+    second_stream.push_back(conn.buffer());
+  });
+  Recorder recorder;
+  auto connection = ComponentConnection::Start(ConfigFor(server.port()), recorder.Callbacks());
+  ASSERT_TRUE(connection.ok()) << connection.status();
+  ASSERT_TRUE(recorder.WaitLinks(2));  // up, then down with the server's condition
+  std::vector<Recorder::Link> links = recorder.links();
+  EXPECT_TRUE(links[0].up);
+  EXPECT_FALSE(links[1].up);
+  EXPECT_EQ(StreamErrorOf(links[1].cause), StreamErrorCondition::kConflict) << links[1].cause;
+  // Sent while the link is down or coming back: queued, then written in order.
+  for (int i = 1; i <= 3; ++i) {
+    ASSERT_TRUE((*connection)->Send(MessageToNobody(absl::StrCat("late-", i))).ok());
+  }
+  ASSERT_TRUE(recorder.WaitLinks(3, seconds(10)));
+  EXPECT_TRUE(recorder.links()[2].up);
+  for (int i = 0; i < 1000 && server.finished() < 2; ++i) {
+    std::this_thread::sleep_for(milliseconds(10));
+  }
+  std::lock_guard<std::mutex> lock(mutex);
+  ASSERT_EQ(second_stream.size(), 1u);
+  const std::string& bytes = second_stream[0];
+  const size_t one = bytes.find("late-1"), two = bytes.find("late-2"), three = bytes.find("late-3");
+  ASSERT_NE(one, std::string::npos) << bytes;
+  ASSERT_NE(two, std::string::npos) << bytes;
+  ASSERT_NE(three, std::string::npos) << bytes;
+  EXPECT_LT(one, two);
+  EXPECT_LT(two, three);
+  EXPECT_TRUE(recorder.bounces().empty());
+  (*connection)->Shutdown();
+}
+
+TEST(ComponentFakeServerTest, GarbageOrAnEarlyCloseFromTheServerOnlyCostsAReconnect) {
+  std::atomic<bool> answered_with_stream_error{false};
+  FakeComponentServer server(3, [&](int index, FakeComponentServer::Conn& conn) {
+    if (index == 0) {
+      conn.ReadUntil(">");  // closes right after the component's stream header
+      return;
+    }
+    if (!conn.Handshake(kSecret)) return;
+    if (index == 1) {
+      conn.Write("<message to='alice@gw.xmpp.test'><<<&bogus;");  // not well-formed
+      // libstrophe answers with a stream error (RFC 6120 §4.9.3.13) and waits for the close.
+      answered_with_stream_error = conn.ReadUntil("stream:error", seconds(3));
+      return;
+    }
+    conn.ReadUntil("</stream:stream>", seconds(8));
+  });
+  Recorder recorder;
+  auto connection = ComponentConnection::Start(ConfigFor(server.port()), recorder.Callbacks());
+  ASSERT_TRUE(connection.ok()) << connection.status();
+  // Attempt 1 dies in the handshake, attempt 2 is up then dropped for the garbage, attempt 3
+  // stays up.
+  bool settled = false;
+  for (int i = 0; i < 1500 && !settled; ++i) {
+    const ComponentStats stats = (*connection)->stats();
+    settled = stats.connects >= 2 && stats.connected;
+    if (!settled) std::this_thread::sleep_for(milliseconds(10));
+  }
+  ASSERT_TRUE(settled) << "attempts " << (*connection)->stats().attempts;
+  const ComponentStats stats = (*connection)->stats();
+  EXPECT_GE(stats.attempts, 3u);
+  EXPECT_EQ(stats.reconnects, 1u);
+  EXPECT_TRUE(answered_with_stream_error);
+  EXPECT_TRUE(recorder.stanzas().empty());  // the broken stanza was never delivered
+  (*connection)->Shutdown();
 }
 
 }  // namespace
