@@ -11,6 +11,9 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
   # chosen libraries: DNS (RFC 3263 NAPTR/SRV), TOML config, embedded storage (user directory)
   libc-ares-dev libtomlplusplus-dev libsqlite3-dev
+  # JIDs (RFC 7622): PRECIS profiles through ICU, IDNA2008/UTS #46 domainparts through libidn2;
+  # precis-i18n is the independent reference the JID tests compare with
+  libicu-dev libidn2-dev python3-precis-i18n
   # fuzzing and sanitizers
   clang-14 libclang-rt-14-dev
   # real peers and tools used by tests and benchmarks
