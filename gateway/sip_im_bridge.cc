@@ -172,15 +172,6 @@ bool SipImBridge::OnRequest(sip::ServerTransactionId id, SipMessage& request,
                     target.is_sip() && target.has_user() && ReachedOverXmpp(target.host());
   if (!ours) return next_ != nullptr && next_->OnRequest(id, request, info);
 
-  if (options_.require_authentication) {
-    absl::StatusOr<std::string> from = sip::CanonicalAor(request.from().uri);
-    if (info.authenticated_user.empty() || !from.ok() ||
-        absl::AsciiStrToLower(ToAbsl(info.authenticated_user)) != *from) {
-      Reply(id, request, 403, "Not Signed In");
-      worker_.Rearm();
-      return true;
-    }
-  }
   absl::StatusOr<Address> sip_to = mappings::AddressFromSipUri(target);
   absl::StatusOr<Address> to =
       sip_to.ok() ? mappings::XmppAddressFromSip(*sip_to, *options_.domains) : sip_to.status();

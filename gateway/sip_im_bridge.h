@@ -58,9 +58,6 @@ struct SipImBridgeOptions {
   std::string sdp_host;  // the address in our SDP answers
   std::string warning_agent = "causeway";  // warn-agent of Warning headers (RFC 3261 §20.43)
   sip::TransportKind via_kind = sip::TransportKind::kTcp;  // of the Via on MESSAGEs we originate
-  // With a user directory: only a signed-in user (MS-SIPAE, ReceiveInfo::authenticated_user) may
-  // write to XMPP contacts, and only as itself; the XMPP side would otherwise trust any From.
-  bool require_authentication = false;
   uint32_t worker = 0;          // tagged into the message ids of held transactions
   size_t max_held = 100000;     // held transactions; more get 503 + Retry-After
   size_t max_sessions = 20000;  // Lync IM sessions; more get 503 + Retry-After

@@ -324,7 +324,6 @@ absl::Status Shard::Init(const GatewayConfig& config, sip::SipTransportOptions t
     bridge.warning_agent = LyncServerName(config, service_.certificate());
     bridge.via_kind = contact_kind;
     bridge.worker = static_cast<uint32_t>(worker_.index());
-    bridge.require_authentication = service_.front_end_state().options().require_authentication;
     im_bridge_ = std::make_unique<SipImBridge>(
         std::move(bridge), *server_, worker_, bus_, front_end_.get(),
         [this](uint32_t worker, SipImBridge::Answer answer) {
@@ -364,8 +363,10 @@ void Shard::OnMessage(SipMessage&& message, const sip::ReceiveInfo& received) {
       // A request with a bad or missing signature (or Digest proof, 407) gets its answer; a
       // response is dropped.
       if (message.is_request() && message.method() != sip::Method::kAck) {
-        SipMessage answer = sip::MakeResponse(message, SipCodeOf(verified).value_or(403), {},
-                                              sip::NewLocalTag());
+        const int code = SipCodeOf(verified).value_or(403);
+        // A refusal says why (security_layer.h); challenges keep the standard phrase.
+        const std::string_view reason = code == 403 ? FromAbsl(verified.message()) : "";
+        SipMessage answer = sip::MakeResponse(message, code, reason, sip::NewLocalTag());
         for (const auto& [name, value] : auth_headers) (void)answer.AppendHeader(name, value);
         sip::Destination back;
         back.kind = info.kind;

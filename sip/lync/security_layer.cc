@@ -37,6 +37,16 @@ std::string_view DomainOfAor(std::string_view aor) {
   return at == std::string_view::npos ? std::string_view() : aor.substr(at + 1);
 }
 
+// The 403 reasons of the sender rules (see security_layer.h); they are the answers' reason phrases.
+constexpr std::string_view kUnknownSender = "Not a User of This Domain";
+constexpr std::string_view kNotTheSignedInUser = "From Is Not the Signed-In User";
+
+// Requests a sender rule does not apply to: ACK and CANCEL cannot be challenged (RFC 3261 §22.1);
+// REGISTER is the registrar's (Authorize).
+bool ExemptFromSenderRules(Method method) {
+  return method == Method::kAck || method == Method::kCancel || method == Method::kRegister;
+}
+
 bool HasDigestCredentials(const SipMessage& request, HeaderId id) {
   for (std::string_view value : request.HeaderValues(id)) {
     absl::StatusOr<AuthValue> a = ParseAuthValue(value);
@@ -150,6 +160,12 @@ DigestAuthenticator* SecurityLayer::DigestFor(std::string_view domain) {
   DigestAuthenticator* raw = created.get();
   digest_.emplace(realm, std::move(created));
   return raw;
+}
+
+bool SecurityLayer::IsUserDomain(std::string_view host) const {
+  const std::string domain = Lower(host);
+  const std::vector<std::string> domains = directory_.Domains();  // sorted (core/directory.h)
+  return !domain.empty() && std::binary_search(domains.begin(), domains.end(), domain);
 }
 
 absl::Status SecurityLayer::Authorize(const SipMessage& request, std::string_view aor,
@@ -303,17 +319,22 @@ absl::Status SecurityLayer::AuthorizeDigest(const SipMessage& request, std::stri
 
 absl::Status SecurityLayer::CheckProxyDigest(const SipMessage& request, ReceiveInfo* info,
                                              ResponseHeaders* response_headers) {
-  const Method method = request.method();
-  // ACK and CANCEL cannot be challenged (RFC 3261 §22.1); REGISTER is the registrar's (Authorize).
-  if (method == Method::kAck || method == Method::kCancel || method == Method::kRegister) {
-    return absl::OkStatus();
-  }
+  if (ExemptFromSenderRules(request.method())) return absl::OkStatus();
   absl::StatusOr<std::string> from = CanonicalAor(request.from().uri);
   if (!from.ok()) return absl::OkStatus();
   UserRef user = directory_.FindByUri(*from);
-  // Not one of our users (a federation peer, a caller reaching one of our users): what it may do
-  // is decided by routing policy, not by sign-in security.
-  if (user == nullptr) return absl::OkStatus();
+  if (user == nullptr) {
+    // A name in one of our domains that no user of ours has cannot be proven, only forged.
+    if (IsUserDomain(request.from().uri.host())) {
+      ++stats_.unknown_senders;
+      log::Info(kDigestLog, "request from no user of our domain refused",
+                {{"from", *from}, {"peer", info->source.ToString()}});
+      return SipError(403, kUnknownSender);
+    }
+    // Not one of our domains (a federation peer, a caller reaching one of our users): what it
+    // may do is decided by routing policy, not by sign-in security.
+    return absl::OkStatus();
+  }
 
   const bool udp = info->kind == TransportKind::kUdp;
   std::string seen_key;
@@ -409,6 +430,18 @@ absl::Status SecurityLayer::OnIncoming(const SipMessage& message, ReceiveInfo* i
     return verified;
   }
   ++stats_.verified;
+  if (message.is_request() && message.to_tag().empty() &&
+      !ExemptFromSenderRules(message.method())) {
+    // Signed by the user, sent as someone else: refused before anyone trusts the From. Only
+    // outside dialogs (see security_layer.h).
+    absl::StatusOr<std::string> from = CanonicalAor(message.from().uri);
+    if (!from.ok() || !absl::EqualsIgnoreCase(ToAbsl(*from), ToAbsl(association.aor))) {
+      ++stats_.impersonations;
+      log::Info(kLog, "signed request from another address refused",
+                {{"user", association.aor}, {"from", std::string(message.from().uri.text())}});
+      return SipError(403, kNotTheSignedInUser);
+    }
+  }
   info->authenticated_user = association.aor;
   return absl::OkStatus();
 }

@@ -25,11 +25,21 @@
 //   - no credentials (also SIPE's unsigned 8-hourly re-authentication on an associated
 //     connection): 401 with the NTLM offer (TLS/TCP) and the Digest challenges (SHA-256, then
 //     MD5) of the AOR's domain.
-// Other requests (OnIncoming) from a connection without association whose From is one of our
-// users must carry a valid Digest Proxy-Authorization for that user: otherwise 407 with
-// Proxy-Authenticate. ACK and CANCEL are never challenged (RFC 3261 §22.1). Requests whose From is
-// not one of our users (federation peers, callers reaching our users) pass unchallenged here:
-// what they may do is policy, decided later.
+// Other requests (OnIncoming), by who their From names (ACK and CANCEL are never challenged, RFC
+// 3261 §22.1; REGISTER is the registrar's, above):
+//   - on an associated connection (signed): the signed-in user only. An out-of-dialog request
+//     whose From is another address is refused (403, `impersonations`): the signature proves who
+//     sent it, and whatever trusts From next (the proxy's callee, the XMPP bridge) would believe
+//     the forged name. In a dialog From is the local URI the caller chose (a number, an alias),
+//     so it is left alone there; the dialog's tags tie the request to its participants;
+//   - from a connection without association, one of our users: a valid Digest
+//     Proxy-Authorization for that user, otherwise 407 with Proxy-Authenticate;
+//   - from a connection without association, an address in one of our users' domains that is no
+//     user (disabled, deleted or made up: "sip:nobody@example.test"): refused (403,
+//     `unknown_senders`); nobody can prove such a name, so every one of them is forged;
+//   - any other address (federation peers, callers reaching our users) passes here: what it may
+//     do is policy, decided later.
+// A refusal's status message is the reason phrase of its 403.
 //
 // Re-authentication race (SIPE drops its NTLM context before the unsigned REGISTER and signs
 // nothing until the new handshake completed; it verifies nothing either while it has no context,
@@ -91,6 +101,8 @@ struct SecurityLayerStats {
   uint64_t digest_authenticated = 0;  // REGISTERs and requests proven with Digest
   uint64_t digest_challenged = 0;     // 401/407 with Digest challenges
   uint64_t locked_out = 0;            // 403 for too many failures (NTLM and Digest)
+  uint64_t unknown_senders = 0;       // 403: From in one of our domains but no user of ours
+  uint64_t impersonations = 0;        // 403: signed request whose From is not the signed-in user
 };
 
 // Failed attempts per key within a window, bounded in keys (the oldest entry goes first). One
@@ -142,7 +154,8 @@ class SecurityLayer final : public RegisterAuthorizer {
   // is set when the message proved its user (an MS-SIPAE signature, or Digest
   // Proxy-Authorization; the view stays valid until the next call). An error carries the SIP code
   // (SipCodeOf) to answer a request with, plus `response_headers` to add to that answer (407 ->
-  // Proxy-Authenticate); responses failing are dropped by the caller.
+  // Proxy-Authenticate), and for a 403 the reason phrase in its message (short, for the sender:
+  // it names nothing the sender did not send); responses failing are dropped by the caller.
   absl::Status OnIncoming(const SipMessage& message, ReceiveInfo* info,
                           ResponseHeaders* response_headers);
 
@@ -178,6 +191,9 @@ class SecurityLayer final : public RegisterAuthorizer {
   // The Digest authenticator of `domain` (lower-case), created on first use; nullptr when none of
   // our users has this domain.
   DigestAuthenticator* DigestFor(std::string_view domain);
+  // Whether `host` is the domain of one of the directory's users (asked of the directory each
+  // time: a domain whose last user went is no longer ours).
+  bool IsUserDomain(std::string_view host) const;
 
   const UserDirectory& directory_;
   const Clock& clock_;

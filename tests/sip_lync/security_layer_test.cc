@@ -604,6 +604,105 @@ TEST_F(SecurityLayerTest, AckCancelResponsesAndForeignSendersAreNotChallenged) {
   EXPECT_TRUE(h.empty());
 }
 
+TEST_F(SecurityLayerTest, SendersOfOurDomainsMustBeOurUsers) {
+  // Unknown user of our domain, no association: forged, refused with a reason and counted.
+  for (ReceiveInfo info : {Udp(), Tls(8)}) {
+    Headers h;
+    absl::Status status =
+        layer_->OnIncoming(Parse(Request("MESSAGE", "sip:bob@example.test",
+                                         "sip:nobody@Example.Test", "sip:bob@example.test", 1)),
+                           &info, &h);
+    EXPECT_EQ(SipCodeOf(status), 403);
+    EXPECT_EQ(status.message(), "Not a User of This Domain");
+    EXPECT_TRUE(h.empty());  // nothing to prove: no challenge
+    EXPECT_TRUE(info.authenticated_user.empty());
+  }
+  EXPECT_EQ(layer_->stats().unknown_senders, 2u);
+  EXPECT_EQ(layer_->stats().digest_challenged, 0u);
+
+  // A user that is no longer in the directory is as unknown as a made-up one.
+  directory_.Publish({User("alice", "alice-pw")});
+  ReceiveInfo info = Udp();
+  Headers h;
+  EXPECT_EQ(SipCodeOf(layer_->OnIncoming(Parse(Request("INVITE", "sip:alice@example.test",
+                                                       "sip:bob@example.test", kAlice, 2)),
+                                         &info, &h)),
+            403);
+  EXPECT_EQ(layer_->stats().unknown_senders, 3u);
+
+  // A foreign domain passes (policy decides later), unproven.
+  info = Udp();
+  EXPECT_TRUE(layer_
+                  ->OnIncoming(Parse(Request("MESSAGE", "sip:alice@example.test",
+                                             "sip:nobody@partner.test", kAlice, 3)),
+                               &info, &h)
+                  .ok());
+  EXPECT_TRUE(info.authenticated_user.empty());
+  EXPECT_TRUE(h.empty());
+
+  // A known user without credentials is challenged, not refused.
+  info = Udp();
+  Headers challenge;
+  EXPECT_EQ(SipCodeOf(layer_->OnIncoming(Parse(Request("MESSAGE", "sip:nobody@partner.test", kAlice,
+                                                       "sip:x@partner.test", 4)),
+                                         &info, &challenge)),
+            407);
+  EXPECT_EQ(Values(challenge, "Proxy-Authenticate").size(), 2u);
+
+  // ACK, CANCEL and REGISTER keep their own rules.
+  for (std::string_view method : {"ACK", "CANCEL"}) {
+    info = Udp();
+    EXPECT_TRUE(layer_
+                    ->OnIncoming(Parse(Request(method, "sip:alice@example.test",
+                                               "sip:nobody@example.test", kAlice, 5)),
+                                 &info, &h)
+                    .ok())
+        << method;
+  }
+  info = Udp();
+  EXPECT_TRUE(
+      layer_->OnIncoming(Parse(Register(6, "", "sip:nobody@example.test")), &info, &h).ok());
+  EXPECT_EQ(layer_->stats().unknown_senders, 3u);
+}
+
+TEST_F(SecurityLayerTest, SignedInUsersSendOnlyAsThemselves) {
+  ClientKeys alice = SignIn(1);
+  for (std::string_view from :
+       {"sip:bob@example.test", "sip:nobody@example.test", "sip:alice@partner.test"}) {
+    ReceiveInfo info = Tls(1);
+    Headers h;
+    absl::Status status = layer_->OnIncoming(
+        Parse(ClientSign(
+            Request("MESSAGE", "sip:carol@partner.test", from, "sip:carol@partner.test", 1),
+            alice)),
+        &info, &h);
+    EXPECT_EQ(SipCodeOf(status), 403) << from;
+    EXPECT_EQ(status.message(), "From Is Not the Signed-In User");
+    EXPECT_TRUE(info.authenticated_user.empty()) << from;
+  }
+  EXPECT_EQ(layer_->stats().impersonations, 3u);
+
+  // As herself (the user part in another case is still her) it passes.
+  ReceiveInfo info = Tls(1);
+  Headers h;
+  ASSERT_TRUE(layer_
+                  ->OnIncoming(Parse(ClientSign(
+                                   Request("MESSAGE", "sip:carol@partner.test",
+                                           "sip:Alice@EXAMPLE.test", "sip:carol@partner.test", 2),
+                                   alice)),
+                               &info, &h)
+                  .ok());
+  EXPECT_EQ(info.authenticated_user, kAlice);
+  // In a dialog From is the local URI the caller chose (here a number): not checked.
+  std::string bye = Request("BYE", "sip:carol@10.0.0.7", "sip:+15551234@example.test;user=phone",
+                            "sip:carol@partner.test", 3);
+  bye.replace(bye.find("<sip:carol@partner.test>"), 24, "<sip:carol@partner.test>;tag=c1");
+  info = Tls(1);
+  ASSERT_TRUE(layer_->OnIncoming(Parse(ClientSign(bye, alice)), &info, &h).ok());
+  EXPECT_EQ(info.authenticated_user, kAlice);
+  EXPECT_EQ(layer_->stats().impersonations, 3u);
+}
+
 TEST_F(SecurityLayerTest, ConnectionCloseDropsTheAssociation) {
   ClientKeys alice = SignIn(7);
   ASSERT_TRUE(layer_->HasAssociation(7));
