@@ -19,11 +19,6 @@ using sip::SipMessage;
 
 constexpr std::string_view kLog = "sip_im";
 
-// Server-transaction ids the proxy answers for the MESSAGEs we originate: no transaction has them
-// (the layer counts from 1), so the proxy's answers upstream go nowhere; the outcome reaches us
-// through ProxyOptions::on_message_outcome instead.
-constexpr uint64_t kOriginatedBase = uint64_t{1} << 62;
-
 constexpr std::string_view kAcceptedTypes =
     "text/plain, text/html, multipart/alternative, application/im-iscomposing+xml";
 
@@ -100,7 +95,6 @@ struct SipImBridge::Conversation {
 struct SipImBridge::Outgoing {
   std::string conversation;
   InstantMessageEvent im;  // as published (XMPP sender, SIP recipient)
-  TimerId timer = kInvalidTimerId;
 };
 
 SipImBridge::SipImBridge(SipImBridgeOptions options, sip::SipServer& server,
@@ -126,7 +120,6 @@ SipImBridge::~SipImBridge() {
   *alive_ = false;
   for (auto& [id, held] : held_) worker_.Cancel(held->timer);
   for (auto& [key, session] : sessions_) worker_.Cancel(session->idle_timer);
-  for (auto& [call_id, out] : outgoing_) worker_.Cancel(out->timer);
 }
 
 template <typename E>
@@ -539,34 +532,35 @@ void SipImBridge::SendNext(const std::string& key) {
     auto out = std::make_unique<Outgoing>();
     out->conversation = key;
     out->im = std::move(im);
-    const std::string call_id = ids.call_id;
-    out->timer = worker_.Schedule(options_.outgoing_timeout, [this, call_id] {
-      FinishOutgoing(call_id, 408);
-      worker_.Rearm();
-    });
-    outgoing_.emplace(call_id, std::move(out));
-    Originate(*std::move(message));
+    outgoing_.emplace(ids.call_id, std::move(out));
+    Originate(*std::move(message), ids.call_id);
     return;
   }
 }
 
-void SipImBridge::Originate(SipMessage message) {
+void SipImBridge::Originate(SipMessage message, std::string outgoing_call_id) {
   // Through the proxy as if a client had sent it: the AOR's bindings, flows, GRUUs and Path are
-  // the proxy's business. The proxy adds its own Via above ours.
+  // the proxy's business. The proxy adds its own Via above ours. Its final response (the proxy
+  // answers within Timer F, 32 s, with a 408 at worst) ends the outgoing message.
   sip::ReceiveInfo info;
   info.kind = options_.via_kind;
-  server_.proxy().OnRequest(kOriginatedBase + ++counter_, std::move(message), info);
-}
-
-void SipImBridge::OnProxyOutcome(const SipMessage& request, int code) {
-  const std::string call_id(request.call_id());
-  if (!outgoing_.contains(call_id)) return;  // a MESSAGE between SIP users, or an isComposing
-  // Later, not from inside the proxy: the next message of the conversation goes through it again.
-  worker_.Post([this, alive = std::weak_ptr<bool>(alive_), call_id, code] {
-    if (alive.expired()) return;
-    FinishOutgoing(call_id, code);
-    worker_.Rearm();
-  });
+  auto finish = [worker = &worker_, alive = std::weak_ptr<bool>(alive_),
+                 call_id = std::move(outgoing_call_id), this](int code) {
+    if (call_id.empty() || alive.expired()) return;  // best effort, or the bridge is gone
+    // Later, not from inside the proxy: the next message of the conversation goes through it.
+    worker->Post([this, alive, call_id, code] {
+      if (alive.expired()) return;
+      FinishOutgoing(call_id, code);
+      worker_.Rearm();
+    });
+  };
+  absl::Status started = server_.proxy().Originate(
+      std::move(message), info,
+      [finish](const SipMessage& final_response) { finish(final_response.status_code()); });
+  if (!started.ok()) {
+    log::Warn(kLog, "MESSAGE not originated", {{"why", FromAbsl(started.message())}});
+    finish(500);
+  }
 }
 
 void SipImBridge::FinishOutgoing(const std::string& call_id, int code) {
@@ -574,7 +568,6 @@ void SipImBridge::FinishOutgoing(const std::string& call_id, int code) {
   if (it == outgoing_.end()) return;
   std::unique_ptr<Outgoing> out = std::move(it->second);
   outgoing_.erase(it);
-  worker_.Cancel(out->timer);
   if (code >= 200 && code < 300) {
     if (out->im.receipt_requested) {
       DeliveryReceiptEvent receipt;
@@ -611,7 +604,7 @@ void SipImBridge::OnBusChatState(const ChatStateEvent& event) {
   absl::StatusOr<SipMessage> message =
       mappings::PagerMessage(*from, event.to.Bare(), ids, mappings::kIsComposingType, *body);
   if (!message.ok()) return;
-  Originate(*std::move(message));  // best effort: nobody waits for its outcome
+  Originate(*std::move(message), {});  // best effort: nobody waits for its outcome
   worker_.Rearm();
 }
 

@@ -19,12 +19,12 @@
 //
 // bus -> SIP. Events whose `to` is a user of a local SIP domain:
 //   InstantMessageEvent -> an out-of-dialog MESSAGE from the XMPP sender (as sip:user@domain) to
-//       the user's AOR, run through this worker's proxy exactly as a received MESSAGE would be (so
-//       it forks to every registered endpoint over their flows, 404 for no such user, 480 for none
-//       registered); the proxy's outcome (ProxyOptions::on_message_outcome) becomes a
-//       DeliveryReceiptEvent (2xx, when requested) or a DeliveryFailureEvent
-//       (FailureReasonFromSipCode). One MESSAGE in flight per (from, to) pair, the next queued, so
-//       a conversation stays in order.
+//       the user's AOR, originated through this worker's proxy (sip::Proxy::Originate), routed
+//       exactly as a received MESSAGE would be (so it forks to every registered endpoint over
+//       their flows, 404 for no such user, 480 for none registered, 408 when nobody answers);
+//       its final response becomes a DeliveryReceiptEvent (2xx, when requested) or a
+//       DeliveryFailureEvent (FailureReasonFromSipCode). One MESSAGE in flight per (from, to)
+//       pair, the next queued, so a conversation stays in order.
 //   ChatStateEvent composing/paused -> an isComposing MESSAGE, best effort; other states: nothing.
 //   DeliveryReceiptEvent / DeliveryFailureEvent -> answer the held transaction. Message ids carry
 //       the worker that holds them ("<worker>.<id>"), so an answer that arrives on another
@@ -64,9 +64,6 @@ struct SipImBridgeOptions {
   Duration session_idle = std::chrono::minutes(10);  // a silent session ends (we send BYE)
   size_t max_conversations = 100000;                 // (from, to) pairs with a MESSAGE in flight
   size_t max_queued_per_conversation = 64;           // behind the one in flight
-  // A MESSAGE we originated whose outcome the proxy never reported (it answers everything within
-  // Timer F, 32 s; this only guards against a lost report) fails as a timeout after this.
-  Duration outgoing_timeout = std::chrono::seconds(40);
 };
 
 class SipImBridge final : public sip::LocalService {
@@ -91,9 +88,6 @@ class SipImBridge final : public sip::LocalService {
 
   // True when `ack` acknowledges the 2xx of one of our IM sessions (absorbed, nothing else to do).
   bool AbsorbAck(const sip::SipMessage& ack);
-  // The proxy's outcome of a MESSAGE it handled (ProxyOptions::on_message_outcome). Only the ones
-  // this bridge originated matter; handled after the proxy returns (posted).
-  void OnProxyOutcome(const sip::SipMessage& request, int code);
   // A CANCEL the transaction layer has just answered: the held IM session INVITE it targets (same
   // Call-ID and top Via branch) is answered 487 (RFC 3261 §9.2); the stack does not tell local
   // services about CANCELs.
@@ -137,8 +131,9 @@ class SipImBridge final : public sip::LocalService {
   void OnBusChatState(const ChatStateEvent& event);
   void OnBusAnswer(const Answer& answer, const std::string& message_id, const Address& to);
   void SendNext(const std::string& conversation);
-  // Runs `message` through the proxy as if received; false if it could not be built.
-  void Originate(sip::SipMessage message);
+  // Runs `message` through the proxy (Proxy::Originate); its final status finishes the outgoing
+  // message `outgoing_call_id` (posted, after the proxy returned); empty: best effort.
+  void Originate(sip::SipMessage message, std::string outgoing_call_id);
   void FinishOutgoing(const std::string& call_id, int code);
   void Fail(const InstantMessageEvent& im, DeliveryFailureReason reason, std::string text);
   template <typename E>
@@ -152,7 +147,7 @@ class SipImBridge final : public sip::LocalService {
   ForwardAnswer forward_;
   std::vector<Subscription> subscriptions_;
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);  // posted tasks check it
-  uint64_t counter_ = 0;  // call-ids and pseudo server transactions of originated requests
+  uint64_t counter_ = 0;                                        // call-ids of originated requests
 
   absl::flat_hash_map<std::string, std::unique_ptr<Held>> held_;  // by message id
   // Held INVITEs by Call-ID + top Via branch (what a CANCEL names) -> message id.

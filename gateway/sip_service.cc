@@ -291,12 +291,6 @@ absl::Status Shard::Init(const GatewayConfig& config, sip::SipTransportOptions t
   }
   options.shard = static_cast<uint32_t>(worker_.index());
   if (!purge) options.purge_interval = Duration::zero();
-  if (service_.hooks().xmpp_domains) {
-    // The bridge learns the outcome of the MESSAGEs it runs through the proxy.
-    options.proxy.on_message_outcome = [this](const SipMessage& request, int code) {
-      if (im_bridge_) im_bridge_->OnProxyOutcome(request, code);
-    };
-  }
   options.on_bindings_expired = [this](const std::vector<std::string>& aors) {
     if (!front_end_) return;
     for (const std::string& aor : aors) front_end_->OnRegistrationChanged(aor);

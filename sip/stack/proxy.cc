@@ -109,7 +109,7 @@ void Proxy::Flush() {
     if (it == contexts_.end()) continue;
     Context& ctx = *it->second;
     if (ctx.timer_c != kInvalidTimerId) timers_.Cancel(ctx.timer_c);
-    by_server_.erase(ctx.server);
+    if (!ctx.originated) by_server_.erase(ctx.server);
     for (const Branch& b : ctx.branches) {
       if (b.client != 0) by_client_.erase(b.client);
     }
@@ -294,21 +294,47 @@ void Proxy::OnRequest(ProxyServerTxId server, SipMessage&& request, const Receiv
     return;
   }
 
+  std::optional<SipMessage> answer = Route(std::move(request), info, server, nullptr);
+  if (!answer) return;
+  ++stats_.local_replies;
+  absl::Status s = transactions_.SendResponse(server, *std::move(answer));
+  if (!s.ok()) log::Debug(kLog, "reply not sent", {{"why", FromAbsl(s.message())}});
+}
+
+absl::Status Proxy::Originate(SipMessage request, const ReceiveInfo& info,
+                              FinalResponseCallback on_final) {
+  const Method method = request.method();
+  if (!request.is_request() || method == Method::kInvite || method == Method::kAck ||
+      method == Method::kCancel) {
+    return absl::InvalidArgumentError("Originate: INVITE, ACK and CANCEL cannot be originated");
+  }
+  if (request.vias().empty()) return absl::InvalidArgumentError("Originate: no Via");
+  if (!on_final) return absl::InvalidArgumentError("Originate: no final-response callback");
+  Scope scope(*this);
+  ++stats_.requests;
+  ++stats_.originated;
+  std::optional<SipMessage> answer = Route(std::move(request), info, 0, &on_final);
+  if (answer) {
+    ++stats_.local_replies;
+    on_final(*answer);
+  }
+  return absl::OkStatus();
+}
+
+std::optional<SipMessage> Proxy::Route(SipMessage&& request, const ReceiveInfo& info,
+                                       ProxyServerTxId server, FinalResponseCallback* on_final) {
   std::vector<std::string> unsupported;
   if (int code = Validate(request, &unsupported); code != 0) {
     if (code == 482) ++stats_.loops;
     if (code == 483) ++stats_.too_many_hops;
-    ++stats_.local_replies;
     SipMessage response = MakeResponse(request, code, {}, NewLocalTag());
     for (const std::string& u : unsupported) {
       (void)response.AppendHeader(HeaderId::kUnsupported, u);
     }
-    (void)transactions_.SendResponse(server, std::move(response));
-    return;
+    return response;
   }
   if (contexts_.size() >= options_.max_contexts) {
-    Reply(server, request, 503, "Proxy Overloaded");
-    return;
+    return MakeResponse(request, 503, "Proxy Overloaded", NewLocalTag());
   }
 
   const std::string loop_hash = LoopHash(request);  // over the request as received
@@ -338,15 +364,12 @@ void Proxy::OnRequest(ProxyServerTxId server, SipMessage&& request, const Receiv
       (IsLocalUri(ruri) || (!domains_.accepts_any() && domains_.Serves(ruri.host())))) {
     // Addressed to this server or one of its domains but to no user: nothing to forward to (and
     // forwarding would only come back to us). REGISTER and OPTIONS never get here (SipServer).
-    Reply(server, request, 404);
-    return;
+    return MakeResponse(request, 404, {}, NewLocalTag());
   }
   if (ours) {
     if (bindings.empty()) {
       const bool exists = directory_ == nullptr || directory_->Exists(*aor);
-      ReportMessageOutcome(request, exists ? 480 : 404);
-      Reply(server, request, exists ? 480 : 404);
-      return;
+      return MakeResponse(request, exists ? 480 : 404, {}, NewLocalTag());
     }
     for (const Binding& b : bindings) {
       if (branches.size() >= options_.max_branches) break;
@@ -357,8 +380,7 @@ void Proxy::OnRequest(ProxyServerTxId server, SipMessage&& request, const Receiv
       branches.push_back(std::move(branch));
     }
   } else if (!routed && !ruri.is_sip() && ruri.scheme() != UriScheme::kTel) {
-    Reply(server, request, 416);
-    return;
+    return MakeResponse(request, 416, {}, NewLocalTag());
   } else {
     Branch branch;
     branch.target = std::string(request.request_uri_text());
@@ -372,7 +394,11 @@ void Proxy::OnRequest(ProxyServerTxId server, SipMessage&& request, const Receiv
   Context& ctx = *owned;
   ctx.id = next_context_id_++;
   ctx.server = server;
-  ctx.is_invite = request.method() == Method::kInvite;
+  if (on_final != nullptr) {
+    ctx.on_final = std::move(*on_final);
+    ctx.originated = true;
+  }
+  ctx.is_invite = ctx.request.method() == Method::kInvite;
   ctx.received.kind = info.kind;
   ctx.received.source = info.source;
   ctx.received.local = info.local;
@@ -381,11 +407,12 @@ void Proxy::OnRequest(ProxyServerTxId server, SipMessage&& request, const Receiv
   ctx.loop_hash = loop_hash;
   const uint64_t id = ctx.id;
   contexts_.emplace(id, std::move(owned));
-  by_server_[server] = id;
+  if (!ctx.originated) by_server_[server] = id;
   if (ctx.is_invite) {
     ctx.timer_c = timers_.Schedule(options_.timer_c, [this, id] { OnTimerC(id); });
   }
   for (size_t i = 0; i < ctx.branches.size(); ++i) StartBranch(id, i);
+  return std::nullopt;
 }
 
 void Proxy::StartBranch(uint64_t context_id, size_t index) {
@@ -535,13 +562,15 @@ void Proxy::CancelPending(Context& ctx) {
   }
 }
 
-void Proxy::ReportMessageOutcome(const SipMessage& request, int code) {
-  if (!options_.on_message_outcome) return;
-  // A Lync IM session's first message rides in its INVITE (ms-text-format with ms-body).
-  const bool carries_im =
-      request.method() == Method::kMessage ||
-      (request.method() == Method::kInvite && request.FindHeader("ms-text-format") != nullptr);
-  if (carries_im) options_.on_message_outcome(request, code);
+void Proxy::SendFinal(Context& ctx, SipMessage response) {
+  if (ctx.originated) {
+    // Moved out first: exactly once, even if the originator re-enters the proxy.
+    FinalResponseCallback on_final = std::move(ctx.on_final);
+    if (on_final) on_final(response);
+    return;
+  }
+  absl::Status s = transactions_.SendResponse(ctx.server, std::move(response));
+  if (!s.ok()) log::Debug(kLog, "final not sent", {{"why", FromAbsl(s.message())}});
 }
 
 void Proxy::MaybeComplete(Context& ctx) {
@@ -568,11 +597,10 @@ void Proxy::MaybeComplete(Context& ctx) {
       }
     }
     // RFC 4320 §4.2: never a 408 to a non-INVITE: the caller's own transaction timed out too,
-    // and a late 408 would only feed the "408 storm" that RFC describes.
-    ReportMessageOutcome(ctx.request, best.status_code());
-    if (ctx.is_invite || best.status_code() != 408) {
-      absl::Status s = transactions_.SendResponse(ctx.server, std::move(best));
-      if (!s.ok()) log::Debug(kLog, "final not sent", {{"why", FromAbsl(s.message())}});
+    // and a late 408 would only feed the "408 storm" that RFC describes. An originator has no
+    // transaction of its own: it learns of the timeout from us.
+    if (ctx.is_invite || ctx.originated || best.status_code() != 408) {
+      SendFinal(ctx, std::move(best));
     }
   }
   finished_.push_back(ctx.id);
@@ -602,7 +630,9 @@ void Proxy::OnResponse(ProxyClientTxId client, SipMessage&& response, const Rece
       const uint64_t id = ctx->id;
       ctx->timer_c = timers_.Schedule(options_.timer_c, [this, id] { OnTimerC(id); });
     }
-    if (!ctx->final_sent) (void)transactions_.SendResponse(ctx->server, std::move(response));
+    if (!ctx->final_sent && !ctx->originated) {
+      (void)transactions_.SendResponse(ctx->server, std::move(response));
+    }
     return;
   }
 
@@ -626,10 +656,8 @@ void Proxy::OnResponse(ProxyClientTxId client, SipMessage&& response, const Rece
         (void)transactions_.SendStateless(response, *to);
       }
     } else if (forward) {
-      if (!ctx->final_sent) ReportMessageOutcome(ctx->request, code);
       ctx->final_sent = true;
-      absl::Status s = transactions_.SendResponse(ctx->server, std::move(response));
-      if (!s.ok()) log::Debug(kLog, "2xx not forwarded", {{"why", FromAbsl(s.message())}});
+      SendFinal(*ctx, std::move(response));
     }
     if (!completed_before) MaybeComplete(*ctx);
     return;

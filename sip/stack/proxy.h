@@ -3,7 +3,8 @@
 // target determination from the location store or the Request-URI (§16.5), forwarding with
 // parallel forking (§16.6), the response context with best-response selection and CANCEL of
 // pending branches (§16.7), CANCEL from the caller (§16.10) and stateless forwarding of ACK for 2xx
-// and of stray 2xx responses (§16.11).
+// and of stray 2xx responses (§16.11). Local services of the server (the XMPP bridge) send their
+// own requests through the same routing with Originate: the final response comes back to them.
 //
 // Runs on one worker: no locks. It sees transactions only through ids (ProxyTransactions), sends
 // stateless messages through the Transport and resolves next hops through NextHopResolver (the
@@ -12,7 +13,6 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
-#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -84,10 +84,6 @@ struct ProxyOptions {
   // (the RFC keeps one per branch; one per context bounds timers per call and differs only when
   // branches ring at very different times).
   Duration timer_c = std::chrono::minutes(3);
-  // Told the final outcome of every instant message the proxy handled — a MESSAGE, or an INVITE
-  // carrying a Lync session's first message (ms-text-format) — with the code sent upstream (2xx =
-  // delivered), so accepted instant messages reach the event bus and failures are reported.
-  std::function<void(const SipMessage& request, int code)> on_message_outcome;
 };
 
 struct ProxyStats {
@@ -99,10 +95,14 @@ struct ProxyStats {
   uint64_t too_many_hops = 0;    // 483
   uint64_t timeouts = 0;         // branches ended by timeout (408)
   uint64_t cancels = 0;          // CANCELs received from callers
+  uint64_t originated = 0;       // requests of local services (Originate)
 };
 
 class Proxy {
  public:
+  // Receives the final response to a request sent with Originate.
+  using FinalResponseCallback = absl::AnyInvocable<void(const SipMessage& final_response)>;
+
   // Every reference must outlive the proxy. `directory` may be null (see AorDirectory).
   Proxy(ProxyTransactions& transactions, Transport& transport, NextHopResolver& resolver,
         LocationStore& location, TimerWheel& timers, const Clock& clock, ProxyOptions options,
@@ -119,6 +119,21 @@ class Proxy {
   void OnClientTimeout(ProxyClientTxId client);
   void OnClientTransportError(ProxyClientTxId client, const absl::Status& error);
   void OnStrayResponse(SipMessage&& response, const ReceiveInfo& info);
+
+  // Routes `request`, built by a local service of this server, exactly like a received one
+  // (validation, location lookup, forking to every binding, GRUUs, Path, registration flows), but
+  // with no server transaction: its final response goes to `on_final` — the best response of its
+  // branches (§16.7) or the proxy's own answer (404, 480, 483, ...), including the 408 of a
+  // branch whose client transaction timed out (Timer F), which a received non-INVITE never gets
+  // upstream (RFC 4320). Provisionals are not reported. `on_final` runs exactly once, on this
+  // worker, possibly before Originate returns (404 and 480 are known at once); not at all if the
+  // proxy is destroyed first. `request` carries its originator's Via (TransactionLayer::MakeVia):
+  // ours goes above it and responses keep it. `info.kind` stands for the transport the request
+  // came in on (Record-Route); its addresses may be unset.
+  // InvalidArgument, and `on_final` is not called: INVITE, ACK or CANCEL (an INVITE's 2xx needs
+  // an ACK from its originator, which this does not send), no Via, or an empty `on_final`.
+  absl::Status Originate(SipMessage request, const ReceiveInfo& info,
+                         FinalResponseCallback on_final);
 
   // Whether `uri` designates this proxy (a local host or advertised address, with a matching or
   // absent port): used for Route processing and by SipServer for OPTIONS.
@@ -145,7 +160,9 @@ class Proxy {
   struct Context {
     explicit Context(SipMessage r) : request(std::move(r)) {}
     uint64_t id = 0;
-    ProxyServerTxId server = 0;
+    ProxyServerTxId server = 0;      // a received request's
+    FinalResponseCallback on_final;  // an originated request's (Originate); see SendFinal
+    bool originated = false;
     SipMessage request;  // as received, after route pre-processing (for forwarding and replies)
     ReceiveInfo received;  // kind/addresses only: views in it are not kept
     bool is_invite = false;
@@ -173,6 +190,12 @@ class Proxy {
 
   void Reply(ProxyServerTxId server, const SipMessage& request, int code,
              std::string_view reason = {});
+  // §16.3-§16.6 for a received (server) or originated (*on_final, moved into the context) request:
+  // creates its context and starts its branches, or returns the response to answer at once.
+  std::optional<SipMessage> Route(SipMessage&& request, const ReceiveInfo& info,
+                                  ProxyServerTxId server, FinalResponseCallback* on_final);
+  // The context's final response, to its server transaction or its originator.
+  void SendFinal(Context& ctx, SipMessage response);
   void StartBranch(uint64_t context_id, size_t index);
   void SendBranch(Context& ctx, size_t index);
   void ResolveBranch(uint64_t context_id, size_t index);
@@ -181,7 +204,6 @@ class Proxy {
   void FinishBranch(Context& ctx, size_t index, int code, SipMessage* response);
   void CancelPending(Context& ctx);
   void MaybeComplete(Context& ctx);
-  void ReportMessageOutcome(const SipMessage& request, int code);
   void ForwardStatelessly(SipMessage&& request);
   void OnTimerC(uint64_t context_id);
   std::string OwnVia(TransportKind kind, bool v6, std::string_view branch) const;

@@ -6,6 +6,7 @@
 
 #include <chrono>
 #include <map>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -584,23 +585,115 @@ TEST_F(ProxyTest, UnregisteredUserIs480AndUnknownUserIs404) {
   EXPECT_EQ(Codes(), (std::vector<int>{480, 404, 480}));
 }
 
-TEST_F(ProxyTest, MessageOutcomesAreReportedOnce) {
-  std::vector<std::pair<std::string, int>> outcomes;
-  ProxyOptions options;
-  options.on_message_outcome = [&outcomes](const SipMessage& request, int code) {
-    outcomes.emplace_back(std::string(request.request_uri_text()), code);
-  };
-  Make(options);
+// Originate: a local service's request, routed like a received one, final response to a callback.
+
+TEST_F(ProxyTest, OriginatedRequestForksAndReportsTheFirst2xxOnce) {
   Bind("sip:alice@127.0.0.3:5070", TransportKind::kUdp, 0, "127.0.0.3:5070");
   Bind("sip:alice@127.0.0.4:5070", TransportKind::kUdp, 0, "127.0.0.4:5070");
-  Deliver(Request("MESSAGE", "sip:alice@example.com"));
+  std::vector<int> finals;
+  ASSERT_TRUE(proxy_
+                  ->Originate(Request("MESSAGE", "sip:alice@example.com"), info_,
+                              [&finals](const SipMessage& r) { finals.push_back(r.status_code()); })
+                  .ok());
   ASSERT_EQ(tx_.sent.size(), 2u);
+  // Our Via above the originator's, which the responses keep.
+  ASSERT_EQ(tx_.sent[0].request.vias().size(), 2u);
+  EXPECT_EQ(tx_.sent[0].request.vias()[1].branch, "z9hG4bK-caller1");
+  // Retargeted to each binding, like a received request.
+  std::set<std::string_view> targets = {tx_.sent[0].request.request_uri_text(),
+                                        tx_.sent[1].request.request_uri_text()};
+  EXPECT_EQ(targets,
+            (std::set<std::string_view>{"sip:alice@127.0.0.3:5070", "sip:alice@127.0.0.4:5070"}));
+  Answer(0, 180, "a");  // provisionals are not reported
+  EXPECT_TRUE(finals.empty());
   Answer(1, 200, "b");
-  Answer(0, 200, "a");  // a second 2xx is not a second delivery
-  Deliver(Request("MESSAGE", "sip:bob@example.com"), 2);  // not registered
-  Deliver(Request("INVITE", "sip:bob@example.com"), 3);   // not a MESSAGE: not reported
-  EXPECT_EQ(outcomes, (std::vector<std::pair<std::string, int>>{
-                          {"sip:alice@example.com", 200}, {"sip:bob@example.com", 480}}));
+  EXPECT_EQ(finals, std::vector<int>{200});
+  Answer(0, 200, "a");  // a second 2xx is not a second final
+  EXPECT_EQ(finals, std::vector<int>{200});
+  EXPECT_TRUE(tx_.responses.empty());  // no server transaction was answered
+  EXPECT_EQ(proxy_->context_count(), 0u);
+  EXPECT_EQ(proxy_->stats().originated, 1u);
+}
+
+TEST_F(ProxyTest, OriginatedRequestGetsTheBestResponseOfItsBranches) {
+  Bind("sip:alice@127.0.0.3:5070", TransportKind::kUdp, 0, "127.0.0.3:5070");
+  Bind("sip:alice@127.0.0.4:5070", TransportKind::kUdp, 0, "127.0.0.4:5070");
+  std::vector<int> finals;
+  ASSERT_TRUE(proxy_
+                  ->Originate(Request("MESSAGE", "sip:alice@example.com"), info_,
+                              [&finals](const SipMessage& r) { finals.push_back(r.status_code()); })
+                  .ok());
+  ASSERT_EQ(tx_.sent.size(), 2u);
+  Answer(0, 500);
+  EXPECT_TRUE(finals.empty());  // the other branch may still do better
+  Answer(1, 486);
+  EXPECT_EQ(finals, std::vector<int>{486});
+  EXPECT_TRUE(tx_.responses.empty());
+}
+
+TEST_F(ProxyTest, OriginatedRequestErrorsAreReportedAtOnce) {
+  Directory directory;
+  Make({}, &directory);
+  std::vector<int> finals;
+  auto record = [&finals](const SipMessage& r) { finals.push_back(r.status_code()); };
+  ASSERT_TRUE(proxy_->Originate(Request("MESSAGE", "sip:bob@example.com"), info_, record).ok());
+  EXPECT_EQ(finals, std::vector<int>{480});  // before Originate returned
+  ASSERT_TRUE(proxy_->Originate(Request("MESSAGE", "sip:nobody@example.com"), info_, record).ok());
+  ASSERT_TRUE(
+      proxy_
+          ->Originate(Request("MESSAGE", "sip:alice@example.com", "", "Max-Forwards: 0\r\n"), info_,
+                      record)
+          .ok());
+  EXPECT_EQ(finals, (std::vector<int>{480, 404, 483}));
+  EXPECT_TRUE(tx_.responses.empty());
+  EXPECT_TRUE(tx_.sent.empty());
+  EXPECT_EQ(proxy_->context_count(), 0u);
+
+  // The originator may go on from inside its callback (here: the next message of a queue).
+  Bind("sip:alice@127.0.0.3:5070");
+  bool sent_next = false;
+  ASSERT_TRUE(proxy_
+                  ->Originate(Request("MESSAGE", "sip:bob@example.com"), info_,
+                              [this, &sent_next](const SipMessage&) {
+                                sent_next =
+                                    proxy_
+                                        ->Originate(Request("MESSAGE", "sip:alice@example.com"),
+                                                    info_, [](const SipMessage&) {})
+                                        .ok();
+                              })
+                  .ok());
+  EXPECT_TRUE(sent_next);
+  EXPECT_EQ(tx_.sent.size(), 1u);
+}
+
+TEST_F(ProxyTest, OriginatedRequestTimeoutIsReported408) {
+  // Unlike a received non-INVITE (NonInviteTimeoutIsNotAnswered408): the originator has no
+  // transaction of its own that would time out.
+  std::vector<int> finals;
+  ASSERT_TRUE(proxy_
+                  ->Originate(Request("MESSAGE", "sip:bob@127.0.0.9"), info_,
+                              [&finals](const SipMessage& r) { finals.push_back(r.status_code()); })
+                  .ok());
+  ASSERT_EQ(tx_.sent.size(), 1u);
+  proxy_->OnClientTimeout(tx_.sent[0].id);
+  EXPECT_EQ(finals, std::vector<int>{408});
+  EXPECT_TRUE(tx_.responses.empty());
+  EXPECT_EQ(proxy_->context_count(), 0u);
+}
+
+TEST_F(ProxyTest, OriginateRefusesWhatItCannotComplete) {
+  int calls = 0;
+  auto count = [&calls](const SipMessage&) { ++calls; };
+  for (std::string_view method : {"INVITE", "ACK", "CANCEL"}) {
+    EXPECT_TRUE(absl::IsInvalidArgument(
+        proxy_->Originate(Request(method, "sip:bob@127.0.0.9"), info_, count)))
+        << method;
+  }
+  EXPECT_TRUE(absl::IsInvalidArgument(
+      proxy_->Originate(Request("MESSAGE", "sip:bob@127.0.0.9"), info_, nullptr)));
+  EXPECT_EQ(calls, 0);
+  EXPECT_TRUE(tx_.sent.empty());
+  EXPECT_EQ(proxy_->stats().originated, 0u);
 }
 
 TEST_F(ProxyTest, TimerCCancelsARingingBranch) {
