@@ -6,12 +6,6 @@
 
 #include "gateway/sip_im_bridge.h"
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <poll.h>
-#include <sys/socket.h>
-#include <unistd.h>
-
 #include <chrono>
 #include <functional>
 #include <memory>
@@ -33,7 +27,7 @@
 #include "gateway/state_dir.h"
 #include "gtest/gtest.h"
 #include "sip/codec/message.h"
-#include "sip/codec/stream_framer.h"
+#include "tests/gateway/sip_test_peer.h"
 #include "tests/gateway/test_util.h"
 
 namespace causeway::gateway {
@@ -42,83 +36,7 @@ namespace {
 using sip::SipMessage;
 using std::chrono::milliseconds;
 
-// A blocking TCP SIP peer with bounded reads.
-class Peer {
- public:
-  explicit Peer(uint16_t port) {
-    fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_port = htons(port);
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    connected_ = ::connect(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0;
-    sockaddr_in local{};
-    socklen_t len = sizeof(local);
-    ::getsockname(fd_, reinterpret_cast<sockaddr*>(&local), &len);
-    local_port_ = ntohs(local.sin_port);
-  }
-  ~Peer() { ::close(fd_); }
-  Peer(const Peer&) = delete;
-  Peer& operator=(const Peer&) = delete;
-
-  bool connected() const { return connected_; }
-  uint16_t local_port() const { return local_port_; }
-
-  bool Send(const std::string& bytes) {
-    size_t sent = 0;
-    while (sent < bytes.size()) {
-      ssize_t n = ::send(fd_, bytes.data() + sent, bytes.size() - sent, MSG_NOSIGNAL);
-      if (n <= 0) return false;
-      sent += static_cast<size_t>(n);
-    }
-    return true;
-  }
-
-  // The next SIP message (keepalives skipped), or nullopt after `timeout`.
-  std::optional<SipMessage> Receive(milliseconds timeout = milliseconds(10000)) {
-    const auto deadline = std::chrono::steady_clock::now() + timeout;
-    for (;;) {
-      sip::FrameResult frame = sip::FrameStream(buffer_);
-      if (frame.is_keepalive()) {
-        buffer_.erase(0, frame.length);
-        continue;
-      }
-      if (frame.is_message()) {
-        std::string bytes = buffer_.substr(0, frame.length);
-        buffer_.erase(0, frame.length);
-        auto parsed = SipMessage::Parse(std::move(bytes));
-        if (!parsed.ok()) return std::nullopt;
-        return std::move(*parsed);
-      }
-      if (frame.is_error()) return std::nullopt;
-      const auto left =
-          std::chrono::duration_cast<milliseconds>(deadline - std::chrono::steady_clock::now());
-      if (left.count() <= 0) return std::nullopt;
-      pollfd p{fd_, POLLIN, 0};
-      if (::poll(&p, 1, static_cast<int>(left.count())) <= 0) return std::nullopt;
-      char chunk[4096];
-      ssize_t n = ::recv(fd_, chunk, sizeof(chunk), 0);
-      if (n <= 0) return std::nullopt;
-      buffer_.append(chunk, static_cast<size_t>(n));
-    }
-  }
-
-  // The next final response (provisionals skipped), or nullopt.
-  std::optional<SipMessage> Final(milliseconds timeout = milliseconds(10000)) {
-    for (int n = 0; n < 4; ++n) {
-      std::optional<SipMessage> m = Receive(timeout);
-      if (!m) return std::nullopt;
-      if (m->is_response() && m->status_code() >= 200) return m;
-    }
-    return std::nullopt;
-  }
-
- private:
-  int fd_ = -1;
-  bool connected_ = false;
-  uint16_t local_port_ = 0;
-  std::string buffer_;
-};
+using Peer = testing::SipTestPeer;
 
 std::string Header(const SipMessage& m, std::string_view name) {
   const sip::Header* h = m.FindHeader(name);

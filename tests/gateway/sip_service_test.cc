@@ -3,18 +3,12 @@
 
 #include "gateway/sip_service.h"
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <poll.h>
-#include <sys/socket.h>
-#include <unistd.h>
-
 #include <chrono>
-#include <mutex>
-#include <thread>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/strings/numbers.h"
@@ -26,7 +20,7 @@
 #include "gateway/state_dir.h"
 #include "gtest/gtest.h"
 #include "sip/codec/message.h"
-#include "sip/codec/stream_framer.h"
+#include "tests/gateway/sip_test_peer.h"
 #include "tests/gateway/test_util.h"
 
 namespace causeway::gateway {
@@ -34,73 +28,7 @@ namespace {
 
 using sip::SipMessage;
 
-// A blocking TCP SIP peer with bounded reads.
-class TcpPeer {
- public:
-  explicit TcpPeer(uint16_t port) {
-    fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_port = htons(port);
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    connected_ = ::connect(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0;
-    sockaddr_in local{};
-    socklen_t len = sizeof(local);
-    ::getsockname(fd_, reinterpret_cast<sockaddr*>(&local), &len);
-    local_port_ = ntohs(local.sin_port);
-  }
-  ~TcpPeer() { ::close(fd_); }
-  TcpPeer(const TcpPeer&) = delete;
-  TcpPeer& operator=(const TcpPeer&) = delete;
-
-  bool connected() const { return connected_; }
-  uint16_t local_port() const { return local_port_; }
-
-  bool Send(const std::string& bytes) {
-    size_t sent = 0;
-    while (sent < bytes.size()) {
-      ssize_t n = ::send(fd_, bytes.data() + sent, bytes.size() - sent, MSG_NOSIGNAL);
-      if (n <= 0) return false;
-      sent += static_cast<size_t>(n);
-    }
-    return true;
-  }
-
-  // The next SIP message (keepalives skipped), or nullopt after `timeout`.
-  std::optional<SipMessage> Receive(std::chrono::milliseconds timeout = std::chrono::seconds(10)) {
-    const auto deadline = std::chrono::steady_clock::now() + timeout;
-    for (;;) {
-      sip::FrameResult frame = sip::FrameStream(buffer_);
-      if (frame.is_keepalive()) {
-        buffer_.erase(0, frame.length);
-        continue;
-      }
-      if (frame.is_message()) {
-        std::string bytes = buffer_.substr(0, frame.length);
-        buffer_.erase(0, frame.length);
-        auto parsed = SipMessage::Parse(std::move(bytes));
-        if (!parsed.ok()) return std::nullopt;
-        return std::move(*parsed);
-      }
-      if (frame.is_error()) return std::nullopt;
-      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-          deadline - std::chrono::steady_clock::now());
-      if (left.count() <= 0) return std::nullopt;
-      pollfd p{fd_, POLLIN, 0};
-      if (::poll(&p, 1, static_cast<int>(left.count())) <= 0) return std::nullopt;
-      char chunk[4096];
-      ssize_t n = ::recv(fd_, chunk, sizeof(chunk), 0);
-      if (n <= 0) return std::nullopt;
-      buffer_.append(chunk, static_cast<size_t>(n));
-    }
-  }
-
- private:
-  int fd_ = -1;
-  bool connected_ = false;
-  uint16_t local_port_ = 0;
-  std::string buffer_;
-};
+using testing::SipTestPeer;
 
 std::string Header(const SipMessage& m, std::string_view name) {
   const sip::Header* h = m.FindHeader(name);
@@ -167,9 +95,9 @@ TEST_F(SipServiceTest, RegisteredFlowsAreUsedFromEveryWorker) {
   // Enough connections that both workers own some (the reuseport hash is per 4-tuple); every one
   // must work wherever it landed.
   constexpr int kUsers = 16;
-  std::vector<std::unique_ptr<TcpPeer>> users;
+  std::vector<std::unique_ptr<SipTestPeer>> users;
   for (int i = 0; i < kUsers; ++i) {
-    auto peer = std::make_unique<TcpPeer>(port_);
+    auto peer = std::make_unique<SipTestPeer>(port_);
     ASSERT_TRUE(peer->connected());
     const std::string aor = absl::StrCat("sip:user", i, "@example.com");
     ASSERT_TRUE(peer->Send(absl::StrCat(
@@ -192,7 +120,7 @@ TEST_F(SipServiceTest, RegisteredFlowsAreUsedFromEveryWorker) {
     users.push_back(std::move(peer));
   }
 
-  TcpPeer sender(port_);
+  SipTestPeer sender(port_);
   ASSERT_TRUE(sender.connected());
   for (int i = 0; i < kUsers; ++i) {
     const std::string target = absl::StrCat("sip:user", i, "@example.com");
@@ -214,13 +142,8 @@ TEST_F(SipServiceTest, RegisteredFlowsAreUsedFromEveryWorker) {
     SipMessage ok = sip::MakeResponse(*delivered, 200, "OK", absl::StrCat("u", i));
     ASSERT_TRUE(users[i]->Send(ok.Serialize()));
 
-    std::optional<SipMessage> final_response;
-    for (int n = 0; n < 4 && !final_response; ++n) {  // a 100 Trying may come first
-      std::optional<SipMessage> r = sender.Receive();
-      ASSERT_TRUE(r.has_value()) << "no answer for the MESSAGE to user " << i;
-      if (r->status_code() >= 200) final_response = std::move(r);
-    }
-    ASSERT_TRUE(final_response.has_value());
+    std::optional<SipMessage> final_response = sender.Final();  // a 100 Trying may come first
+    ASSERT_TRUE(final_response.has_value()) << "no answer for the MESSAGE to user " << i;
     EXPECT_EQ(final_response->status_code(), 200) << "user " << i;
     EXPECT_EQ(Header(*final_response, "Call-ID"), absl::StrCat("msg-", i, "@test"));
   }
@@ -232,12 +155,7 @@ TEST_F(SipServiceTest, RegisteredFlowsAreUsedFromEveryWorker) {
       "Max-Forwards: 70\r\nFrom: <sip:sender@example.com>;tag=sn\r\n"
       "To: <sip:nobody@example.com>\r\nCall-ID: nobody@test\r\nCSeq: 1 MESSAGE\r\n"
       "Content-Type: text/plain\r\nContent-Length: 2\r\n\r\nhi")));
-  std::optional<SipMessage> refused;
-  for (int n = 0; n < 4 && !refused; ++n) {
-    std::optional<SipMessage> r = sender.Receive();
-    ASSERT_TRUE(r.has_value());
-    if (r->status_code() >= 200) refused = std::move(r);
-  }
+  std::optional<SipMessage> refused = sender.Final();
   ASSERT_TRUE(refused.has_value());
   EXPECT_EQ(refused->status_code(), 480);
 
