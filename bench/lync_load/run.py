@@ -24,8 +24,8 @@ in under 1 s, < 4 KiB per registered endpoint).
   bench/lync_load/run.py --causeway build/h-bench/gateway/causeway           # 10,000 watchers
 
 Everything runs on 127.0.0.1 on free ports; every process is stopped by PID; every wait is
-bounded. Uses the launchers, ports and /proc accounting of tests/integration/run_sipp_tests.py
-and bench/sip_load/run.py.
+bounded. Uses the launchers of tests/integration/run_sipp_tests.py, the ports and process
+control of tests/integration/processes.py and the /proc accounting of bench/sip_load/run.py.
 """
 
 import argparse
@@ -43,7 +43,8 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, os.path.join(REPO, "tests", "integration"))
-import run_sipp_tests as it  # noqa: E402  (ports, process control, proxy launcher base)
+import run_sipp_tests as it  # noqa: E402  (proxy launcher base)
+from processes import PortAllocator, stop_process  # noqa: E402
 
 # bench/sip_load/run.py: /proc accounting, percentiles, sipp stats (loaded by path: same file name)
 _spec = importlib.util.spec_from_file_location(
@@ -225,7 +226,7 @@ class Sipp:
         return time.monotonic() - self.t0
 
     def stop(self):
-        it.stop_process(self.proc)
+        stop_process(self.proc)
         if not self.out.closed:
             self.out.close()
 
@@ -250,7 +251,7 @@ class Bench:
     def __init__(self, args, workdir):
         self.args = args
         self.workdir = workdir
-        self.ports = it.PortAllocator()
+        self.ports = PortAllocator()
         self.results = {}  # target -> dict
 
     def make_server(self, target, binary, phase):

@@ -31,7 +31,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
 INTEGRATION = os.path.join(REPO, "tests", "integration")
 sys.path.insert(0, INTEGRATION)
-import run_sipp_tests as it  # noqa: E402  (shared launchers, ports, PKI)
+import run_sipp_tests as it  # noqa: E402  (shared launchers, PKI)
+from processes import PortAllocator, stop_process, wait_port_bound  # noqa: E402
 
 DEFAULT_RATES = [500, 1000, 2000, 4000, 8000, 16000]
 MAX_FAILED_RATIO = 0.01  # failed or unfinished calls, over offered calls
@@ -183,7 +184,7 @@ class Bench:
     def __init__(self, args, workdir):
         self.args = args
         self.workdir = workdir
-        self.ports = it.PortAllocator()
+        self.ports = PortAllocator()
         self.results = {}  # (target, scenario) -> list of step dicts
 
     def run_target(self, target, binary):
@@ -228,7 +229,7 @@ class Bench:
             stdout=uas_log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, cwd=sdir)
         steps = []
         try:
-            if not it.wait_port_bound(uas_port, self.args.transport != "udp", uas):
+            if not wait_port_bound(uas_port, self.args.transport != "udp", uas):
                 print("%s/%s: callee sipp did not start" % (target, scenario))
                 return steps
             reg = subprocess.run(
@@ -253,7 +254,7 @@ class Bench:
                     break
                 time.sleep(1.0)  # let transactions of the previous step expire a little
         finally:
-            it.stop_process(uas)
+            stop_process(uas)
             uas_log.close()
         return steps
 
@@ -282,7 +283,7 @@ class Bench:
                         sipp_ticks = max(sipp_ticks, cpu_ticks([sipp.pid]))
                         time.sleep(0.2)
                 finally:
-                    it.stop_process(sipp)
+                    stop_process(sipp)
         ok_calls, failed = read_stats(os.path.join(step_dir, "stat.csv"))
         rtts = read_rtts(step_dir)
         wall = max(sample.elapsed, 1e-3)

@@ -38,7 +38,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
 INTEGRATION = os.path.join(REPO, "tests", "integration")
 sys.path.insert(0, INTEGRATION)
-import run_sipp_tests as it  # noqa: E402  (ports, process control, proxy launcher base)
+import run_sipp_tests as it  # noqa: E402  (proxy launcher base)
+from processes import PortAllocator, stop_process, wait_port_bound  # noqa: E402
 
 # bench/sip_load/run.py: /proc accounting, percentiles, sipp stats (loaded by path: same file name)
 _spec = importlib.util.spec_from_file_location(
@@ -138,7 +139,7 @@ class Sink:
                  "--ca", pki["ca.pem"]] if tls else ["--no-tls"])
         self.proc = subprocess.Popen(cmd, stdout=self.out, stderr=self.err,
                                      stdin=subprocess.DEVNULL, cwd=workdir)
-        if not it.wait_port_bound(port, True, self.proc):
+        if not wait_port_bound(port, True, self.proc):
             raise RuntimeError("xmpp_sink did not start, see %s" % self.err.name)
 
     def stats(self):
@@ -156,7 +157,7 @@ class Sink:
         raise RuntimeError("xmpp_sink did not report")
 
     def stop(self):
-        it.stop_process(self.proc)
+        stop_process(self.proc)
         self.out.close()
         self.err.close()
 
@@ -243,7 +244,7 @@ class Bench:
     def __init__(self, args, workdir):
         self.args = args
         self.workdir = workdir
-        self.ports = it.PortAllocator()
+        self.ports = PortAllocator()
         self.steps = {"xmpp": [], "sip": []}
 
     @staticmethod
@@ -276,7 +277,7 @@ class Bench:
                 ["-sf", os.path.join(INTEGRATION, "message_uas.xml")],
                 stdout=open(os.path.join(udir, "uas.log"), "w"), stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL, cwd=udir)
-            if not it.wait_port_bound(uas_port, False, uas):
+            if not wait_port_bound(uas_port, False, uas):
                 raise RuntimeError("callee sipp did not start")
             reg = subprocess.run(
                 self.sipp_base(self.ports.get(), uas_port) +
@@ -306,7 +307,7 @@ class Bench:
                     time.sleep(1.0)
         finally:
             if uas is not None:
-                it.stop_process(uas)
+                stop_process(uas)
             cw.stop()
             final = None
             try:
@@ -367,7 +368,7 @@ class Bench:
                         time.sleep(0.2)
                 finally:
                     for p in sipps:
-                        it.stop_process(p)
+                        stop_process(p)
                 sipp_ticks = sum(sipp_ticks.values())
         probe.thread.join(timeout=15)
         wall = max(sample.elapsed, 1e-3)

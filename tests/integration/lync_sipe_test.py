@@ -30,7 +30,6 @@ sipp only (standard SIP client over TCP, Digest):
 """
 
 import argparse
-import ctypes
 import os
 import re
 import select
@@ -49,7 +48,10 @@ REPO = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, os.path.join(REPO, "tests", "lync_client"))
 from sipe_client import SipeClient  # noqa: E402
 
-LOOPBACK = "127.0.0.1"
+sys.path.insert(0, HERE)  # also when imported from elsewhere (xmpp_federation_test)
+from processes import (LOOPBACK, Causeway, PortAllocator, read_text, spawn,  # noqa: E402
+                       stop_process)
+
 DOMAIN = "example.test"
 USERS = {  # user part -> (password, display name)
     "alice": ("Alice-pw-1", "Alice A"),
@@ -57,8 +59,6 @@ USERS = {  # user part -> (password, display name)
     "carol": ("Carol-pw-3", "Carol C"),
     "dave": ("Dave-pw-4", "Dave D"),
 }
-START_TIMEOUT_S = 30      # causeway up (first start generates the certificate)
-STOP_TIMEOUT_S = 20       # SIGTERM -> exit (shutdown_timeout_s is 5 in our config)
 SIGN_IN_TIMEOUT_S = 30
 EVENT_TIMEOUT_S = 15
 SIPP_TIMEOUT_S = 20
@@ -82,131 +82,13 @@ def check(cond, reason):
 
 
 # ---------------------------------------------------------------------------------------------
-# Processes
+# causeway
 
-def free_port(used):
-    """A loopback port free for both TCP and UDP, not handed out before in this run."""
-    for _ in range(200):
-        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as tcp:
-            tcp.bind((LOOPBACK, 0))
-            port = tcp.getsockname()[1]
-            if port in used:
-                continue
-            try:
-                with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
-                    udp.bind((LOOPBACK, port))
-            except OSError:
-                continue
-        used.add(port)
-        return port
-    raise RuntimeError("no free loopback port")
-
-
-def die_with_parent():
-    """preexec_fn: SIGTERM when this script dies (e.g. killed by the ctest timeout), so no
-    causeway or sipp outlives it. The drivers exit on stdin EOF by themselves."""
-    try:
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
-    except OSError:
-        pass
-
-
-def stop_pid(proc, sig=signal.SIGTERM, grace_s=10.0):
-    """Stops one process we started, by PID: `sig`, then SIGKILL. Returns the exit code."""
-    if proc is None:
-        return None
-    if proc.poll() is None:
-        try:
-            os.kill(proc.pid, sig)
-        except ProcessLookupError:
-            pass
-        try:
-            proc.wait(timeout=grace_s)
-        except subprocess.TimeoutExpired:
-            try:
-                os.kill(proc.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-            proc.wait(timeout=10)
-    return proc.returncode
-
-
-class Causeway:
-    def __init__(self, binary, work_dir, log_path, used_ports, log_level="debug"):
-        self.binary = binary
-        self.state_dir = os.path.join(work_dir, "state")
-        self.config = os.path.join(work_dir, "causeway.toml")
-        self.log_path = log_path
-        self.sip_port = free_port(used_ports)   # UDP + TCP
-        self.tls_port = free_port(used_ports)
-        self.proc = None
-        with open(self.config, "w") as f:
-            f.write('[general]\nstate_dir = "%s"\nworkers = 2\nshutdown_timeout_s = 5\n'
-                    'log_level = "%s"\n\n[sip]\nudp = ["%s:%d"]\ntcp = ["%s:%d"]\n'
-                    'tls = ["%s:%d"]\n' % (self.state_dir, log_level, LOOPBACK, self.sip_port,
-                                          LOOPBACK, self.sip_port, LOOPBACK, self.tls_port))
-
-    @property
-    def cert(self):
-        return os.path.join(self.state_dir, "self-signed-cert.pem")
-
-    @property
-    def tls_server(self):
-        return "%s:%d" % (LOOPBACK, self.tls_port)
-
-    def add_user(self, user):
-        password, display = USERS[user]
-        r = subprocess.run([self.binary, "--config", self.config, "user", "add", uri(user),
-                            "--password", password, "--display-name", display],
-                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=30)
-        if r.returncode != 0:
-            raise RuntimeError("causeway user add %s: exit %d: %s"
-                               % (user, r.returncode, r.stdout.decode(errors="replace")))
-
-    def log(self):
-        try:
-            with open(self.log_path, encoding="utf-8", errors="replace") as f:
-                return f.read()
-        except OSError:
-            return ""
-
-    def start(self):
-        offset = len(self.log())
-        log = open(self.log_path, "a")
-        self.proc = subprocess.Popen([self.binary, "--config", self.config], stdout=log,
-                                     stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                     preexec_fn=die_with_parent)
-        log.close()
-        deadline = time.monotonic() + START_TIMEOUT_S
-        while time.monotonic() < deadline:
-            if "msg=started" in self.log()[offset:]:
-                return
-            if self.proc.poll() is not None:
-                raise RuntimeError("causeway exited with %s before starting:\n%s"
-                                   % (self.proc.returncode, self.log()[offset:][-3000:]))
-            time.sleep(0.1)
-        raise RuntimeError("causeway did not log msg=started within %ds" % START_TIMEOUT_S)
-
-    def stop(self):
-        """SIGTERM by PID (SIGKILL after STOP_TIMEOUT_S). Returns the exit code."""
-        rc = stop_pid(self.proc, signal.SIGTERM, STOP_TIMEOUT_S)
-        self.proc = None
-        return rc
-
-    def running(self):
-        return self.proc is not None and self.proc.poll() is None
-
-    def wait_log(self, pattern, offset=0, timeout=5.0):
-        """The first log line after `offset` (characters) matching `pattern`, or None."""
-        rx = re.compile(pattern)
-        deadline = time.monotonic() + timeout
-        while True:
-            for line in self.log()[offset:].splitlines():
-                if rx.search(line):
-                    return line
-            if time.monotonic() >= deadline:
-                return None
-            time.sleep(0.1)
+def causeway_config(sip_port, tls_port):
+    """causeway's own sections: SIP on loopback (UDP and TCP share `sip_port`), TLS with the
+    self-signed certificate causeway makes on first start."""
+    return '[sip]\nudp = ["%s:%d"]\ntcp = ["%s:%d"]\ntls = ["%s:%d"]\n' % (
+        LOOPBACK, sip_port, LOOPBACK, sip_port, LOOPBACK, tls_port)
 
 
 class Md5OnlyRelay:
@@ -223,9 +105,9 @@ class Md5OnlyRelay:
     CHALLENGE = re.compile(rb"^(WWW|Proxy)-Authenticate:\s*Digest\b[^\r\n]*algorithm=\"?SHA-256",
                            re.I)
 
-    def __init__(self, target_port, used_ports):
+    def __init__(self, target_port, ports):
         self.target_port = target_port
-        self.port = free_port(used_ports)
+        self.port = ports.get()
         self.seen = []
         self.stop = threading.Event()
         self.listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -326,7 +208,7 @@ class Sipp:
                                                       abs(hash(name)) % (1 << 48))
         cmd = ["sipp", "%s:%d" % (LOOPBACK, ctx.sipp_relay().port),
                "-sf", os.path.join(HERE, scenario), "-t", "t1", "-i", LOOPBACK, "-p",
-               str(free_port(ctx.used_ports)), "-m", str(calls), "-nostdin",
+               str(ctx.ports.get()), "-m", str(calls), "-nostdin",
                "-timeout", "%ds" % SIPP_TIMEOUT_S, "-timeout_error",
                "-au", user, "-ap", password,
                "-key", "user", user, "-key", "domain", DOMAIN, "-key", "epid", epid,
@@ -341,8 +223,8 @@ class Sipp:
         self.screen_file = open(self.screen, "w")
         self.screen_file.write(" ".join(cmd) + "\n\n")
         self.screen_file.flush()
-        self.proc = subprocess.Popen(cmd, stdout=self.screen_file, stderr=subprocess.STDOUT,
-                                     stdin=subprocess.DEVNULL, cwd=d, preexec_fn=die_with_parent)
+        self.proc = spawn(cmd, death_signal=signal.SIGTERM, stdout=self.screen_file,
+                          stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, cwd=d)
         ctx.sipps.append(self)
 
     def wait(self, timeout=SIPP_TIMEOUT_S + 15):
@@ -352,17 +234,13 @@ class Sipp:
             return self.stop()
 
     def stop(self):
-        rc = stop_pid(self.proc, signal.SIGTERM, 5.0)
+        rc = stop_process(self.proc)
         self.screen_file.close()
         return rc
 
     def messages(self):
         """sipp's message trace as a list of (direction, text): 'sent' / 'received'."""
-        try:
-            with open(self.msg_log, encoding="utf-8", errors="replace") as f:
-                text = f.read()
-        except OSError:
-            return []
+        text = read_text(self.msg_log)
         # Each entry: a "-----... <timestamp>" line, "TCP message sent (N bytes):" or
         # "TCP message received [N] bytes :", a blank line, the message.
         out = []
@@ -387,11 +265,7 @@ class Sipp:
         return hits
 
     def first_error(self):
-        try:
-            with open(self.err_log, encoding="utf-8", errors="replace") as f:
-                lines = [ln.strip() for ln in f if ln.strip()]
-        except OSError:
-            lines = []
+        lines = [ln.strip() for ln in read_text(self.err_log).splitlines() if ln.strip()]
         responses = [t.split("\n", 1)[0].strip() for d, t in self.messages() if d == "received"]
         what = lines[-1] if lines else "no sipp error logged"
         return "%s (received: %s)" % (what, ", ".join(responses) or "nothing")
@@ -404,9 +278,12 @@ class Context:
     def __init__(self, args, log_dir):
         self.args = args
         self.log_dir = log_dir
-        self.used_ports = set()
-        self.causeway = Causeway(args.causeway, log_dir, os.path.join(log_dir, "causeway.log"),
-                                 self.used_ports, args.causeway_log_level)
+        self.ports = PortAllocator()
+        self.sip_port = self.ports.get()  # UDP + TCP
+        self.tls_port = self.ports.get()
+        self.causeway = Causeway(args.causeway, log_dir,
+                                 causeway_config(self.sip_port, self.tls_port),
+                                 log_level=args.causeway_log_level)
         self.clients = {}     # name -> SipeClient (running or not)
         self.all_clients = []
         self.sipps = []
@@ -415,7 +292,7 @@ class Context:
 
     def sipp_relay(self):
         if self.relay is None:
-            self.relay = Md5OnlyRelay(self.causeway.sip_port, self.used_ports)
+            self.relay = Md5OnlyRelay(self.sip_port, self.ports)
         return self.relay
 
     def new_client(self, name, user, password=None, login_user=None, host_name=None):
@@ -425,7 +302,8 @@ class Context:
         password = USERS[user][0] if password is None and user in USERS else password
         client = SipeClient(self.args.driver, user=uri(user), password=password,
                             login="%s@%s" % (login_user or user, DOMAIN),
-                            server=self.causeway.tls_server, trust_cert=self.causeway.cert,
+                            server="%s:%d" % (LOOPBACK, self.tls_port),
+                            trust_cert=self.causeway.self_signed_cert,
                             debug_file=os.path.join(self.log_dir, tag + ".sipe-debug.log"),
                             host_name=host_name)
         client.tag = tag
@@ -502,12 +380,7 @@ class Context:
 
 
 def sipe_debug(client):
-    path = client.args[client.args.index("--debug-file") + 1]
-    try:
-        with open(path, encoding="utf-8", errors="replace") as f:
-            return f.read()
-    except OSError:
-        return ""
+    return read_text(client.args[client.args.index("--debug-file") + 1])
 
 
 def wait_contact_list_loaded(client, timeout=10.0):
@@ -1038,7 +911,7 @@ def main():
     try:
         try:
             for user in USERS:
-                ctx.causeway.add_user(user)
+                ctx.causeway.add_user(uri(user), *USERS[user])
             ctx.causeway.start()
         except Exception as e:  # noqa: BLE001
             results.append(("setup", False, str(e)))

@@ -34,6 +34,10 @@ import threading
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)  # also when imported from bench/*/run.py
+from processes import (LOOPBACK, PortAllocator, port_in_use, stop_process,  # noqa: E402
+                       wait_port_bound)
+
 REPO = os.path.dirname(os.path.dirname(HERE))
 KAMAILIO_CFG = os.path.join(REPO, "bench", "kamailio", "kamailio.cfg")
 KAMAILIO_TLS_MODULE_DIRS = [
@@ -41,77 +45,10 @@ KAMAILIO_TLS_MODULE_DIRS = [
     "/usr/lib/kamailio/modules",
 ]
 DOMAIN = "causeway.test"
-LOOPBACK = "127.0.0.1"
 
 SIPP_TIMEOUT_S = 20  # per sipp instance; Timer B/F are 32 s so a stuck transaction fails here
 PROXY_START_TIMEOUT_S = 15
 MAX_RELAY_CONNECTIONS = 64
-
-
-# ---------------------------------------------------------------------------------------------
-# Ports and processes
-
-class PortAllocator:
-    """Free loopback ports, usable for both UDP and TCP, never handed out twice in one run."""
-
-    def __init__(self):
-        self._used = set()
-
-    def get(self):
-        for _ in range(200):
-            with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as tcp:
-                tcp.bind((LOOPBACK, 0))
-                port = tcp.getsockname()[1]
-                if port in self._used:
-                    continue
-                try:
-                    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
-                        udp.bind((LOOPBACK, port))
-                except OSError:
-                    continue
-            self._used.add(port)
-            return port
-        raise RuntimeError("no free loopback port found")
-
-
-def port_in_use(port, tcp):
-    kind = socket.SOCK_STREAM if tcp else socket.SOCK_DGRAM
-    with socket.socket(socket.AF_INET, kind) as s:
-        try:
-            s.bind((LOOPBACK, port))
-        except OSError:
-            return True
-    return False
-
-
-def wait_port_bound(port, tcp, proc, timeout_s=5.0):
-    """Waits until `proc` has bound `port` (ready to receive). False if it died or timed out."""
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if port_in_use(port, tcp):
-            return True
-        if proc.poll() is not None:
-            return False
-        time.sleep(0.05)
-    return False
-
-
-def stop_process(proc, grace_s=5.0):
-    """SIGTERM, then SIGKILL, by PID. Returns the exit code."""
-    if proc.poll() is None:
-        try:
-            os.kill(proc.pid, signal.SIGTERM)
-        except ProcessLookupError:
-            pass
-        try:
-            proc.wait(timeout=grace_s)
-        except subprocess.TimeoutExpired:
-            try:
-                os.kill(proc.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-            proc.wait(timeout=grace_s)
-    return proc.returncode
 
 
 # ---------------------------------------------------------------------------------------------

@@ -39,7 +39,6 @@ Design choices (why):
 - Every wait is bounded; every process is stopped by PID (SIGTERM, then SIGKILL after a grace).
 """
 
-import ctypes
 import itertools
 import json
 import os
@@ -51,15 +50,18 @@ import sys
 import threading
 import time
 
-PYTHON = "/usr/bin/python3"
 HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)  # also when imported from elsewhere
+from processes import (STOP_GRACE_S, kill_process, read_text, spawn, stop_process,  # noqa: E402
+                       wait_until)
+
+PYTHON = "/usr/bin/python3"
 REPO = os.path.dirname(os.path.dirname(HERE))
 DNS_SERVER_SCRIPT = os.path.join(REPO, "tests", "dns", "dns_server.py")
 NETNS_DIR = "/etc/netns"
 NETNS_RUN_DIR = "/run/netns"
 DEFAULT_PREFIX = "cwxmpp"
 
-STOP_GRACE_S = 5.0
 PROSODY_START_TIMEOUT_S = 15.0
 CLIENT_START_TIMEOUT_S = 10.0
 DEFAULT_WAIT_S = 10.0
@@ -71,37 +73,6 @@ class EnvError(RuntimeError):
 
 # ---------------------------------------------------------------------------------------------
 # Processes
-
-def _die_with_parent():
-    """preexec_fn: the child gets SIGKILL when the test process dies (survives the execve of ip
-    and of the command ip runs)."""
-    libc = ctypes.CDLL("libc.so.6", use_errno=True)
-    libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-
-
-def spawn(argv, **kwargs):
-    """Popen with the parent-death signal set. Call from the main thread: the signal fires when the
-    thread that forked exits."""
-    return subprocess.Popen(argv, preexec_fn=_die_with_parent, **kwargs)
-
-
-def stop_process(proc, grace_s=STOP_GRACE_S):
-    """SIGTERM, then SIGKILL after `grace_s`, by PID. Returns the exit code."""
-    if proc.poll() is None:
-        try:
-            os.kill(proc.pid, signal.SIGTERM)
-        except ProcessLookupError:
-            pass
-        try:
-            proc.wait(timeout=grace_s)
-        except subprocess.TimeoutExpired:
-            try:
-                os.kill(proc.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-            proc.wait(timeout=grace_s)
-    return proc.returncode
-
 
 def _run(argv, timeout=30):
     result = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
@@ -344,16 +315,6 @@ def readline_bounded(stream, timeout_s):
     return box[0] if box else ""
 
 
-def wait_until(predicate, timeout_s, interval_s=0.05):
-    deadline = time.monotonic() + timeout_s
-    while True:
-        if predicate():
-            return True
-        if time.monotonic() >= deadline:
-            return False
-        time.sleep(interval_s)
-
-
 # ---------------------------------------------------------------------------------------------
 # Test PKI
 
@@ -559,22 +520,15 @@ class Prosody:
 
     def kill(self):
         """SIGKILL at once (a crash rather than a shutdown)."""
-        if self.proc:
-            if self.proc.poll() is None:
-                os.kill(self.proc.pid, signal.SIGKILL)
-            self.proc.wait(timeout=STOP_GRACE_S)
-            self.proc = None
+        kill_process(self.proc)
+        self.proc = None
 
     @property
     def running(self):
         return self.proc is not None and self.proc.poll() is None
 
     def log_text(self):
-        try:
-            with open(self.log_path, encoding="utf-8", errors="replace") as f:
-                return f.read()
-        except FileNotFoundError:
-            return ""
+        return read_text(self.log_path)
 
     def __enter__(self):
         return self.start()

@@ -35,7 +35,6 @@ Run as root (namespaces): /usr/bin/python3 tests/integration/xmpp_federation_tes
 import argparse
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -47,8 +46,9 @@ sys.path.insert(0, os.path.join(os.path.dirname(HERE), "lync_client"))
 
 from lync_sipe_test import CaseFailure, check, wait_contact_list_loaded  # noqa: E402
 from sipe_client import SipeClient  # noqa: E402
-from xmpp_env import (DnsServer, EnvError, Netns, Prosody, TestPki, XmppClient,  # noqa: E402
-                      stop_process, wait_until)
+import processes  # noqa: E402
+from processes import wait_until  # noqa: E402
+from xmpp_env import DnsServer, EnvError, Netns, Prosody, TestPki, XmppClient  # noqa: E402
 
 LYNC = "lync.test"
 XMPP = "xmpp.test"
@@ -76,67 +76,25 @@ XMPP_TO_LYNC = [("dnd", "do-not-disturb"), ("away", "be-right-back"), ("xa", "aw
                 ("chat", "available"), (None, "available")]
 
 
-class Causeway:
-    """causeway in the namespace, serving lync.test with the test CA's certificate."""
+class Causeway(processes.Causeway):
+    """causeway in the namespace, serving lync.test with the test CA's certificate, SIP on
+    LYNC_IP, XMPP federation with xmpp.test as Prosody's s2s peer or its XEP-0114 component."""
 
     def __init__(self, netns, binary, workdir, pki, mode):
-        self.netns = netns
-        self.binary = binary
-        self.dir = workdir
-        self.state_dir = os.path.join(workdir, "state")
-        self.config = os.path.join(workdir, "causeway.toml")
-        self.log_path = os.path.join(workdir, "causeway.log")
         self.cert, self.key = pki.cert(LYNC)
-        self.proc = None
-        os.makedirs(workdir, exist_ok=True)
-        with open(self.config, "w") as f:
-            f.write('[general]\nstate_dir = "%s"\nworkers = 2\nshutdown_timeout_s = 5\n'
-                    'log_level = "debug"\n\n'
-                    '[sip]\ndomains = ["%s"]\nudp = []\ntcp = ["%s:5060"]\ntls = ["%s:%d"]\n\n'
-                    '[tls]\ncertificate = "%s"\nkey = "%s"\nca = "%s"\n\n'
-                    '[xmpp]\nfederation = "allow-list"\nfederated_domains = ["%s"]\n'
-                    'receipt_wait_ms = 3000\n'
-                    % (self.state_dir, LYNC, LYNC_IP, LYNC_IP, SIP_TLS_PORT, self.cert, self.key,
-                       pki.ca, XMPP))
-            if mode == "component":
-                f.write('mode = "component"\ndomains = ["%s=%s"]\ncomponent_host = "%s"\n'
-                        'component_port = %d\ncomponent_secret = "%s"\ncomponent_domain = "%s"\n'
-                        % (LYNC, COMPONENT, XMPP_IP, COMPONENT_PORT, COMPONENT_SECRET, COMPONENT))
-            else:
-                f.write('mode = "s2s"\nlisten = ["%s:5269"]\n' % LYNC_IP)
-
-    def add_user(self, user, password, display):
-        r = subprocess.run([self.binary, "--config", self.config, "user", "add",
-                            "sip:%s@%s" % (user, LYNC), "--password", password,
-                            "--display-name", display],
-                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=60)
-        if r.returncode != 0:
-            raise EnvError("causeway user add: exit %d: %s" % (r.returncode, r.stdout.decode()))
-
-    def log(self):
-        try:
-            with open(self.log_path, encoding="utf-8", errors="replace") as f:
-                return f.read()
-        except OSError:
-            return ""
-
-    def start(self):
-        log = open(self.log_path, "a")
-        self.proc = self.netns.spawn(self.binary, "--config", self.config, stdout=log,
-                                     stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
-        log.close()
-        if not wait_until(lambda: "msg=started" in self.log() or self.proc.poll() is not None,
-                          START_TIMEOUT_S):
-            raise EnvError("causeway did not start within %d s" % START_TIMEOUT_S)
-        if self.proc.poll() is not None:
-            raise EnvError("causeway exited %s:\n%s" % (self.proc.returncode, self.log()[-3000:]))
-
-    def stop(self):
-        if self.proc is not None:
-            rc = stop_process(self.proc)
-            self.proc = None
-            return rc
-        return None
+        config = ('[sip]\ndomains = ["%s"]\nudp = []\ntcp = ["%s:5060"]\ntls = ["%s:%d"]\n\n'
+                  '[tls]\ncertificate = "%s"\nkey = "%s"\nca = "%s"\n\n'
+                  '[xmpp]\nfederation = "allow-list"\nfederated_domains = ["%s"]\n'
+                  'receipt_wait_ms = 3000\n'
+                  % (LYNC, LYNC_IP, LYNC_IP, SIP_TLS_PORT, self.cert, self.key, pki.ca, XMPP))
+        if mode == "component":
+            config += ('mode = "component"\ndomains = ["%s=%s"]\ncomponent_host = "%s"\n'
+                       'component_port = %d\ncomponent_secret = "%s"\ncomponent_domain = "%s"\n'
+                       % (LYNC, COMPONENT, XMPP_IP, COMPONENT_PORT, COMPONENT_SECRET, COMPONENT))
+        else:
+            config += 'mode = "s2s"\nlisten = ["%s:5269"]\n' % LYNC_IP
+        super().__init__(binary, workdir, config, spawn_prefix=netns.argv(),
+                         start_timeout_s=START_TIMEOUT_S)
 
 
 class World:
@@ -169,7 +127,7 @@ class World:
         self.prosody.start()
         self.causeway = Causeway(self.ns, self.args.causeway, os.path.join(self.dir, "causeway"),
                                  self.pki, self.args.mode)
-        self.causeway.add_user(*ALICE)
+        self.causeway.add_user(ALICE_URI, ALICE[1], ALICE[2])
         self.causeway.start()
         self.bob = XmppClient(self.ns, BOB_JID, BOB[1], XMPP_IP, self.prosody.c2s_port,
                               self.pki.ca, log_path=os.path.join(self.dir, "bob.log"))
