@@ -1,7 +1,7 @@
 #pragma once
 // Helpers for the sip/io tests: a transport on a real worker thread, blocking loopback clients
 // with timeouts (plain POSIX sockets and OpenSSL, so the test thread never runs the io_context),
-// and a throwaway CA + certificates made with the openssl CLI.
+// and a throwaway CA + certificates (tests/common/net_test_util.h).
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -14,9 +14,6 @@
 
 #include <chrono>
 #include <condition_variable>
-#include <cstdlib>
-#include <filesystem>
-#include <fstream>
 #include <functional>
 #include <future>
 #include <memory>
@@ -31,6 +28,7 @@
 #include "sip/codec/message.h"
 #include "sip/io/transport.h"
 #include "sip/stack/transport.h"
+#include "tests/common/net_test_util.h"
 
 namespace causeway::sip::testing {
 
@@ -329,63 +327,20 @@ inline std::optional<std::string> UdpRecv(int fd, std::chrono::milliseconds time
   return std::string(buf, static_cast<size_t>(n));
 }
 
-// A loopback port nobody listens on: bound, read back, closed.
+// A loopback port nobody listens on (reserved, so no parallel test gets it either).
 inline NetAddress ClosedTcpPort() {
-  NetAddress bound;
-  Fd fd(::socket(AF_INET, SOCK_STREAM, 0));
-  NetAddress any = *NetAddress::Parse("127.0.0.1:0");
-  socklen_t len;
-  sockaddr_storage ss = ToSockaddr(any, &len);
-  ::bind(fd.get(), reinterpret_cast<sockaddr*>(&ss), len);
-  sockaddr_storage out{};
-  socklen_t out_len = sizeof(out);
-  getsockname(fd.get(), reinterpret_cast<sockaddr*>(&out), &out_len);
-  return FromSockaddr(out);
+  return *NetAddress::Parse("127.0.0.1", test_support::ReserveLoopbackPort());
 }
 
 // ---- test PKI -------------------------------------------------------------------------------
 
-// A CA, a server certificate (localhost / 127.0.0.1) and a client certificate
-// (client.example), made with the openssl CLI in a fresh temp dir removed on destruction.
-class TestPki {
+// A CA, a server certificate (localhost / 127.0.0.1), a client certificate (client.example)
+// and another CA; removed on destruction.
+class TestPki : public test_support::TestPki {
  public:
-  TestPki() {
-    char tmpl[] = "/tmp/causeway-sipio-XXXXXX";
-    char* d = ::mkdtemp(tmpl);
-    if (d == nullptr) return;
-    dir_ = d;
-    ok_ = Run("openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes "
-              "-keyout ca.key -out ca.pem -days 2 -subj /CN=Causeway-Test-CA "
-              "-addext basicConstraints=critical,CA:TRUE -addext keyUsage=keyCertSign,cRLSign") &&
-          Leaf("server", "localhost", "DNS:localhost,IP:127.0.0.1") &&
-          Leaf("client", "client.example", "DNS:client.example") &&
-          Run("openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes "
-              "-keyout other-ca.key -out other-ca.pem -days 2 -subj /CN=Other-CA");
-  }
-  ~TestPki() {
-    std::error_code ec;
-    if (!dir_.empty()) std::filesystem::remove_all(dir_, ec);
-  }
-  bool ok() const { return ok_; }
-  std::string Path(std::string_view name) const { return dir_ + "/" + std::string(name); }
-
- private:
-  bool Run(const std::string& cmd) {
-    std::string full = "cd '" + dir_ + "' && " + cmd + " >/dev/null 2>&1";
-    return std::system(full.c_str()) == 0;
-  }
-  bool Leaf(const std::string& name, const std::string& cn, const std::string& san) {
-    std::ofstream(dir_ + "/" + name + ".ext")
-        << "basicConstraints=CA:FALSE\nsubjectAltName=" << san
-        << "\nextendedKeyUsage=serverAuth,clientAuth\n";
-    return Run("openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -keyout " +
-               name + ".key -out " + name + ".csr -subj /CN=" + cn) &&
-           Run("openssl x509 -req -in " + name + ".csr -CA ca.pem -CAkey ca.key "
-               "-CAcreateserial -days 2 -out " + name + ".pem -extfile " + name + ".ext");
-  }
-
-  std::string dir_;
-  bool ok_ = false;
+  TestPki()
+      : test_support::TestPki("sipio", {{"server", "localhost", "DNS:localhost,IP:127.0.0.1"},
+                                        {"client", "client.example", "DNS:client.example"}}) {}
 };
 
 // A blocking OpenSSL client over a connected TCP fd (timeouts come from SO_RCVTIMEO).
