@@ -70,15 +70,31 @@ class FrontEndTest : public ::testing::Test {
   // Registers `user` over connection `connection` from `source` (as after NTLM).
   void Register(std::string_view user, std::string_view source, ConnectionId connection,
                 std::string_view epid) {
+    SendRegister(user, source, connection, epid, 1, "");
+  }
+
+  // Removes the binding Register() made (the same Call-ID, a higher CSeq, Expires: 0), as a
+  // client signing out does.
+  void Unregister(std::string_view user, std::string_view source, ConnectionId connection,
+                  std::string_view epid) {
+    SendRegister(user, source, connection, epid, 2, "Expires: 0\r\n");
+  }
+
+  void SendRegister(std::string_view user, std::string_view source, ConnectionId connection,
+                    std::string_view epid, int cseq, std::string_view extra_headers) {
+    const std::string aor = absl::StrCat("sip:", ToAbsl(user), "@example.test");
     Receive(absl::StrCat("REGISTER sip:example.test SIP/2.0\r\n",
                          "Via: SIP/2.0/TLS ", ToAbsl(source), ";branch=z9hG4bK-r", connection,
-                         "\r\nFrom: <sip:", ToAbsl(user), "@example.test>;tag=r;epid=",
-                         ToAbsl(epid), "\r\nTo: <sip:", ToAbsl(user), "@example.test>\r\n",
-                         "Call-ID: reg-", connection, "\r\nCSeq: 1 REGISTER\r\n",
+                         "-", cseq, "\r\n",
+                         "From: <", aor, ">;tag=r;epid=", ToAbsl(epid), "\r\n",
+                         "To: <", aor, ">\r\n",
+                         "Call-ID: reg-", connection, "\r\n",
+                         "CSeq: ", cseq, " REGISTER\r\n",
                          "Contact: <sip:", ToAbsl(source), ";transport=tls>;+sip.instance=",
-                         "\"<urn:uuid:", connection, ">\"\r\nMax-Forwards: 70\r\n",
+                         "\"<urn:uuid:", connection, ">\"\r\n",
+                         ToAbsl(extra_headers), "Max-Forwards: 70\r\n",
                          "Content-Length: 0\r\n\r\n"),
-            From(source, connection, absl::StrCat("sip:", ToAbsl(user), "@example.test")));
+            From(source, connection, aor));
   }
 
   void Receive(std::string text, const ReceiveInfo& info) {
@@ -310,14 +326,7 @@ TEST_F(FrontEndTest, ContactsAddedLaterJoinTheBatchedSubscription) {
   transport_.Take();
   front_end_->OnRegistrationChanged("sip:bob@example.test");  // nothing changed: no notify
   EXPECT_EQ(transport_.Count("BENOTIFY"), 0u);
-  Receive(absl::StrCat("REGISTER sip:example.test SIP/2.0\r\n",
-                       "Via: SIP/2.0/TLS 127.0.0.3:40000;branch=z9hG4bK-bye\r\n",
-                       "From: <sip:bob@example.test>;tag=r;epid=e3\r\n",
-                       "To: <sip:bob@example.test>\r\nCall-ID: reg-3\r\nCSeq: 2 REGISTER\r\n",
-                       "Contact: <sip:127.0.0.3:40000;transport=tls>;+sip.instance=",
-                       "\"<urn:uuid:3>\"\r\nExpires: 0\r\nMax-Forwards: 70\r\n",
-                       "Content-Length: 0\r\n\r\n"),
-          From("127.0.0.3:40000", 3, "sip:bob@example.test"));
+  Unregister("bob", "127.0.0.3:40000", 3, "e3");
   front_end_->OnRegistrationChanged("sip:bob@example.test");
   EXPECT_TRUE(absl::StrContains(ToAbsl(Last("BENOTIFY").body()), "<availability>18500</availability>"));
 }
@@ -460,14 +469,7 @@ TEST_F(FrontEndTest, PresenceIsAggregatedAndFannedOutToWatchers) {
 
   // alice signs out: bob sees offline.
   transport_.Take();
-  Receive(absl::StrCat("REGISTER sip:example.test SIP/2.0\r\n",
-                       "Via: SIP/2.0/TLS 127.0.0.1:40000;branch=z9hG4bK-unreg\r\n",
-                       "From: <sip:alice@example.test>;tag=r;epid=e1\r\n",
-                       "To: <sip:alice@example.test>\r\nCall-ID: reg-1\r\nCSeq: 2 REGISTER\r\n",
-                       "Contact: <sip:127.0.0.1:40000;transport=tls>;+sip.instance=",
-                       "\"<urn:uuid:1>\"\r\nExpires: 0\r\nMax-Forwards: 70\r\n",
-                       "Content-Length: 0\r\n\r\n"),
-          From("127.0.0.1:40000", 1, "sip:alice@example.test"));
+  Unregister("alice", "127.0.0.1:40000", 1, "e1");
   EXPECT_EQ(Last("SIP/2.0").status_code(), 200);
   front_end_->OnRegistrationChanged("sip:alice@example.test");
   EXPECT_TRUE(absl::StrContains(ToAbsl(Last("BENOTIFY").body()), "<availability>18500</availability>"));
@@ -674,14 +676,7 @@ TEST_F(FederatedFrontEndTest, SignOutIsOfflineForRemoteSubscribers) {
               "<subscriber user=\"bob@xmpp.test\" acknowledged=\"true\"/></setSubscribers>",
               "ack");
   TakeOutputs();
-  Receive(absl::StrCat("REGISTER sip:example.test SIP/2.0\r\n",
-                       "Via: SIP/2.0/TLS 127.0.0.1:40000;branch=z9hG4bK-unreg\r\n",
-                       "From: <sip:alice@example.test>;tag=r;epid=e1\r\n",
-                       "To: <sip:alice@example.test>\r\nCall-ID: reg-1\r\nCSeq: 2 REGISTER\r\n",
-                       "Contact: <sip:127.0.0.1:40000;transport=tls>;+sip.instance=",
-                       "\"<urn:uuid:1>\"\r\nExpires: 0\r\nMax-Forwards: 70\r\n",
-                       "Content-Length: 0\r\n\r\n"),
-          From("127.0.0.1:40000", 1, "sip:alice@example.test"));
+  Unregister("alice", "127.0.0.1:40000", 1, "e1");
   front_end_->OnRegistrationChanged(kAliceAor);
   EXPECT_EQ(TakeOutputs(), std::vector<std::string>{
                                "presence sip:alice@example.test sip:bob@xmpp.test 18500"});
