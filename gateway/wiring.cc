@@ -11,6 +11,7 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "core/strings.h"
+#include "xmpp/codec/jid.h"
 
 namespace causeway::gateway {
 namespace {
@@ -233,7 +234,9 @@ xmpp::io::S2sServiceConfig MakeS2sServiceConfig(const GatewayConfig& config,
   options.dns.dns.channel.timeout = std::chrono::milliseconds(config.dns.timeout_ms);
   options.dns.dns.channel.tries = static_cast<int>(config.dns.tries);
   for (const XmppStaticRoute& route : xmpp.static_routes) {
-    options.static_routes[route.domain].push_back(route.address);
+    // Keyed as the s2s layer meets the domain: in JIDs, with U-labels (RFC 7622 §3.2).
+    absl::StatusOr<xmpp::Jid> domain = xmpp::Jid::Make("", route.domain);
+    options.static_routes[domain.ok() ? domain->domain() : route.domain].push_back(route.address);
   }
   return options;
 }

@@ -5,6 +5,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "core/strings.h"
+#include "xmpp/codec/jid.h"
 
 namespace causeway::mappings {
 namespace {
@@ -146,6 +147,29 @@ std::string UnescapeJidNode(std::string_view escaped) {
   return out;
 }
 
+namespace {
+
+// A configured remote domain in every form it can be met in: as written (lower-cased), as XMPP
+// addresses carry it (U-labels, RFC 7622 §3.2) and as DNS and SIP hosts do (A-labels).
+std::vector<std::string> DomainForms(std::string_view domain) {
+  std::vector<std::string> forms = {absl::AsciiStrToLower(ToAbsl(domain))};
+  if (absl::StatusOr<xmpp::Jid> jid = xmpp::Jid::Make("", domain); jid.ok()) {
+    forms.push_back(jid->domain());
+    if (absl::StatusOr<std::string> ascii = xmpp::DomainpartToAscii(jid->domain()); ascii.ok()) {
+      forms.push_back(absl::AsciiStrToLower(*ascii));
+    }
+  }
+  return forms;
+}
+
+// A local XMPP domain as JIDs carry it (U-labels); as written when it is no JID domainpart.
+std::string XmppDomainForm(std::string_view domain) {
+  absl::StatusOr<xmpp::Jid> jid = xmpp::Jid::Make("", domain);
+  return jid.ok() ? jid->domain() : absl::AsciiStrToLower(ToAbsl(domain));
+}
+
+}  // namespace
+
 absl::StatusOr<DomainMap> DomainMap::Create(const DomainMapConfig& config) {
   DomainMap map;
   map.open_federation_ = config.open_federation;
@@ -153,7 +177,7 @@ absl::StatusOr<DomainMap> DomainMap::Create(const DomainMapConfig& config) {
     if (absl::Status s = CheckDomainName(pair.sip_domain); !s.ok()) return s;
     if (absl::Status s = CheckDomainName(pair.xmpp_domain); !s.ok()) return s;
     std::string sip = absl::AsciiStrToLower(ToAbsl(pair.sip_domain));
-    std::string xmpp = absl::AsciiStrToLower(ToAbsl(pair.xmpp_domain));
+    std::string xmpp = XmppDomainForm(pair.xmpp_domain);
     if (!map.sip_to_xmpp_.emplace(sip, xmpp).second) {
       return absl::InvalidArgumentError(absl::StrCat("SIP domain listed twice: ", sip));
     }
@@ -163,19 +187,21 @@ absl::StatusOr<DomainMap> DomainMap::Create(const DomainMapConfig& config) {
   }
   for (const std::string& remote : config.federated_domains) {
     if (absl::Status s = CheckDomainName(remote); !s.ok()) return s;
-    std::string lower = absl::AsciiStrToLower(ToAbsl(remote));
-    if (map.sip_to_xmpp_.contains(lower) || map.xmpp_to_sip_.contains(lower)) {
-      return absl::InvalidArgumentError(absl::StrCat("federated domain is local: ", lower));
+    for (std::string& form : DomainForms(remote)) {
+      if (map.sip_to_xmpp_.contains(form) || map.xmpp_to_sip_.contains(form)) {
+        return absl::InvalidArgumentError(absl::StrCat("federated domain is local: ", form));
+      }
+      map.federated_.insert(std::move(form));
     }
-    map.federated_.insert(std::move(lower));
   }
   for (const std::string& blocked : config.blocked_domains) {
     if (absl::Status s = CheckDomainName(blocked); !s.ok()) return s;
-    std::string lower = absl::AsciiStrToLower(ToAbsl(blocked));
-    if (map.sip_to_xmpp_.contains(lower) || map.xmpp_to_sip_.contains(lower)) {
-      return absl::InvalidArgumentError(absl::StrCat("blocked domain is local: ", lower));
+    for (std::string& form : DomainForms(blocked)) {
+      if (map.sip_to_xmpp_.contains(form) || map.xmpp_to_sip_.contains(form)) {
+        return absl::InvalidArgumentError(absl::StrCat("blocked domain is local: ", form));
+      }
+      map.blocked_.insert(std::move(form));
     }
-    map.blocked_.insert(std::move(lower));
   }
   return map;
 }

@@ -181,6 +181,23 @@ TEST(DomainMap, FederationIsClosedOrAnAllowList) {
   EXPECT_EQ(allow.XmppDomainFor("jabber.test").status().code(), absl::StatusCode::kNotFound);
 }
 
+TEST(DomainMap, AnInternationalDomainListedInEitherFormMatchesJidsAndHosts) {
+  // XMPP addresses carry U-labels (RFC 7622 §3.2), DNS and SIP hosts A-labels.
+  const std::string u_label = "\xC3\xA4\xC3\xB6\xC3\xBC.example";  // "äöü.example"
+  for (const std::string& listed : {std::string("xn--4ca0bs.example"), u_label}) {
+    DomainMapConfig closed = Lab();
+    closed.open_federation = false;
+    closed.federated_domains = {listed};
+    const DomainMap allow = Map(closed);
+    EXPECT_TRUE(allow.SipDomainFor(u_label).ok()) << listed;
+    EXPECT_TRUE(allow.XmppDomainFor("xn--4ca0bs.example").ok()) << listed;
+    DomainMapConfig open = Lab();
+    open.blocked_domains = {listed};
+    const DomainMap blocked = Map(open);
+    EXPECT_EQ(blocked.SipDomainFor(u_label).status().code(), absl::StatusCode::kNotFound) << listed;
+  }
+}
+
 TEST(DomainMap, ABlockedDomainIsUnreachableBothWaysEvenUnderOpenFederation) {
   DomainMapConfig c = Lab();  // open federation
   c.blocked_domains = {"Spam.TEST"};

@@ -58,6 +58,15 @@ TEST(CertificateTest, DnsIdExactAndCaseInsensitive) {
   EXPECT_FALSE(CertificateNamesDomain(WithDns({"xmpp.test"}), ""));
 }
 
+TEST(CertificateTest, AnInternationalDomainIsMatchedInItsALabelForm) {
+  // JIDs carry U-labels, certificates' DNS-IDs A-labels (RFC 6125 §6.4.2).
+  const std::string u_label = "\xC3\xA4\xC3\xB6\xC3\xBC.example";  // "äöü.example"
+  EXPECT_TRUE(CertificateNamesDomain(WithDns({"xn--4ca0bs.example"}), u_label));
+  EXPECT_TRUE(CertificateNamesDomain(WithDns({"*.xn--4ca0bs.example"}),
+                                     "chat." + u_label));
+  EXPECT_FALSE(CertificateNamesDomain(WithDns({"xn--4ca0bs.example"}), "aou.example"));
+}
+
 TEST(CertificateTest, WildcardCoversExactlyOneLeftmostLabel) {
   TlsInfo info = WithDns({"*.example.com"});
   EXPECT_TRUE(CertificateNamesDomain(info, "chat.example.com"));

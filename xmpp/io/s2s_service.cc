@@ -17,6 +17,7 @@
 #include "absl/strings/str_cat.h"
 #include "core/log.h"
 #include "core/strings.h"
+#include "xmpp/codec/jid.h"
 #include "xmpp/codec/stanza.h"
 #include "xmpp/io/prefixed_socket.h"
 
@@ -310,8 +311,10 @@ class S2sService::Connection : public std::enable_shared_from_this<Connection>,
     asio::ssl::stream_base::handshake_type type = asio::ssl::stream_base::server;
     if (tls_role_ == s2s::TlsRole::kClient) {
       type = asio::ssl::stream_base::client;
-      // RFC 6120 §13.7.2.1: SNI names the domain we want the certificate for.
-      SSL_set_tlsext_host_name(tls_stream_->native_handle(), pair_.remote.c_str());
+      // RFC 6120 §13.7.2.1: SNI names the domain we want the certificate for, in A-labels.
+      absl::StatusOr<std::string> a_labels = DomainpartToAscii(pair_.remote);
+      std::string sni = a_labels.ok() ? *std::move(a_labels) : pair_.remote;
+      SSL_set_tlsext_host_name(tls_stream_->native_handle(), sni.data());
     }
     tls_stream_->async_handshake(
         type, [self = shared_from_this()](const boost::system::error_code& ec) {
@@ -768,7 +771,9 @@ void S2sService::StartAttempt(Outbound& out) {
   }
   dns::SrvRequest request;
   request.services = config_->srv_services;
-  request.domain = out.pair.remote;
+  // DNS names are A-labels; JIDs (and so the pair) hold U-labels (RFC 7622 §3.2).
+  absl::StatusOr<std::string> dns_name = DomainpartToAscii(out.pair.remote);
+  request.domain = dns_name.ok() ? *std::move(dns_name) : out.pair.remote;
   request.fallback_port = config_->fallback_port;
   resolver_->Resolve(request, [this, alive = std::weak_ptr<bool>(alive_), key = out.key,
                                attempt](dns::SrvResolver::Result result) {

@@ -8,6 +8,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "core/strings.h"
+#include "xmpp/codec/jid.h"
 
 namespace causeway::xmpp::io {
 namespace {
@@ -40,13 +41,19 @@ std::string OtherNameValue(const OTHERNAME* other) {
   return {};
 }
 
+// Domains are keyed by their A-label form, which SNI carries (RFC 6066 §3); JIDs hold U-labels.
+std::string TlsKey(std::string_view domain) {
+  absl::StatusOr<std::string> a_labels = DomainpartToAscii(domain);
+  return absl::AsciiStrToLower(ToAbsl(a_labels.ok() ? std::string_view(*a_labels) : domain));
+}
+
 }  // namespace
 
 absl::StatusOr<std::shared_ptr<const S2sTls>> S2sTls::Create(
     const std::vector<S2sDomainTlsOptions>& domains) {
   std::shared_ptr<S2sTls> tls(new S2sTls());
   for (const S2sDomainTlsOptions& d : domains) {
-    std::string name = absl::AsciiStrToLower(ToAbsl(d.domain));
+    std::string name = TlsKey(d.domain);
     if (name.empty()) return absl::InvalidArgumentError("s2s TLS: empty domain");
     if (tls->domains_.contains(name)) {
       return absl::InvalidArgumentError(absl::StrCat("s2s TLS: domain ", name, " given twice"));
@@ -94,12 +101,12 @@ int S2sTls::OnServerName(SSL* ssl, int* /*alert*/, void* arg) {
 }
 
 runtime::TlsContextPtr S2sTls::client_context(std::string_view local_domain) const {
-  auto it = domains_.find(absl::AsciiStrToLower(ToAbsl(local_domain)));
+  auto it = domains_.find(TlsKey(local_domain));
   return it == domains_.end() ? nullptr : it->second.client;
 }
 
 runtime::TlsContextPtr S2sTls::server_context(std::string_view local_domain) const {
-  auto it = domains_.find(absl::AsciiStrToLower(ToAbsl(local_domain)));
+  auto it = domains_.find(TlsKey(local_domain));
   return it == domains_.end() ? nullptr : it->second.server;
 }
 

@@ -1,8 +1,10 @@
 #include "xmpp/s2s/certificate.h"
 
+#include "absl/status/statusor.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "core/strings.h"
+#include "xmpp/codec/jid.h"
 
 namespace causeway::xmpp::s2s {
 namespace {
@@ -36,6 +38,12 @@ bool DnsIdMatches(std::string_view presented, std::string_view domain) {
 
 bool CertificateNamesDomain(const TlsInfo& info, std::string_view domain) {
   if (domain.empty()) return false;
+  // JIDs hold U-labels (RFC 7622 §3.2); DNS-IDs, SRV-IDs and the CN hold A-labels (RFC 6125
+  // §6.4.2), the XmppAddr the JID form (RFC 6120 §13.7.1.4).
+  absl::StatusOr<std::string> a_labels = DomainpartToAscii(domain);
+  if (!a_labels.ok()) return false;
+  const std::string_view jid_domain = domain;
+  domain = *a_labels;
   for (const std::string& srv : info.srv_names) {
     constexpr std::string_view kService = "_xmpp-server.";
     if (srv.size() > kService.size() && absl::StartsWithIgnoreCase(ToAbsl(srv), ToAbsl(kService)) &&
@@ -44,7 +52,7 @@ bool CertificateNamesDomain(const TlsInfo& info, std::string_view domain) {
     }
   }
   for (const std::string& addr : info.xmpp_addrs) {
-    if (NamesEqual(addr, domain)) return true;
+    if (NamesEqual(addr, jid_domain)) return true;
   }
   for (const std::string& dns : info.dns_names) {
     if (DnsIdMatches(dns, domain)) return true;
