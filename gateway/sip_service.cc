@@ -120,6 +120,29 @@ class Shard final : public sip::TransportUser, public sip::Transport, public sip
 
   runtime::Worker& worker() { return worker_; }
   Bus& bus() { return bus_; }
+
+  // Worker thread only (SipServiceHooks::on_worker_stats).
+  SipWorkerStats Stats() const {
+    SipWorkerStats stats;
+    if (transport_) {
+      stats.transport = &transport_->counters();
+      stats.connections = transport_->connection_count();
+    }
+    if (!server_) return stats;  // closed
+    stats.open = true;
+    stats.client_transactions = server_->layer().client_count();
+    stats.server_transactions = server_->layer().server_count();
+    stats.proxy_contexts = server_->proxy().context_count();
+    stats.server = server_->stats();
+    stats.proxy = server_->proxy().stats();
+    stats.registrar = server_->registrar().stats();
+    if (security_) {
+      stats.security = security_->stats();
+      stats.security_associations = security_->association_count();
+    }
+    if (presence_federation_) stats.presence_federation = presence_federation_->stats();
+    return stats;
+  }
   sip::SipTransport& transport() { return *transport_; }
   sip::SipServer& server() { return *server_; }
 
@@ -515,6 +538,10 @@ absl::Status SipService::Start(const StartContext& context) {
     absl::Status status = shard->Init(config, transport, *location_, /*purge=*/i == 0);
     if (!status.ok()) return status;
     if (hooks_.on_worker) hooks_.on_worker(runtime_->worker(i), shard->bus());
+    if (hooks_.on_worker_stats) {
+      const Shard* stats_of = shard.get();
+      hooks_.on_worker_stats(runtime_->worker(i), [stats_of] { return stats_of->Stats(); });
+    }
     if (i == 0) {
       // Later workers bind the ports the first one got (port 0 in tests means ephemeral).
       transport.listen = shard->transport().BoundListeners();
@@ -524,6 +551,12 @@ absl::Status SipService::Start(const StartContext& context) {
       }
     }
     shards_.push_back(std::move(shard));
+  }
+  if (hooks_.on_shared_stats) {
+    hooks_.on_shared_stats([this] {
+      return SipSharedStats{location_->aor_count(), location_->binding_count(),
+                            front_end_state_->stats(), front_end_state_->subscription_count()};
+    });
   }
   absl::Status started = runtime_->Start();
   if (!started.ok()) return started;
