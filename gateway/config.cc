@@ -59,6 +59,8 @@ constexpr Section kSections[] = {
              "told at sign-in."},
     {"xmpp", "The XMPP edge: federation with XMPP servers (server-to-server, RFC 6120) so Lync and "
              "XMPP users see each other's presence and chat."},
+    {"metrics", "The HTTP endpoint for monitoring: GET /metrics (Prometheus text format), /health "
+                "and /ready."},
 };
 
 std::string_view TypeName(const Value& v) {
@@ -259,6 +261,27 @@ Value GetXmppMode(const GatewayConfig& c) { return std::string(XmppModeName(c.xm
 std::string DomainName(std::string_view text) {
   std::string domain = ToLowerAscii(text);
   return IsValidHostname(domain) ? domain : std::string();
+}
+
+// metrics.listen: "ip:port" (port defaults to 9464, 0 refused) or "" (off).
+std::string SetMetricsListen(const Value& v, GatewayConfig& c) {
+  const std::string& s = std::get<std::string>(v);
+  if (s.empty()) {
+    c.metrics.listen.reset();
+    return "";
+  }
+  std::optional<NetAddress> a = NetAddress::Parse(s, 9464);
+  if (!a) {
+    return absl::StrCat("\"", ToAbsl(s),
+                        "\" is not an IP address with optional port (e.g. 127.0.0.1:9464), or \"\" "
+                        "for off");
+  }
+  if (a->port() == 0) return absl::StrCat("\"", ToAbsl(s), "\": port 0 is not allowed");
+  c.metrics.listen = *a;
+  return "";
+}
+Value GetMetricsListen(const GatewayConfig& c) {
+  return c.metrics.listen ? c.metrics.listen->ToString() : std::string();
 }
 
 // xmpp.domains: "sip_domain=xmpp_domain" or "domain" (the same name on both sides).
@@ -568,6 +591,11 @@ const std::vector<Option>& Options() {
        &GetString<kXmpp, &X::component_secret>},
       {"xmpp", "component_domain", "Component mode: the component's JID domain.",
        Value(std::string()), &SetComponentDomain, &GetString<kXmpp, &X::component_domain>},
+      // [metrics]
+      {"metrics", "listen",
+       "Address of the metrics endpoint, \"ip:port\" (port defaults to 9464); \"\" = off. Keep it "
+       "on loopback or a management network: it is plain HTTP without authentication.",
+       Value(std::string("127.0.0.1:9464")), &SetMetricsListen, &GetMetricsListen},
   };
   return *options;
 }
@@ -651,6 +679,15 @@ std::string CheckConsistency(const GatewayConfig& c) {
   }
   if (c.tls.verify_clients && c.tls.ca.empty()) {
     return "tls.verify_clients: requires tls.ca (the CAs client certificates must chain to)";
+  }
+  if (c.metrics.listen) {
+    const NetAddress& m = *c.metrics.listen;
+    for (const auto* stream : {&s.tcp, &s.tls}) {
+      if (std::find(stream->begin(), stream->end(), m) != stream->end()) {
+        return absl::StrCat("metrics.listen: ", m.ToString(), " is also a sip.",
+                            stream == &s.tcp ? "tcp" : "tls", " listen address");
+      }
+    }
   }
   return CheckXmpp(c);
 }

@@ -8,6 +8,7 @@
 // so the daemon can print them as they are and exit 2.
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <variant>
@@ -118,6 +119,11 @@ struct XmppConfig {
   std::string component_domain;
 };
 
+// The HTTP metrics endpoint (gateway/metrics_http.h): /metrics, /health, /ready.
+struct MetricsConfig {
+  std::optional<NetAddress> listen;  // nullopt = off (listen = "")
+};
+
 // Always obtain one from DefaultConfig() or LoadConfig*(): the member initializers above are only
 // zero values, the real defaults live in the option table.
 struct GatewayConfig {
@@ -127,6 +133,7 @@ struct GatewayConfig {
   DnsConfig dns;
   LyncConfig lync;
   XmppConfig xmpp;
+  MetricsConfig metrics;
 };
 
 // The embedded defaults (what `causeway` with no --config runs with).

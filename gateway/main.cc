@@ -1,7 +1,8 @@
 // causeway: the gateway daemon. Everything but the list of services lives in the gateway library
 // (daemon.h); the composition root wires the services together here: the SIP service owns the
-// workers and their buses, and the XMPP edge attaches to each worker through the SIP service's
-// on_worker hook.
+// workers and their buses, the XMPP edge attaches to each worker through the SIP service's
+// on_worker hook, and both register their statistics with the metrics collector that the metrics
+// endpoint (listed last) reads.
 
 #include <boost/asio/io_context.hpp>
 #include <chrono>
@@ -14,6 +15,9 @@
 #include "core/log.h"
 #include "core/strings.h"
 #include "gateway/daemon.h"
+#include "gateway/metrics_collector.h"
+#include "gateway/metrics_service.h"
+#include "gateway/metrics_sources.h"
 #include "gateway/sip_service.h"
 #include "gateway/wiring.h"
 #include "gateway/xmpp_edge.h"
@@ -34,6 +38,8 @@ namespace {
 // IMs sent while the daemon drains fail at once; the edges then stop as in s2s mode.
 class XmppService final : public Service {
  public:
+  explicit XmppService(std::shared_ptr<MetricsCollector> metrics) : metrics_(std::move(metrics)) {}
+
   std::string_view Name() const override { return "xmpp"; }
 
   absl::Status Start(const StartContext& context) override {
@@ -56,6 +62,9 @@ class XmppService final : public Service {
             absl::StrCat("xmpp.component: ", link.status().message()));
       }
       link_ = *std::move(link);
+      metrics_->AddSource([link = link_.get()](MetricsWriter& out) {
+        WriteComponentMetrics(link->stats(), link->lost(), out);
+      });
       options_ = std::move(options);
       log::Info("xmpp", "component edge prepared",
                 {{"domain", config.xmpp.component_domain},
@@ -111,6 +120,10 @@ class XmppService final : public Service {
                   {"why", FromAbsl(edge.status().message())}});
       return;
     }
+    metrics_->AddWorkerSource(
+        worker, [edge_ptr = edge->get(), index = worker.index()](MetricsWriter& out) {
+          WriteXmppEdgeMetrics(edge_ptr->stats(), edge_ptr->s2s_stats(), index, out);
+        });
     if (listeners_.empty()) {
       for (const NetAddress& address : (*edge)->listen_addresses()) {
         listeners_.push_back(absl::StrCat("xmpp-s2s:", address.ToString()));
@@ -133,6 +146,7 @@ class XmppService final : public Service {
   }
 
  private:
+  std::shared_ptr<MetricsCollector> metrics_;
   std::shared_ptr<const XmppEdgeOptions> options_;  // null: [xmpp] mode = "off"
   std::unique_ptr<ComponentLink> link_;             // component mode
   std::unique_ptr<EdgeRouting> routing_;            // s2s mode: one outbound stream per domain
@@ -144,7 +158,8 @@ class XmppService final : public Service {
 // XMPP, the receipt wait), and the config is only known there (ServicesFactory takes none).
 class SipServiceWithXmpp final : public Service {
  public:
-  explicit SipServiceWithXmpp(XmppService& xmpp) : xmpp_(xmpp) {}
+  SipServiceWithXmpp(XmppService& xmpp, std::shared_ptr<MetricsCollector> metrics)
+      : xmpp_(xmpp), metrics_(std::move(metrics)) {}
 
   std::string_view Name() const override { return "sip"; }
 
@@ -156,6 +171,7 @@ class SipServiceWithXmpp final : public Service {
     // Null when [xmpp] is off: the SIP side then runs no IM bridge.
     hooks.xmpp_domains = xmpp_.domains();
     hooks.receipt_wait = std::chrono::milliseconds(context.config->xmpp.receipt_wait_ms);
+    AttachSipMetrics(*metrics_, hooks);
     sip_ = MakeSipService(std::move(hooks));
     return sip_->Start(context);
   }
@@ -172,15 +188,19 @@ class SipServiceWithXmpp final : public Service {
 
  private:
   XmppService& xmpp_;
+  std::shared_ptr<MetricsCollector> metrics_;
   std::unique_ptr<Service> sip_;
 };
 
 std::vector<std::unique_ptr<Service>> MakeServices() {
-  auto xmpp = std::make_unique<XmppService>();
-  auto sip = std::make_unique<SipServiceWithXmpp>(*xmpp);
+  auto metrics = std::make_shared<MetricsCollector>();
+  auto xmpp = std::make_unique<XmppService>(metrics);
+  auto sip = std::make_unique<SipServiceWithXmpp>(*xmpp, metrics);
   std::vector<std::unique_ptr<Service>> services;
   services.push_back(std::move(xmpp));  // first: prepared before the SIP workers exist
   services.push_back(std::move(sip));
+  // Last: starts once the workers registered their sources, stops before they go away.
+  services.push_back(std::make_unique<MetricsService>(std::move(metrics)));
   return services;
 }
 

@@ -145,7 +145,8 @@ class Causeway:
     """The causeway binary as a daemon, with its config, state dir and log in `workdir`.
 
     causeway.toml is a [general] section (state_dir = WORKDIR/state, two workers, a 5 s
-    shutdown, `log_level`) followed by `config`, the test's own sections. `spawn_prefix` goes
+    shutdown, `log_level`) followed by `config`, the test's own sections, and `[metrics]
+    listen = ""` when `config` has no [metrics] section. `spawn_prefix` goes
     before the command line: ("ip", "netns", "exec", NAME) runs the daemon inside a network
     namespace. `causeway user add` runs without it: it only writes the state dir's database.
     The daemon gets SIGTERM if the test dies, so it shuts down as it would in production.
@@ -162,9 +163,12 @@ class Causeway:
         self.stop_timeout_s = stop_timeout_s    # SIGTERM drains for up to shutdown_timeout_s
         self.proc = None
         os.makedirs(workdir, exist_ok=True)
+        # The metrics endpoint defaults to 127.0.0.1:9464: off unless the test configures it, so
+        # daemons of tests running side by side do not fight over that port.
+        metrics = "" if "[metrics]" in config else '\n[metrics]\nlisten = ""\n'
         with open(self.config_path, "w") as f:
             f.write('[general]\nstate_dir = "%s"\nworkers = 2\nshutdown_timeout_s = 5\n'
-                    'log_level = "%s"\n\n%s' % (self.state_dir, log_level, config))
+                    'log_level = "%s"\n\n%s%s' % (self.state_dir, log_level, config, metrics))
 
     @property
     def self_signed_cert(self):

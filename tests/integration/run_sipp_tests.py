@@ -259,6 +259,8 @@ class CausewayProxy(Proxy):
             f.write('domains = ["%s"]\n\n' % DOMAIN)
             f.write('[tls]\ncertificate = "%s"\nkey = "%s"\nca = "%s"\n'
                     % (tls.get("proxy_cert", ""), tls.get("proxy_key", ""), tls.get("ca", "")))
+            # Off: its default port 9464 would clash with a daemon of a test running alongside.
+            f.write('\n[metrics]\nlisten = ""\n')
         return [self.binary, "--config", config]
 
 
