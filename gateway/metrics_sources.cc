@@ -124,6 +124,9 @@ constexpr CounterField<sip::ProxyStats> kProxyCounters[] = {
      &sip::ProxyStats::timeouts},
     {"causeway_sip_proxy_cancels_total", "CANCELs received from callers.",
      &sip::ProxyStats::cancels},
+    {"causeway_sip_proxy_originated_total",
+     "Requests of local services (the XMPP bridge) routed by the proxy.",
+     &sip::ProxyStats::originated},
 };
 
 constexpr CounterField<sip::RegistrarStats> kRegistrarCounters[] = {
@@ -158,6 +161,12 @@ constexpr CounterField<sip::lync::SecurityLayerStats> kSecurityCounters[] = {
      &sip::lync::SecurityLayerStats::digest_challenged},
     {"causeway_auth_locked_out_total", "403 answers for too many failed attempts.",
      &sip::lync::SecurityLayerStats::locked_out},
+    {"causeway_auth_unknown_senders_total",
+     "Requests refused (403): From in one of our domains but no user of ours.",
+     &sip::lync::SecurityLayerStats::unknown_senders},
+    {"causeway_auth_impersonations_total",
+     "Signed requests refused (403): From is not the signed-in user.",
+     &sip::lync::SecurityLayerStats::impersonations},
 };
 
 constexpr CounterField<PresenceFederation::Stats> kPresenceFederationCounters[] = {
