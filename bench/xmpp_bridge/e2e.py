@@ -29,7 +29,7 @@ missing / out of order / duplicates. The ratio e2e / xmpp of the highest passing
 
 Run as root (ip netns); exits 77 otherwise:
   /usr/bin/python3 bench/xmpp_bridge/e2e.py --causeway build/e2e/gateway/causeway \
-      [--rates 200 500 1000 2000 3000 4000] [--step-seconds 10] [--paths e2e xmpp] [--keep DIR]
+      [--rates 200 500 1000 2000 3000 4000 5000 6000] [--step-seconds 10] [--paths e2e xmpp] [--keep DIR]
 
 Every process is started under `ip netns exec` with a parent-death signal and stopped by PID;
 every wait is bounded.
@@ -73,7 +73,7 @@ MAX_FAILED_RATIO = sip_load.MAX_FAILED_RATIO
 MIN_CARRIED_RATIO = 0.9  # answered messages per second over the offered rate
 CLK_TCK = sip_load.CLK_TCK
 SIP_TCP_PORT = 5060  # causeway's SIP TCP listener in the federation test's config
-DEFAULT_RATES = [200, 500, 1000, 2000, 3000, 4000]
+DEFAULT_RATES = [200, 500, 1000, 2000, 3000, 4000, 5000, 6000]
 PASSWORD = "bench-pw-1"
 UAC_XML = os.path.join(HERE, "im_uac_users.xml")
 AGENT_READY_TIMEOUT_S = 60.0
