@@ -29,7 +29,8 @@ missing / out of order / duplicates. The ratio e2e / xmpp of the highest passing
 
 Run as root (ip netns); exits 77 otherwise:
   /usr/bin/python3 bench/xmpp_bridge/e2e.py --causeway build/e2e/gateway/causeway \
-      [--rates 200 500 1000 2000 3000 4000 5000 6000] [--step-seconds 10] [--paths e2e xmpp] [--keep DIR]
+      [--rates 200 500 1000 2000 3000 4000 5000 6000] [--step-seconds 10] [--paths e2e xmpp] \
+      [--keep DIR]
 
 Every process is started under `ip netns exec` with a parent-death signal and stopped by PID;
 every wait is bounded.
