@@ -1,12 +1,6 @@
 #pragma once
 // A blocking loopback HTTP client for the metrics tests, and a reader of exposition text.
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <poll.h>
-#include <sys/socket.h>
-#include <unistd.h>
-
 #include <chrono>
 #include <cstdint>
 #include <optional>
@@ -16,35 +10,14 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_split.h"
 #include "core/strings.h"
+#include "tests/common/loopback_tcp.h"
 
 namespace causeway::gateway::testing {
 
 // One TCP connection to 127.0.0.1:`port` with bounded waits.
-class LoopbackClient {
+class LoopbackClient : public test_support::LoopbackTcpClient {
  public:
-  explicit LoopbackClient(uint16_t port) {
-    fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_port = htons(port);
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    connected_ = ::connect(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0;
-  }
-  ~LoopbackClient() { ::close(fd_); }
-  LoopbackClient(const LoopbackClient&) = delete;
-  LoopbackClient& operator=(const LoopbackClient&) = delete;
-
-  bool connected() const { return connected_; }
-
-  bool Send(std::string_view bytes) {
-    size_t sent = 0;
-    while (sent < bytes.size()) {
-      ssize_t n = ::send(fd_, bytes.data() + sent, bytes.size() - sent, MSG_NOSIGNAL);
-      if (n <= 0) return false;
-      sent += static_cast<size_t>(n);
-    }
-    return true;
-  }
+  using LoopbackTcpClient::LoopbackTcpClient;
 
   // Everything until the peer closes; nullopt when it has not closed after `timeout` (what
   // arrived so far is in partial()).
@@ -52,23 +25,17 @@ class LoopbackClient {
       std::chrono::milliseconds timeout = std::chrono::seconds(10)) {
     const auto deadline = std::chrono::steady_clock::now() + timeout;
     for (;;) {
-      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-          deadline - std::chrono::steady_clock::now());
-      if (left.count() <= 0) return std::nullopt;
-      pollfd p{fd_, POLLIN, 0};
-      if (::poll(&p, 1, static_cast<int>(left.count())) <= 0) return std::nullopt;
-      char chunk[4096];
-      ssize_t n = ::recv(fd_, chunk, sizeof chunk, 0);
-      if (n <= 0) return partial_;  // closed (or reset after the response)
-      partial_.append(chunk, static_cast<size_t>(n));
+      switch (ReadSome(partial_, deadline)) {
+        case Read::kData: continue;
+        case Read::kClosed: return partial_;  // closed (or reset after the response)
+        case Read::kTimeout: return std::nullopt;
+      }
     }
   }
 
   const std::string& partial() const { return partial_; }
 
  private:
-  int fd_ = -1;
-  bool connected_ = false;
   std::string partial_;
 };
 
