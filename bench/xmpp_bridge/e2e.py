@@ -53,7 +53,7 @@ sys.path.insert(0, INTEGRATION)
 
 from processes import stop_process  # noqa: E402
 from xmpp_env import (PYTHON, DnsServer, EnvError, Netns, Prosody, TestPki,  # noqa: E402
-                      readline_bounded)
+                      readline_bounded, serve_stdin_json)
 # The federation test's causeway: lync.test, SIP TCP on LYNC_IP:5060, [xmpp] s2s on LYNC_IP:5269.
 from xmpp_federation_test import LYNC, LYNC_IP, XMPP, XMPP_IP, Causeway  # noqa: E402
 
@@ -138,9 +138,6 @@ def _agent_connect_all(loop, cfg, setup):
 def _agent_serve(loop, handle):
     """Runs the loop; every stdin line is a JSON request for `handle` (a coroutine function whose
     result goes out as one JSON line). Returns when stdin closes."""
-    done = loop.create_future()
-    buffer = bytearray()
-
     async def run(request):
         try:
             reply = await handle(request)
@@ -149,22 +146,7 @@ def _agent_serve(loop, handle):
         sys.stdout.write(json.dumps(reply) + "\n")
         sys.stdout.flush()
 
-    def on_stdin():
-        data = os.read(sys.stdin.fileno(), 65536)
-        if not data:
-            loop.remove_reader(sys.stdin.fileno())
-            if not done.done():
-                done.set_result(None)
-            return
-        buffer.extend(data)
-        while b"\n" in buffer:
-            line, _, rest = bytes(buffer).partition(b"\n")
-            buffer[:] = rest
-            if line.strip():
-                loop.create_task(run(json.loads(line)))
-
-    loop.add_reader(sys.stdin.fileno(), on_stdin)
-    loop.run_until_complete(done)
+    serve_stdin_json(loop, run)
 
 
 def receiver_agent(cfg):

@@ -749,6 +749,30 @@ class XmppClient:
             return events
 
 
+def serve_stdin_json(loop, handle):
+    """Runs `loop` until stdin closes, starting the coroutine `handle(request)` for every
+    non-empty stdin line, parsed as JSON (the agents' request channel)."""
+    done = loop.create_future()
+    buffer = bytearray()
+
+    def on_stdin():
+        data = os.read(sys.stdin.fileno(), 65536)
+        if not data:
+            loop.remove_reader(sys.stdin.fileno())
+            if not done.done():
+                done.set_result(None)
+            return
+        buffer.extend(data)
+        while b"\n" in buffer:
+            line, _, rest = bytes(buffer).partition(b"\n")
+            buffer[:] = rest
+            if line.strip():
+                loop.create_task(handle(json.loads(line)))
+
+    loop.add_reader(sys.stdin.fileno(), on_stdin)
+    loop.run_until_complete(done)
+
+
 def _from_matches(event, frm):
     if frm is None:
         return True
@@ -945,25 +969,7 @@ def client_agent_main():
         except Exception as e:  # every failure goes back to the test as a reply
             emit({"reply": req["id"], "ok": False, "error": "%s: %s" % (type(e).__name__, e)})
 
-    stdin_done = loop.create_future()
-    buffer = bytearray()
-
-    def on_stdin():
-        data = os.read(sys.stdin.fileno(), 65536)
-        if not data:
-            loop.remove_reader(sys.stdin.fileno())
-            if not stdin_done.done():
-                stdin_done.set_result(None)
-            return
-        buffer.extend(data)
-        while b"\n" in buffer:
-            line, _, rest = bytes(buffer).partition(b"\n")
-            buffer[:] = rest
-            if line.strip():
-                loop.create_task(handle(json.loads(line)))
-
-    loop.add_reader(sys.stdin.fileno(), on_stdin)
-    loop.run_until_complete(stdin_done)  # the test closed stdin (or died): leave
+    serve_stdin_json(loop, handle)  # until the test closes stdin (or dies)
     if state["xmpp"]:
         state["xmpp"].abort()
     return 0
