@@ -23,6 +23,9 @@ packages=(
   # XMPP peers: Prosody (s2s and component tests; lua-unbound keeps its first s2s lookup from
   # stalling), slixmpp clients, iproute2 for the tests' network namespaces
   prosody lua-unbound python3-slixmpp iproute2
+  # TURN/STUN peers: coturn's turnutils_uclient/turnutils_peer (relay tests, reference relay for the
+  # benchmarks) and aioice (ICE agents gathering relayed candidates)
+  coturn python3-aioice
 )
 
 missing=()
@@ -42,9 +45,11 @@ export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -qq
 $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 # Kamailio is a benchmark reference only: never leave its packaged service running.
-# Nor Prosody's: tests start their own instances with their own configuration.
+# Nor Prosody's or coturn's: tests start their own instances with their own configuration.
 if command -v systemctl >/dev/null 2>&1; then
-  $SUDO systemctl disable --now kamailio prosody >/dev/null 2>&1 || true
+  $SUDO systemctl disable --now kamailio prosody coturn >/dev/null 2>&1 || true
 fi
-if [ -x /etc/init.d/prosody ]; then $SUDO /etc/init.d/prosody stop >/dev/null 2>&1 || true; fi
+for service in prosody coturn; do
+  if [ -x /etc/init.d/$service ]; then $SUDO /etc/init.d/$service stop >/dev/null 2>&1 || true; fi
+done
 echo "setup: done"

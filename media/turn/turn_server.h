@@ -1,0 +1,190 @@
+#pragma once
+// The TURN relay's logic (RFC 8656 over RFC 8489), without sockets: allocations, permissions,
+// channel bindings and their lifetimes, long-term authentication with stateless nonces, quotas,
+// capacity and the peer address policy. media/io feeds it packets and carries out its sends
+// through RelayIo (relay_io.h).
+//
+// Threads: one TurnWorker per worker thread owns the allocations of the clients whose packets
+// that worker receives (SO_REUSEPORT keeps a UDP 5-tuple on one socket; a stream stays on the
+// worker that accepted it), so the data path takes no lock. TurnShared holds what all workers
+// share: options, credentials, the nonce key and the quota counters (a mutex, taken only when an
+// allocation is created or deleted).
+
+#include <array>
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/status.h"
+#include "absl/time/time.h"
+#include "core/clock.h"
+#include "core/net_address.h"
+#include "core/timer_wheel.h"
+#include "media/stun/stun_message.h"
+#include "media/turn/credentials.h"
+#include "media/turn/peer_policy.h"
+#include "media/turn/relay_io.h"
+
+namespace causeway::turn {
+
+struct TurnOptions {
+  std::string software = "Causeway";  // SOFTWARE in responses; empty = none
+  // RFC 8656 §3.2, §9, §12: lifetimes the client cannot exceed or shorten below.
+  uint32_t default_lifetime_s = 600;
+  uint32_t max_lifetime_s = 3600;
+  uint32_t permission_lifetime_s = 300;
+  uint32_t channel_lifetime_s = 600;
+  // A channel number (and its peer) stays reserved this long after its binding expires (§12).
+  uint32_t channel_quarantine_s = 300;
+  uint32_t nonce_lifetime_s = 600;  // after that a request gets 438 with a fresh nonce
+  uint32_t max_allocations = 10000;           // whole relay; over it: 508
+  uint32_t max_allocations_per_user = 32;     // 486
+  uint32_t max_allocations_per_ip = 64;       // 486
+  uint32_t max_bindings_per_allocation = 256;  // permissions, and channels, each; over it: 508
+  // Over UDP, an unauthenticated request never gets a larger response (no amplification): when
+  // the challenge would not fit, the request is dropped and counted.
+  bool limit_unauthenticated_responses = true;
+};
+
+// Per-worker counters (read by the metrics endpoint through a snapshot posted to the worker).
+struct TurnStats {
+  uint64_t allocations = 0;  // gauge
+  uint64_t permissions = 0;  // gauge
+  uint64_t channels = 0;     // gauge
+  uint64_t allocations_created = 0;
+  uint64_t allocations_expired = 0;
+  uint64_t allocations_deleted = 0;  // Refresh 0, stream closed, shutdown
+  uint64_t binding_requests = 0;
+  uint64_t requests = 0;  // Allocate, Refresh, CreatePermission, ChannelBind
+  uint64_t challenges = 0;          // 401 without a failed integrity check
+  uint64_t auth_failures = 0;       // 401 after a bad username, password or integrity
+  uint64_t stale_nonces = 0;        // 438
+  uint64_t mismatches = 0;          // 437
+  uint64_t quota_rejections = 0;    // 486
+  uint64_t capacity_rejections = 0; // 508
+  uint64_t forbidden_peers = 0;     // 403
+  uint64_t bad_requests = 0;        // 400, 420, 440, 442, 443
+  uint64_t malformed = 0;           // discarded: not STUN/ChannelData, bad framing, bad fingerprint
+  uint64_t amplification_drops = 0; // unauthenticated request smaller than its answer (UDP)
+  uint64_t to_peer_packets = 0;
+  uint64_t to_peer_bytes = 0;
+  uint64_t from_peer_packets = 0;
+  uint64_t from_peer_bytes = 0;
+  uint64_t dropped_no_permission = 0;  // peer or client packets without a permission/channel
+  uint64_t dropped_no_allocation = 0;  // ChannelData/Send from a flow without an allocation
+
+  TurnStats& operator+=(const TurnStats& other);
+};
+
+class TurnShared {
+ public:
+  TurnShared(TurnOptions options, Credentials credentials, PeerPolicy policy);
+
+  const TurnOptions& options() const { return options_; }
+  const Credentials& credentials() const { return credentials_; }
+  const PeerPolicy& policy() const { return policy_; }
+
+  // A nonce bound to the client's IP and valid for options().nonce_lifetime_s from `now`.
+  std::string MakeNonce(const NetAddress& client, TimePoint now) const;
+  enum class NonceCheck { kValid, kStale, kInvalid };
+  NonceCheck CheckNonce(std::string_view nonce, const NetAddress& client, TimePoint now) const;
+
+  // Quota bookkeeping for one new allocation. OK, or ResourceExhausted with the STUN error code
+  // to answer (486 for the user or IP quota, 508 for the relay's capacity) in the message.
+  absl::Status ReserveAllocation(std::string_view user, const NetAddress& client, int* error_code);
+  void ReleaseAllocation(std::string_view user, const NetAddress& client);
+  size_t total_allocations() const { return total_.load(std::memory_order_relaxed); }
+
+ private:
+  static std::string IpKey(const NetAddress& address);
+
+  const TurnOptions options_;
+  const Credentials credentials_;
+  const PeerPolicy policy_;
+  std::array<uint8_t, 32> nonce_key_{};
+  const TimePoint epoch_;  // nonces carry seconds since this steady point
+
+  std::mutex quota_mutex_;
+  absl::flat_hash_map<std::string, uint32_t> per_user_;
+  absl::flat_hash_map<std::string, uint32_t> per_ip_;
+  std::atomic<size_t> total_{0};
+};
+
+class TurnWorker final : public RelayHandler {
+ public:
+  // `wall_at_start` anchors the wall time credentials expire against: wall = wall_at_start +
+  // (clock.Now() - the clock's reading at construction).
+  TurnWorker(TurnShared& shared, RelayIo& io, TimerWheel& wheel, const Clock& clock,
+             absl::Time wall_at_start = absl::Now());
+  ~TurnWorker() override;
+  TurnWorker(const TurnWorker&) = delete;
+  TurnWorker& operator=(const TurnWorker&) = delete;
+
+  // One message from a client: a whole UDP datagram, or one STUN or ChannelData message cut from
+  // a stream by the io layer (media/io frames streams with stun::ParseChannelData and the STUN
+  // length field).
+  void OnClientMessage(const ClientFlow& flow, std::string_view bytes) override;
+  // One datagram a peer sent to the relayed address `relay`.
+  void OnPeerPacket(RelayId relay, const NetAddress& peer, std::string_view payload) override;
+  // A stream client went away: its allocation ends with it (RFC 8656 §7: TCP/TLS 5-tuple).
+  void OnClientClosed(const ClientFlow& flow) override;
+  // Deletes every allocation (graceful stop).
+  void Shutdown();
+
+  const TurnStats& stats() const { return stats_; }
+  size_t allocation_count() const { return by_flow_.size(); }
+
+ private:
+  struct Allocation;
+  struct Request;
+
+  void HandleStun(const ClientFlow& flow, std::string_view bytes);
+  void HandleChannelData(const ClientFlow& flow, std::string_view bytes);
+  void HandleBinding(const ClientFlow& flow, const stun::StunMessage& message);
+  void HandleSendIndication(const ClientFlow& flow, const stun::StunMessage& message);
+  void HandleAuthenticated(Request& request);
+  void HandleAllocate(Request& request);
+  void HandleRefresh(Request& request, Allocation& allocation);
+  void HandleCreatePermission(Request& request, Allocation& allocation);
+  void HandleChannelBind(Request& request, Allocation& allocation);
+
+  bool Authenticate(Request& request);
+  void SendError(Request& request, int code, std::string_view reason);
+  void SendChallenge(Request& request, int code, std::string_view reason);
+  void SendSuccess(Request& request, stun::StunMessageBuilder& builder);
+  void SendToClient(const ClientFlow& flow, std::string_view message);
+
+  Allocation* FindByRelay(RelayId relay);
+  void ScheduleExpiry(Allocation& allocation);
+  void DeleteAllocation(Allocation& allocation, bool expired);
+  bool InstallPermission(Allocation& allocation, const NetAddress& peer, TimePoint now);
+  bool HasPermission(Allocation& allocation, const NetAddress& peer, TimePoint now);
+  absl::Time WallNow() const;
+  void NewTransactionId(stun::TransactionId& id);
+
+  TurnShared& shared_;
+  RelayIo& io_;
+  TimerWheel& wheel_;
+  const Clock& clock_;
+  const absl::Time wall_at_start_;
+  const TimePoint steady_at_start_;
+
+  // Allocation slots: RelayId = slot index | generation << kSlotBits.
+  static constexpr uint32_t kSlotBits = 20;
+  std::vector<std::unique_ptr<Allocation>> slots_;
+  std::vector<uint32_t> free_slots_;
+  std::vector<uint32_t> generations_;
+  absl::flat_hash_map<ClientFlow, Allocation*> by_flow_;
+
+  std::string scratch_;  // reused encode buffer for Data indications and ChannelData
+  uint64_t rng_state_;
+  TurnStats stats_;
+};
+
+}  // namespace causeway::turn
