@@ -132,6 +132,29 @@ bool FrontEndState::IsLocalUser(std::string_view aor) const {
          directory_->FindByUri(aor) != nullptr;
 }
 
+bool FrontEndState::IsMrasUri(const Uri& uri) const {
+  if (!uri.is_sip() || !uri.has_user() || !ServedDomains(options_.domains).Serves(uri.host())) {
+    return false;
+  }
+  if (absl::EqualsIgnoreCase(ToAbsl(uri.user()), ToAbsl(kDefaultMrasUser))) return true;
+  const std::string& configured = options_.server_configuration.mras_uri;
+  if (configured.empty()) return false;
+  absl::StatusOr<Uri> mras = Uri::Parse(configured);
+  if (!mras.ok()) return false;
+  absl::StatusOr<std::string> a = CanonicalAor(uri);
+  absl::StatusOr<std::string> b = CanonicalAor(*mras);
+  return a.ok() && b.ok() && *a == *b;
+}
+
+std::string FrontEndState::MrasUriFor(std::string_view aor) const {
+  if (!options_.server_configuration.mras_uri.empty()) {
+    return options_.server_configuration.mras_uri;
+  }
+  const size_t at = aor.find('@');
+  if (!options_.media_relay || at == std::string_view::npos) return "";
+  return absl::StrCat("sip:", ToAbsl(kDefaultMrasUser), "@", ToAbsl(aor.substr(at + 1)));
+}
+
 void FrontEndState::RemoveSubscription(const std::string& key) {
   auto it = subscriptions_.find(key);
   if (it == subscriptions_.end()) return;
@@ -183,6 +206,12 @@ bool FrontEnd::OnRequest(ServerTransactionId id, SipMessage& request, const Rece
   }
   const Uri& ruri = request.request_uri();
   if (!ruri.is_sip() || !ruri.has_user()) return false;
+  if (state_.IsMrasUri(ruri)) {
+    // Relay credentials only ever go to a user the security layer authenticated.
+    HandleMras(id, request, info.authenticated_user.empty() ? std::string()
+                                                            : Lower(info.authenticated_user));
+    return true;
+  }
   ServedDomains served(state_.options().domains);
   absl::StatusOr<std::string> target = CanonicalAor(ruri);
   absl::StatusOr<std::string> from = CanonicalAor(request.from().uri);
@@ -292,6 +321,7 @@ bool FrontEnd::HandleSubscribe(ServerTransactionId id, SipMessage& request,
       content_type = kProvisioningV2ContentType;
       ProvisioningV2 provisioning;
       provisioning.server_configuration = options.server_configuration;
+      provisioning.server_configuration->mras_uri = state_.MrasUriFor(user);
       body = BuildProvisioningV2(provisioning);
     } else if (event == kWatcherListEvent) {
       content_type = kWatcherListContentType;
@@ -476,6 +506,53 @@ void FrontEnd::HandleInDialogSubscribe(ServerTransactionId id, SipMessage& reque
   }
   (void)server_.layer().SendResponse(id, std::move(ok));
   Send({});  // the probes for federated contacts added to the list
+}
+
+void FrontEnd::HandleMras(ServerTransactionId id, SipMessage& request, const std::string& user) {
+  // MS-AVEDGEA 3.1.5.1: the method and the content type are checked first and refused without
+  // a body; every later failure is a <response> with its reasonPhrase.
+  auto refuse = [&](SipMessage response) {
+    {
+      absl::MutexLock lock(&state_.mu_);
+      if (response.status_code() < 500) ++state_.stats_.rejected;
+      ++state_.stats_.mras_refused;
+    }
+    (void)server_.layer().SendResponse(id, std::move(response));
+  };
+  if (request.method() != Method::kService) {
+    SipMessage response = MakeResponse(request, 405, {}, NewLocalTag());
+    (void)response.AppendHeader(HeaderId::kAllow, "SERVICE");
+    refuse(std::move(response));
+    return;
+  }
+  absl::StatusOr<MediaType> type = request.GetContentType();
+  if (!type.ok() || !absl::EqualsIgnoreCase(
+                         absl::StrCat(ToAbsl(type->type), "/", ToAbsl(type->subtype)),
+                         ToAbsl(kMrasContentType))) {
+    SipMessage response = MakeResponse(request, 415, {}, NewLocalTag());
+    (void)response.AppendHeader(HeaderId::kAccept, kMrasContentType);
+    refuse(std::move(response));
+    return;
+  }
+  // A user of ours only: a federated or unknown sender gets no relay (403 "Forbidden").
+  const std::string self = !user.empty() && state_.IsLocalUser(user) ? user : std::string();
+  MrasAnswer answer = AnswerMras(request.body(), self, state_.options().media_relay);
+  SipMessage response = MakeResponse(request, answer.status, {}, NewLocalTag());
+  response.SetBody(kMrasContentType, answer.body);
+  if (answer.status >= 300) {
+    log::Info(kLog, "MRAS request refused",
+              {{"user", user}, {"reason", MrasReasonPhrase(answer.reason)},
+               {"why", answer.detail}});
+    refuse(std::move(response));
+    return;
+  }
+  {
+    absl::MutexLock lock(&state_.mu_);
+    ++state_.stats_.services;
+    ++state_.stats_.mras_granted;
+  }
+  log::Debug(kLog, "MRAS credentials issued", {{"user", user}});
+  (void)server_.layer().SendResponse(id, std::move(response));
 }
 
 bool FrontEnd::HandleService(ServerTransactionId id, SipMessage& request,

@@ -9,6 +9,7 @@
 //   SUBSCRIBE presence to a user   -> that user's presence (standard single subscription)
 //   SERVICE to one's own URI       SOAP setContact / deleteContact / addGroup / modifyGroup /
 //                                  deleteGroup, category publish, container membership
+//   SERVICE to the MRAS URI        A/V edge (TURN) credentials (MS-AVEDGEA, sip/lync/mras.h)
 // The first notification rides in the 200 (ms-piggyback-first-notify); later changes go out as
 // BENOTIFY to every subscription they concern: each endpoint of the user for its roaming data,
 // each watcher for presence. Presence is aggregated across the publisher's endpoints (MS-PRES):
@@ -41,6 +42,7 @@
 #include "sip/lync/bodies_contacts.h"
 #include "sip/lync/bodies_presence.h"
 #include "sip/lync/bodies_roaming.h"
+#include "sip/lync/mras.h"
 #include "sip/lync/roaming_store.h"
 #include "sip/stack/location_store.h"
 #include "sip/stack/sip_server.h"
@@ -78,6 +80,12 @@ struct FrontEndOptions {
   size_t max_resources_per_batch = 1000;       // adhocList entries in one SUBSCRIBE
   size_t max_remote_presentities = 100000;     // federated users whose presence is kept
   ServerConfiguration server_configuration;    // what provisioning-v2 tells clients
+  // MRAS (MS-AVEDGEA): where A/V edge (TURN) credentials come from; unset = the relay is off.
+  // With it, provisioning gives clients server_configuration.mras_uri or, when that is empty,
+  // "sip:MRASLoc@<the user's domain>". SERVICE requests to either are answered here (503 while
+  // the relay is off), only for authenticated users: MRAS hands out relay access, so lab mode
+  // (require_authentication false) does not trust From for it.
+  MediaRelayAuthority media_relay;
   // When true, only messages proven by an MS-SIPAE signature (ReceiveInfo::authenticated_user)
   // may read or change a user's data; otherwise (no user directory: lab mode) From is trusted.
   bool require_authentication = true;
@@ -88,6 +96,8 @@ struct FrontEndStats {
   uint64_t services = 0;
   uint64_t notifications = 0;  // BENOTIFY/NOTIFY sent
   uint64_t rejected = 0;       // 4xx answers
+  uint64_t mras_granted = 0;   // MRAS answers with relay credentials
+  uint64_t mras_refused = 0;   // MRAS error answers (also counted in rejected when 4xx)
 };
 
 // Everything the front ends of all workers share.
@@ -153,6 +163,10 @@ class FrontEndState {
   bool IsFederated(std::string_view aor) const;
   // A user of a served domain that the directory knows (any user when there is no directory).
   bool IsLocalUser(std::string_view aor) const;
+  // The Request-URI names our MRAS (the configured mras_uri, or MRASLoc@ a served domain).
+  bool IsMrasUri(const Uri& uri) const;
+  // The MRAS URI provisioning gives `aor` ("" when the relay is off and none is configured).
+  std::string MrasUriFor(std::string_view aor) const;
   void RemoveSubscription(const std::string& key) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   FrontEndOptions options_;
@@ -209,6 +223,8 @@ class FrontEnd final : public LocalService {
   bool HandleSubscribe(ServerTransactionId id, SipMessage& request, const ReceiveInfo& info,
                        const std::string& user);
   bool HandleService(ServerTransactionId id, SipMessage& request, const std::string& user);
+  // A request to the MRAS URI; `user` is the authenticated AOR ("" when unsigned).
+  void HandleMras(ServerTransactionId id, SipMessage& request, const std::string& user);
   void HandleInDialogSubscribe(ServerTransactionId id, SipMessage& request);
   void Reply(ServerTransactionId id, const SipMessage& request, int code,
              std::string_view reason = {});
