@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cstring>
 #include <memory>
+#include <utility>
 
 namespace causeway::stun {
 namespace {
@@ -406,7 +407,13 @@ absl::Status VerifyMessageIntegritySha256(const StunMessage& message, std::strin
 // --- Builder ---------------------------------------------------------------------------------
 
 StunMessageBuilder::StunMessageBuilder(uint16_t method, StunClass stun_class,
-                                       const TransactionId& id) {
+                                       const TransactionId& id)
+    : StunMessageBuilder(method, stun_class, id, std::string()) {}
+
+StunMessageBuilder::StunMessageBuilder(uint16_t method, StunClass stun_class,
+                                       const TransactionId& id, std::string reuse)
+    : buffer_(std::move(reuse)) {
+  buffer_.clear();
   buffer_.reserve(256);
   Append16(buffer_, ComposeMessageType(method, stun_class));
   Append16(buffer_, 0);
@@ -446,16 +453,20 @@ void StunMessageBuilder::AddAddress(uint16_t type, const NetAddress& address) {
 }
 
 void StunMessageBuilder::AddXorAddress(uint16_t type, const NetAddress& address) {
-  std::string value;
-  value.push_back(0);
-  value.push_back(address.is_v6() ? 0x02 : 0x01);
-  Append16(value, static_cast<uint16_t>(address.port() ^ (kMagicCookie >> 16)));
+  // On the stack: this runs once per relayed Data indication.
+  char value[20];
+  value[0] = 0;
+  value[1] = address.is_v6() ? 0x02 : 0x01;
+  const uint16_t port = static_cast<uint16_t>(address.port() ^ (kMagicCookie >> 16));
+  value[2] = static_cast<char>(port >> 8);
+  value[3] = static_cast<char>(port & 0xFF);
   // The mask is the magic cookie followed by the transaction id: header bytes 4..19.
   const size_t ip_bytes = address.is_v6() ? 16 : 4;
   for (size_t i = 0; i < ip_bytes; ++i) {
-    value.push_back(static_cast<char>(address.bytes()[i] ^ static_cast<uint8_t>(buffer_[4 + i])));
+    value[4 + i] =
+        static_cast<char>(address.bytes()[i] ^ static_cast<uint8_t>(buffer_[4 + i]));
   }
-  AddAttribute(type, value);
+  AddAttribute(type, std::string_view(value, 4 + ip_bytes));
 }
 
 void StunMessageBuilder::AddErrorCode(int code, std::string_view reason) {

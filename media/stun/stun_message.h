@@ -175,6 +175,10 @@ absl::Status VerifyMessageIntegritySha256(const StunMessage& message, std::strin
 class StunMessageBuilder {
  public:
   StunMessageBuilder(uint16_t method, StunClass stun_class, const TransactionId& id);
+  // Encodes into `reuse` (cleared first): a caller that moves its buffer in and takes it back from
+  // Finish() encodes without allocating once the buffer has grown.
+  StunMessageBuilder(uint16_t method, StunClass stun_class, const TransactionId& id,
+                     std::string reuse);
 
   // The padding byte after values whose length is not a multiple of 4. RFC 8489 says it is
   // ignored by receivers; RFC 5769's vectors use 0x20, so byte-exact re-encoding needs a choice.

@@ -42,6 +42,10 @@ class Credentials {
   // MD5(username ":" realm ":" password), the long-term key MESSAGE-INTEGRITY uses.
   absl::StatusOr<std::string> KeyFor(std::string_view username, absl::Time now) const;
 
+  // The user a username stands for: "alice" for "1700000000:alice", the name itself for static
+  // users. Quotas count per user, so fresh credentials do not open a fresh quota.
+  static std::string_view UserOf(std::string_view username);
+
   // A pair valid until now + ttl. FailedPrecondition when no secret is configured.
   absl::StatusOr<IssuedCredential> Issue(std::string_view user, absl::Duration ttl,
                                          absl::Time now) const;

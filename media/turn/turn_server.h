@@ -47,9 +47,12 @@ struct TurnOptions {
   uint32_t max_allocations_per_user = 32;     // 486
   uint32_t max_allocations_per_ip = 64;       // 486
   uint32_t max_bindings_per_allocation = 256;  // permissions, and channels, each; over it: 508
-  // Over UDP, an unauthenticated request never gets a larger response (no amplification): when
-  // the challenge would not fit, the request is dropped and counted.
-  bool limit_unauthenticated_responses = true;
+  // Over UDP, answers to unauthenticated requests (Binding, the 401/438 challenges) that are
+  // larger than the request may exceed it by at most this many bytes per source IP per window;
+  // past that they are dropped and counted, so a spoofed source cannot turn the relay into an
+  // amplifier. Minimal answers (no SOFTWARE) keep a normal client far below the budget.
+  uint32_t amplification_budget_bytes = 4096;
+  uint32_t amplification_window_s = 10;
 };
 
 // Per-worker counters (read by the metrics endpoint through a snapshot posted to the worker).
@@ -71,7 +74,7 @@ struct TurnStats {
   uint64_t forbidden_peers = 0;     // 403
   uint64_t bad_requests = 0;        // 400, 420, 440, 442, 443
   uint64_t malformed = 0;           // discarded: not STUN/ChannelData, bad framing, bad fingerprint
-  uint64_t amplification_drops = 0; // unauthenticated request smaller than its answer (UDP)
+  uint64_t amplification_drops = 0; // unauthenticated answers over the source's budget (UDP)
   uint64_t to_peer_packets = 0;
   uint64_t to_peer_bytes = 0;
   uint64_t from_peer_packets = 0;
@@ -157,7 +160,8 @@ class TurnWorker final : public RelayHandler {
   bool Authenticate(Request& request);
   void SendError(Request& request, int code, std::string_view reason);
   void SendChallenge(Request& request, int code, std::string_view reason);
-  void SendSuccess(Request& request, stun::StunMessageBuilder& builder);
+  // Adds SOFTWARE, the integrity the request used and FINGERPRINT, then sends (any class).
+  void SendSigned(Request& request, stun::StunMessageBuilder& builder);
   void SendToClient(const ClientFlow& flow, std::string_view message);
 
   Allocation* FindByRelay(RelayId relay);
@@ -181,6 +185,16 @@ class TurnWorker final : public RelayHandler {
   std::vector<uint32_t> free_slots_;
   std::vector<uint32_t> generations_;
   absl::flat_hash_map<ClientFlow, Allocation*> by_flow_;
+
+  // Per-source-IP budget for answers larger than their unauthenticated request (UDP); a fixed
+  // table indexed by a hash of the IP, so memory stays bounded whatever the sources.
+  struct AmplificationBucket {
+    TimePoint window_start{};
+    uint32_t excess = 0;
+  };
+  bool WithinAmplificationBudget(const ClientFlow& flow, size_t request_bytes,
+                                 size_t answer_bytes);
+  std::vector<AmplificationBucket> amplification_;
 
   std::string scratch_;  // reused encode buffer for Data indications and ChannelData
   uint64_t rng_state_;
