@@ -28,12 +28,13 @@ MrasParseError Malformed(std::string detail) {
   return MrasParseError{MrasReason::kRequestMalformed, std::move(detail), std::nullopt};
 }
 
-// The canonical AOR ("sip:user@host", lower case) of a SIP URI, "" when it names no SIP user.
+// The canonical AOR of a SIP URI in lower case (Lync compares user URIs without case, and the
+// front end lower-cases the authenticated user), "" when it names no SIP user.
 std::string AorOf(std::string_view text) {
   absl::StatusOr<Uri> uri = Uri::Parse(text);
   if (!uri.ok() || !uri->is_sip() || !uri->has_user()) return "";
   absl::StatusOr<std::string> aor = CanonicalAor(*uri);
-  return aor.ok() ? *aor : "";
+  return aor.ok() ? absl::AsciiStrToLower(*aor) : "";
 }
 
 bool IsSipUri(std::string_view text) {

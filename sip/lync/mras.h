@@ -154,7 +154,8 @@ struct MediaRelayGrant {
 // it must be thread-safe and must not block. Errors: Unavailable or FailedPrecondition when the
 // relay is off or cannot issue (answered 503 "Server Busy"), anything else 500 "Internal Server
 // Error".
-using MediaRelayAuthority = std::function<absl::StatusOr<MediaRelayGrant>(const MediaRelayRequest&)>;
+using MediaRelayAuthority =
+    std::function<absl::StatusOr<MediaRelayGrant>(const MediaRelayRequest&)>;
 
 // ---- the whole exchange, for one request body from a signed-in user ----
 
