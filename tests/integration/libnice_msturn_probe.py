@@ -16,8 +16,14 @@ tests/media_msturn/libnice_vectors.h:
   5. after that libnice sends application data raw (no TURN header) to the server, and raw
      datagrams from the server are taken as coming from the active destination.
 
+With --transport tcp the client reaches the responder over TCP with [MS-TURN] 2.1.4 framing
+(type 0x02 control / 0x03 data, 0, length); libnice then nests an RFC 4571 length inside each data
+frame.
+
 Requires python3-gi and gir1.2-nice-0.1. Loopback only; everything stops within --seconds.
-Usage: /usr/bin/python3 libnice_msturn_probe.py [--seconds 6] [--json]
+Usage: /usr/bin/python3 libnice_msturn_probe.py [--seconds 6] [--json] [--transport udp|tcp]
+Exit status 0 when libnice's authenticated Allocate verified with the known password and the
+allocation succeeded.
 """
 
 import argparse
@@ -128,10 +134,15 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--seconds", type=float, default=6.0)
     parser.add_argument("--json", action="store_true")
+    parser.add_argument("--transport", choices=("udp", "tcp"), default="udp",
+                        help="client <-> server transport; tcp uses [MS-TURN] 2.1.4 framing")
     args = parser.parse_args()
+    tcp = args.transport == "tcp"
 
-    server = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    server = socket.socket(socket.AF_INET, socket.SOCK_STREAM if tcp else socket.SOCK_DGRAM)
     server.bind(("127.0.0.1", 0))
+    if tcp:
+        server.listen(1)
     relay = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)  # the "relayed" address
     relay.bind(("127.0.0.1", 0))
     peer = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)  # a remote ICE candidate
@@ -151,11 +162,12 @@ def main():
     # libnice base64-decodes MS-TURN credentials before putting them on the wire.
     agent.set_relay_info(stream, 1, "127.0.0.1", server.getsockname()[1],
                          base64.b64encode(USERNAME).decode(), base64.b64encode(PASSWORD).decode(),
-                         Nice.RelayType.UDP)
+                         Nice.RelayType.TCP if tcp else Nice.RelayType.UDP)
 
     key = long_term_key(USERNAME, REALM, PASSWORD)
     connection_id = os.urandom(20)
-    state = {"client": None, "seq": 0, "active": None, "selected": False}
+    state = {"client": None, "seq": 0, "active": None, "selected": False,
+             "conn": None, "stream": b""}
     log = []
 
     def record(name, data, note=""):
@@ -164,15 +176,26 @@ def main():
         if not args.json:
             print(f"{name}: {entry['hex']}" + (f"   ({note})" if note else ""))
 
+    def to_client(message, control=True):
+        if not tcp:
+            server.sendto(message, state["client"])
+            return
+        # [MS-TURN] 2.1.4: type 0x02 control / 0x03 end-to-end data, reserved 0, length.
+        frame = struct.pack("!BBH", 2 if control else 3, 0, len(message)) + message
+        if not control:
+            record("tcp_data_frame_to_client", frame)
+        state["conn"].sendall(frame)
+
     def answer(data, addr):
         msg_type = struct.unpack_from("!H", data)[0]
         tid = data[4:20]
-        if find(data, A_MAGIC) != struct.pack("!I", TURN_MAGIC):
+        if addr is None or find(data, A_MAGIC) != struct.pack("!I", TURN_MAGIC):
             # Not a TURN control message: raw data for the active destination.
             record("raw_data_from_client", data, f"relayed to {state['active']}")
             if state["active"]:
                 relay.sendto(data, state["active"])
             return
+        state["client"] = addr
         if msg_type == 0x0003 and find(data, A_MI) is None:
             record("allocate_request", data)
             reply = build(0x0113, tid, [(A_MAGIC, struct.pack("!I", TURN_MAGIC)),
@@ -220,15 +243,46 @@ def main():
         else:
             record("other", data)
             return
-        server.sendto(reply, addr)
+        to_client(reply)
 
     def on_server(_fd, _cond):
+        if tcp:
+            conn, addr = server.accept()
+            conn.setblocking(False)
+            state["conn"], state["peer_addr"] = conn, addr
+            GLib.io_add_watch(conn.fileno(), GLib.IO_IN | GLib.IO_HUP, on_conn)
+            return True
         try:
             data, addr = server.recvfrom(65535)
         except BlockingIOError:
             return True
         if len(data) >= 20:
             answer(data, addr)
+        return True
+
+    def on_conn(_fd, _cond):
+        try:
+            chunk = state["conn"].recv(65535)
+        except BlockingIOError:
+            return True
+        if not chunk:
+            return False
+        state["stream"] += chunk
+        while len(state["stream"]) >= 4:
+            frame_type, reserved, length = struct.unpack_from("!BBH", state["stream"])
+            if len(state["stream"]) < 4 + length:
+                break
+            frame, state["stream"] = state["stream"][:4 + length], state["stream"][4 + length:]
+            if frame_type == 2 and reserved == 0:
+                if "tcp_control_frame" not in {e["name"] for e in log}:
+                    record("tcp_control_frame", frame)
+                answer(frame[4:], state["peer_addr"])
+            elif frame_type == 3 and reserved == 0:
+                record("tcp_data_frame_from_client", frame)
+                answer(frame[4:], None)
+            else:
+                record("tcp_bad_frame", frame)
+                return False
         return True
 
     def on_relay(_fd, _cond):
@@ -240,12 +294,12 @@ def main():
         if state["client"] is None:
             return True
         if state["active"] == addr:
-            server.sendto(data, state["client"])
+            to_client(data, control=False)
             return True
         indication = build(0x0115, os.urandom(16), [(A_MAGIC, struct.pack("!I", TURN_MAGIC)),
                                                    (A_REMOTE, address(*addr)), (A_DATA, data)])
         record("data_indication", indication)
-        server.sendto(indication, state["client"])
+        to_client(indication)
         return True
 
     def on_peer(_fd, _cond):
@@ -300,7 +354,7 @@ def main():
     GLib.timeout_add(int(args.seconds * 1000), loop.quit)
     loop.run()
     agent.remove_stream(stream)
-    for s in (server, relay, peer):
+    for s in (server, relay, peer) + ((state["conn"],) if state["conn"] else ()):
         s.close()
     if args.json:
         json.dump(log, sys.stdout, indent=1)

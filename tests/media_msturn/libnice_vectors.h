@@ -67,4 +67,15 @@ inline constexpr char kDataIndication[] =
     "011500373cd52e7c42c427aca0acbf54854e24be000f000472c64bc60012000800019b857f0000010013001f"
     "68656c6c6f206265666f7265206163746976652064657374696e6174696f6e";
 
+// Over TCP (probe --transport tcp, another run): libnice's first Allocate in a [MS-TURN] 2.1.4
+// control frame (type 0x02, reserved 0, length).
+inline constexpr char kTcpControlFrame[] =
+    "02000024000300106fe02ad5779f2c85c471aedaf145f0bd000f000472c64bc68008000400000001";
+
+// libnice's media after Set Active Destination over TCP: an end-to-end data frame (type 0x03)
+// whose payload starts with an RFC 4571 length (0x001e) — libnice frames its reliable component
+// ICE-TCP style inside the MS-TURN frame.
+inline constexpr char kTcpDataFrameFromClient[] =
+    "03000020001e6d65646961206166746572206163746976652064657374696e6174696f6e";
+
 }  // namespace causeway::msturn::vectors

@@ -397,5 +397,24 @@ TEST(MsTurnTcp, FramesControlAndData) {
   EXPECT_TRUE(absl::IsInvalidArgument(ParseTcpFrame(std::string("\x02\x01\x00\x00", 4)).status()));
 }
 
+TEST(MsTurnTcp, LibniceFrames) {
+  const std::string control = FromHex(vectors::kTcpControlFrame);
+  auto frame = ParseTcpFrame(control);
+  ASSERT_TRUE(frame.ok()) << frame.status();
+  EXPECT_EQ(frame->type, TcpFrameType::kControl);
+  EXPECT_EQ(frame->frame_bytes, control.size());
+  EXPECT_EQ(DetectDialect(frame->payload), Dialect::kMsTurn);
+  auto message = MsTurnMessage::Parse(frame->payload);
+  ASSERT_TRUE(message.ok()) << message.status();
+  EXPECT_EQ(message->message_type(), type::kAllocateRequest);
+
+  const std::string data = FromHex(vectors::kTcpDataFrameFromClient);
+  auto media = ParseTcpFrame(data);
+  ASSERT_TRUE(media.ok()) << media.status();
+  EXPECT_EQ(media->type, TcpFrameType::kData);
+  EXPECT_EQ(media->payload.substr(2), "media after active destination");
+  EXPECT_EQ(DetectDialect(media->payload), Dialect::kNone);
+}
+
 }  // namespace
 }  // namespace causeway::msturn
