@@ -74,7 +74,7 @@ uint64_t SplitMix(uint64_t& state) {
 
 }  // namespace
 
-// ---- limiter ---------------------------------------------------------------------------------
+// ---- limiter ------------------------------------------------------------------------------------
 
 bool ClientIpLimiter::TryAcquire(const NetAddress& client) {
   absl::MutexLock lock(&mu_);
@@ -100,7 +100,7 @@ size_t ClientIpLimiter::count_for(const NetAddress& client) const {
   return it == per_ip_.end() ? 0 : it->second;
 }
 
-// ---- UDP sockets (client listeners and relayed sockets) ---------------------------------------
+// ---- UDP sockets (client listeners and relayed sockets) -----------------------------------------
 
 struct RelaySockets::Udp : std::enable_shared_from_this<RelaySockets::Udp> {
   explicit Udp(asio::io_context& io) : socket(io) {}
@@ -114,7 +114,7 @@ struct RelaySockets::Udp : std::enable_shared_from_this<RelaySockets::Udp> {
   std::unique_ptr<SendBatch> batch;  // client listeners: replies to clients
 };
 
-// ---- stream acceptor ---------------------------------------------------------------------------
+// ---- stream acceptor ----------------------------------------------------------------------------
 
 class RelaySockets::Acceptor : public std::enable_shared_from_this<RelaySockets::Acceptor> {
  public:
@@ -175,7 +175,7 @@ class RelaySockets::Acceptor : public std::enable_shared_from_this<RelaySockets:
   NetAddress local_;
 };
 
-// ---- stream connection -------------------------------------------------------------------------
+// ---- stream connection --------------------------------------------------------------------------
 
 class RelaySockets::Stream : public std::enable_shared_from_this<RelaySockets::Stream> {
  public:
@@ -221,7 +221,10 @@ class RelaySockets::Stream : public std::enable_shared_from_this<RelaySockets::S
   // Appends one framed message to the write queue; false (dropped) when over the cap or closed.
   bool Enqueue(std::string_view message) {
     if (state_ == State::kClosed) return false;
-    if (out_.size() + message.size() > limits_.max_write_queue_bytes) return false;
+    // Counts the write in progress too: a client that stops reading holds at most the cap.
+    if (out_.size() + inflight_.size() + message.size() > limits_.max_write_queue_bytes) {
+      return false;
+    }
     out_.append(message.data(), message.size());
     Flush();
     return true;
@@ -421,7 +424,8 @@ class RelaySockets::Stream : public std::enable_shared_from_this<RelaySockets::S
 RelaySockets::RelaySockets(asio::io_context& io, RelaySocketsOptions options)
     : io_(io),
       options_(std::move(options)),
-      recv_(std::max<size_t>(options_.recv_batch, 1), std::max<size_t>(options_.max_datagram_bytes, 1)),
+      recv_(std::max<size_t>(options_.recv_batch, 1),
+            std::max<size_t>(options_.max_datagram_bytes, 1)),
       peer_batch_(std::max<size_t>(options_.send_batch, 1), options_.send_arena_bytes) {
   if (!options_.limiter) {
     options_.limiter = std::make_shared<ClientIpLimiter>(options_.max_connections_per_ip);
@@ -760,7 +764,7 @@ void RelaySockets::SendToPeer(turn::RelayId id, const NetAddress& peer, std::str
   if (batch_depth_ == 0) FlushPeerBatch();
 }
 
-// ---- streams --------------------------------------------------------------------------------------
+// ---- streams ------------------------------------------------------------------------------------
 
 void RelaySockets::OnAccepted(Acceptor& acceptor, tcp::socket socket) {
   boost::system::error_code ec;

@@ -15,7 +15,7 @@
 // the batch is done; sends from outside a batch (timers) go out at once. A full socket buffer
 // drops the datagram and counts it: nothing waits, nothing grows.
 //
-// Streams: RFC 8656 §6.2 framing (media/io/stream_framer.h), one bounded read buffer and one
+// Streams: RFC 8656 §12.5 framing (media/io/stream_framer.h), one bounded read buffer and one
 // bounded write queue per connection, idle and TLS-handshake timeouts, a per-client-IP cap.
 
 #include <chrono>
@@ -87,7 +87,8 @@ struct RelaySocketsOptions {
   // Streams. 64 KiB + 4 fits every ChannelData frame (4 + 65535 padded); a STUN message over it
   // closes the connection.
   size_t max_stream_message_bytes = 65536 + 4;
-  size_t max_write_queue_bytes = 256 * 1024;  // per connection; a send over it is dropped
+  // Bytes queued or being written per connection; a send over it is dropped (counted).
+  size_t max_write_queue_bytes = 256 * 1024;
   // Longer than the allocation lifetime the relay grants (600 s by default), so a client that
   // only refreshes keeps its connection.
   std::chrono::milliseconds stream_idle_timeout = std::chrono::seconds(660);

@@ -1,8 +1,8 @@
 #pragma once
-// TURN over TCP/TLS (RFC 8656 §6.2 and §12.5): a client's byte stream is a sequence of STUN
-// messages (20-byte header, length field, no padding beyond the 4-byte attribute alignment) and
-// ChannelData frames (4-byte header, padded to a multiple of 4 over streams). The first byte
-// says which: top bits 00 = STUN, 01 = ChannelData (RFC 7983); anything else at a frame
+// TURN over TCP/TLS (RFC 8489 §6.2.2, RFC 8656 §12.5): a client's byte stream is a sequence of
+// STUN messages (20-byte header, length field, no padding beyond the 4-byte attribute
+// alignment) and ChannelData frames (4-byte header, padded to a multiple of 4 over streams). The
+// first byte says which: top bits 00 = STUN, 01 = ChannelData (RFC 7983); anything else at a frame
 // boundary is garbage and ends the connection. Pure function, no I/O: fuzzable and testable.
 
 #include <cstddef>
