@@ -72,35 +72,67 @@ absl::StatusOr<std::string_view> ReadRealm(std::string_view value) {
   return value;
 }
 
-// The attributes every authenticated MS-TURN request may carry, read into optional fields.
+// The first value of each attribute the typed readers use, collected in one pass (the first
+// occurrence is the one that counts, as in STUN).
+struct FirstValues {
+  std::optional<std::string_view> username, realm, nonce, sequence, destination, remote, data,
+      lifetime, ms_version, bandwidth, family;
+  bool integrity = false;
+};
+FirstValues Collect(const MsTurnMessage& message) {
+  FirstValues first;
+  auto keep = [](std::optional<std::string_view>& slot, std::string_view value) {
+    if (!slot) slot = value;
+  };
+  for (const MsTurnAttribute& attribute : message.attributes()) {
+    switch (attribute.type) {
+      case attr::kUsername: keep(first.username, attribute.value); break;
+      case attr::kRealm: keep(first.realm, attribute.value); break;
+      case attr::kNonce: keep(first.nonce, attribute.value); break;
+      case attr::kMsSequenceNumber: keep(first.sequence, attribute.value); break;
+      case attr::kDestinationAddress: keep(first.destination, attribute.value); break;
+      case attr::kRemoteAddress: keep(first.remote, attribute.value); break;
+      case attr::kData: keep(first.data, attribute.value); break;
+      case attr::kLifetime: keep(first.lifetime, attribute.value); break;
+      case attr::kMsVersion: keep(first.ms_version, attribute.value); break;
+      case attr::kBandwidth: keep(first.bandwidth, attribute.value); break;
+      case attr::kRequestedAddressFamily: keep(first.family, attribute.value); break;
+      case attr::kMessageIntegrity: first.integrity = true; break;
+      default: break;
+    }
+  }
+  return first;
+}
+
+// The attributes every authenticated MS-TURN request may carry, checked.
 struct CommonFields {
   std::optional<std::string_view> username, realm, nonce;
   std::optional<MsSequenceNumber> sequence;
   bool has_integrity = false;
 };
-absl::StatusOr<CommonFields> ReadCommon(const MsTurnMessage& message) {
+absl::StatusOr<CommonFields> ReadCommon(const FirstValues& first) {
   CommonFields fields;
-  if (auto value = message.FindValue(attr::kUsername)) {
-    auto username = stun::ReadText(stun::attr::kUsername, *value);
+  if (first.username) {
+    auto username = stun::ReadText(stun::attr::kUsername, *first.username);
     if (!username.ok()) return username.status();
     fields.username = *username;
   }
-  if (auto value = message.FindValue(attr::kRealm)) {
-    auto realm = ReadRealm(*value);
+  if (first.realm) {
+    auto realm = ReadRealm(*first.realm);
     if (!realm.ok()) return realm.status();
     fields.realm = *realm;
   }
-  if (auto value = message.FindValue(attr::kNonce)) {
-    auto nonce = stun::ReadText(stun::attr::kNonce, *value);
+  if (first.nonce) {
+    auto nonce = stun::ReadText(stun::attr::kNonce, *first.nonce);
     if (!nonce.ok()) return nonce.status();
     fields.nonce = *nonce;
   }
-  if (auto value = message.FindValue(attr::kMsSequenceNumber)) {
-    auto sequence = ReadMsSequenceNumber(*value);
+  if (first.sequence) {
+    auto sequence = ReadMsSequenceNumber(*first.sequence);
     if (!sequence.ok()) return sequence.status();
     fields.sequence = *sequence;
   }
-  fields.has_integrity = message.Find(attr::kMessageIntegrity) != nullptr;
+  fields.has_integrity = first.integrity;
   return fields;
 }
 
@@ -283,7 +315,8 @@ absl::StatusOr<AllocateRequest> ReadAllocateRequest(const MsTurnMessage& message
   if (auto status = ExpectType(message, type::kAllocateRequest, "Allocate request"); !status.ok()) {
     return status;
   }
-  auto common = ReadCommon(message);
+  const FirstValues first = Collect(message);
+  auto common = ReadCommon(first);
   if (!common.ok()) return common.status();
   AllocateRequest request;
   request.username = common->username;
@@ -291,17 +324,17 @@ absl::StatusOr<AllocateRequest> ReadAllocateRequest(const MsTurnMessage& message
   request.nonce = common->nonce;
   request.sequence = common->sequence;
   request.has_integrity = common->has_integrity;
-  for (auto [type, field] : {std::pair{attr::kLifetime, &request.lifetime},
-                             std::pair{attr::kMsVersion, &request.ms_version},
-                             std::pair{attr::kBandwidth, &request.bandwidth}}) {
-    if (auto value = message.FindValue(type)) {
+  for (auto [value, field] : {std::pair{first.lifetime, &request.lifetime},
+                              std::pair{first.ms_version, &request.ms_version},
+                              std::pair{first.bandwidth, &request.bandwidth}}) {
+    if (value) {
       auto number = stun::ReadUint32(*value);
       if (!number.ok()) return number.status();
       *field = *number;
     }
   }
-  if (auto value = message.FindValue(attr::kRequestedAddressFamily)) {
-    auto family = ReadRequestedAddressFamily(*value);
+  if (first.family) {
+    auto family = ReadRequestedAddressFamily(*first.family);
     if (!family.ok()) return family.status();
     request.requested_family = *family;
   }
@@ -312,10 +345,11 @@ absl::StatusOr<SendRequest> ReadSendRequest(const MsTurnMessage& message) {
   if (auto status = ExpectType(message, type::kSendRequest, "Send request"); !status.ok()) {
     return status;
   }
-  auto common = ReadCommon(message);
+  const FirstValues first = Collect(message);
+  auto common = ReadCommon(first);
   if (!common.ok()) return common.status();
-  const auto destination = message.FindValue(attr::kDestinationAddress);
-  const auto data = message.FindValue(attr::kData);
+  const auto& destination = first.destination;
+  const auto& data = first.data;
   if (!destination || !data) {
     return absl::InvalidArgumentError("Send request: DESTINATION-ADDRESS and DATA required");
   }
@@ -338,11 +372,12 @@ absl::StatusOr<SetActiveDestinationRequest> ReadSetActiveDestinationRequest(
       !status.ok()) {
     return status;
   }
-  auto common = ReadCommon(message);
+  const FirstValues first = Collect(message);
+  auto common = ReadCommon(first);
   if (!common.ok()) return common.status();
   SetActiveDestinationRequest request;
-  if (auto destination = message.FindValue(attr::kDestinationAddress)) {
-    auto address = stun::ReadAddress(*destination);
+  if (first.destination) {
+    auto address = stun::ReadAddress(*first.destination);
     if (!address.ok()) return address.status();
     if (!address->is_unspecified() || address->port() != 0) request.destination = *address;
   }
@@ -357,8 +392,9 @@ absl::StatusOr<DataIndication> ReadDataIndication(const MsTurnMessage& message) 
   if (auto status = ExpectType(message, type::kDataIndication, "Data indication"); !status.ok()) {
     return status;
   }
-  const auto remote = message.FindValue(attr::kRemoteAddress);
-  const auto data = message.FindValue(attr::kData);
+  const FirstValues first = Collect(message);
+  const auto& remote = first.remote;
+  const auto& data = first.data;
   if (!remote || !data) {
     return absl::InvalidArgumentError("Data indication: REMOTE-ADDRESS and DATA required");
   }
@@ -525,21 +561,38 @@ absl::StatusOr<std::string> EncodeSetActiveDestinationError(const TransactionId&
 
 bool AppendDataIndication(const TransactionId& id, const NetAddress& remote,
                           std::string_view data, std::string& out) {
-  const size_t body = kMagicCookieAttributeBytes + kAttributeHeaderBytes +
-                      AddressValueBytes(remote) + kAttributeHeaderBytes + data.size();
+  const size_t address_bytes = AddressValueBytes(remote);
+  const size_t body = kMagicCookieAttributeBytes + kAttributeHeaderBytes + address_bytes +
+                      kAttributeHeaderBytes + data.size();
   if (body > 0xFFFF) return false;
-  Append16(out, type::kDataIndication);
-  Append16(out, static_cast<uint16_t>(body));
-  out.append(reinterpret_cast<const char*>(id.data()), id.size());
-  Append16(out, attr::kMagicCookie);
-  Append16(out, 4);
-  Append32(out, kTurnMagicCookie);
-  Append16(out, attr::kRemoteAddress);
-  Append16(out, static_cast<uint16_t>(AddressValueBytes(remote)));
-  AppendAddressValue(out, remote, nullptr);
-  Append16(out, attr::kData);
-  Append16(out, static_cast<uint16_t>(data.size()));
-  out.append(data);
+  // One resize and direct stores: this runs for every peer packet that is not the active
+  // destination's (ICE checks, early media).
+  const size_t start = out.size();
+  out.resize(start + kHeaderBytes + body);
+  auto* p = reinterpret_cast<uint8_t*>(out.data() + start);
+  auto put16 = [&p](uint16_t value) {
+    p[0] = static_cast<uint8_t>(value >> 8);
+    p[1] = static_cast<uint8_t>(value & 0xFF);
+    p += 2;
+  };
+  put16(type::kDataIndication);
+  put16(static_cast<uint16_t>(body));
+  std::memcpy(p, id.data(), id.size());
+  p += id.size();
+  put16(attr::kMagicCookie);
+  put16(4);
+  put16(static_cast<uint16_t>(kTurnMagicCookie >> 16));
+  put16(static_cast<uint16_t>(kTurnMagicCookie & 0xFFFF));
+  put16(attr::kRemoteAddress);
+  put16(static_cast<uint16_t>(address_bytes));
+  *p++ = 0;
+  *p++ = remote.is_v6() ? 0x02 : 0x01;
+  put16(remote.port());
+  std::memcpy(p, remote.bytes().data(), address_bytes - 4);
+  p += address_bytes - 4;
+  put16(attr::kData);
+  put16(static_cast<uint16_t>(data.size()));
+  if (!data.empty()) std::memcpy(p, data.data(), data.size());
   return true;
 }
 

@@ -215,7 +215,9 @@ TEST(MsTurnDialect, TellsMsTurnFromRfc8489AndData) {
   std::string channel_data;
   stun::AppendChannelData(0x4000, "media", stun::Framing::kDatagram, channel_data);
   EXPECT_EQ(DetectDialect(channel_data), Dialect::kNone);
-  EXPECT_EQ(DetectDialect(std::string("\x80\x00\x12\x34 rtp payload......", 24)), Dialect::kNone);
+  std::string rtp(24, 'r');
+  rtp[0] = static_cast<char>(0x80);  // RTP version 2
+  EXPECT_EQ(DetectDialect(rtp), Dialect::kNone);
   EXPECT_EQ(DetectDialect(""), Dialect::kNone);
 
   // An MS-TURN transaction id that starts with the RFC 8489 cookie is still MS-TURN.
