@@ -25,6 +25,7 @@ import random
 import re
 import signal
 import socket
+import string
 import struct
 import subprocess
 import time
@@ -108,7 +109,10 @@ class CoturnRelay:
 
     name = "coturn"
 
-    def __init__(self, workdir, spec, binary=TURNSERVER):
+    def __init__(self, workdir, spec, binary=TURNSERVER, config_file=None):
+        """`config_file`: a turnserver.conf with the fixed options (listening/relay IP, auth
+        mode, peer policy, logging); the spec's ports, realm, secret or users, threads and quotas
+        still come from the command line. Without it everything is on the command line."""
         if spec.users and spec.secret:
             raise ValueError("coturn serves static users or a REST secret, not both")
         os.makedirs(workdir, exist_ok=True)
@@ -116,29 +120,30 @@ class CoturnRelay:
         self.workdir = workdir
         self.log_path = os.path.join(workdir, "turnserver.log")
         self.proc = None
-        argv = [binary, "-n", "--listening-ip", LOOPBACK, "--listening-port", str(spec.port),
-                "--relay-ip", LOOPBACK, "--min-port", str(spec.port_min),
-                "--max-port", str(spec.port_max), "--realm", spec.realm, "--fingerprint",
-                "--no-tls", "--no-dtls", "--no-cli", "--no-rfc5780",
-                "--relay-threads", str(spec.threads),
-                "--user-quota", str(spec.per_user), "--total-quota", str(spec.max_allocations),
-                "--pidfile", os.path.join(workdir, "turnserver.pid"),
-                "--userdb", os.path.join(workdir, "turndb")]
+        argv = [binary] + (["-c", config_file] if config_file else ["-n"])
+        argv += ["--listening-port", str(spec.port), "--min-port", str(spec.port_min),
+                 "--max-port", str(spec.port_max), "--realm", spec.realm,
+                 "--relay-threads", str(spec.threads),
+                 "--user-quota", str(spec.per_user), "--total-quota", str(spec.max_allocations),
+                 "--pidfile", os.path.join(workdir, "turnserver.pid"),
+                 "--userdb", os.path.join(workdir, "turndb")]
         if spec.secret:
-            argv += ["--use-auth-secret", "--static-auth-secret", spec.secret]
-        else:
-            argv += ["--lt-cred-mech"]
-            for name, password in sorted(spec.users.items()):
-                argv += ["--user", "%s:%s" % (name, password)]
-        if spec.allow_loopback:
-            argv += ["--allow-loopback-peers"]
-        argv += ["--no-multicast-peers"]
-        for r in DENIED_V4:
-            argv += ["--denied-peer-ip", r]
-        if spec.quiet:
-            argv += ["--no-stdout-log", "--log-file", "/dev/null"]
-        else:
-            argv += ["--log-file", self.log_path, "--simple-log", "--verbose"]
+            argv += ["--static-auth-secret", spec.secret]
+        for name, password in sorted(spec.users.items()):
+            argv += ["--user", "%s:%s" % (name, password)]
+        if not config_file:
+            argv += ["--listening-ip", LOOPBACK, "--relay-ip", LOOPBACK, "--fingerprint",
+                     "--no-tls", "--no-dtls", "--no-cli", "--no-rfc5780"]
+            argv += ["--use-auth-secret"] if spec.secret else ["--lt-cred-mech"]
+            if spec.allow_loopback:
+                argv += ["--allow-loopback-peers"]
+            argv += ["--no-multicast-peers"]
+            for r in DENIED_V4:
+                argv += ["--denied-peer-ip", r]
+            if spec.quiet:
+                argv += ["--no-stdout-log", "--log-file", "/dev/null"]
+            else:
+                argv += ["--log-file", self.log_path, "--simple-log", "--verbose"]
         self.argv = argv
 
     @property
@@ -183,20 +188,25 @@ class CausewayRelay(processes.Causeway):
     """causeway with a [turn] section from `spec` (SIP only on one TCP port of its own)."""
 
     name = "causeway"
+    TURN_SECTION = (
+        '[turn]\nudp = ["$host:$port"]\ntcp = ["$host:$port"]\ntls = []\n'
+        'relay_addresses = ["$host"]\nport_min = $port_min\nport_max = $port_max\n'
+        'realm = "$realm"\nsecret = "$secret"\nusers = $users\nallow_peers = $allow_peers\n'
+        'max_allocations = $max_allocations\nmax_allocations_per_user = $per_user\n'
+        'max_allocations_per_ip = $per_ip\n')
 
-    def __init__(self, binary, workdir, spec, sip_port):
+    def __init__(self, binary, workdir, spec, sip_port, turn_template=None):
+        """`turn_template`: the [turn] section as a string.Template text ($port, $port_min,
+        $port_max, $realm, $secret, $users, $allow_peers, $max_allocations, $per_user, $per_ip);
+        None = the section this class writes."""
         self.spec = spec
-        listen = "%s:%d" % (LOOPBACK, spec.port)
         users = ["%s:%s" % (n, p) for n, p in sorted(spec.users.items())]
-        config = ('[sip]\nudp = []\ntcp = ["%s:%d"]\ntls = []\n\n'
-                  '[turn]\nlisten_udp = ["%s"]\nlisten_tcp = ["%s"]\nlisten_tls = []\n'
-                  'relay_addresses = ["%s"]\nport_min = %d\nport_max = %d\nrealm = "%s"\n'
-                  'secret = "%s"\nusers = %s\nallow_peers = %s\nmax_allocations = %d\n'
-                  'max_allocations_per_user = %d\nmax_allocations_per_ip = %d\n'
-                  % (LOOPBACK, sip_port, listen, listen, LOOPBACK, spec.port_min, spec.port_max,
-                     spec.realm, spec.secret, _toml_list(users),
-                     _toml_list(["127.0.0.0/8"] if spec.allow_loopback else []),
-                     spec.max_allocations, spec.per_user, spec.per_ip))
+        turn = string.Template(turn_template or self.TURN_SECTION).substitute(
+            host=LOOPBACK, port=spec.port, port_min=spec.port_min, port_max=spec.port_max,
+            realm=spec.realm, secret=spec.secret, users=_toml_list(users),
+            allow_peers=_toml_list(["127.0.0.0/8"] if spec.allow_loopback else []),
+            max_allocations=spec.max_allocations, per_user=spec.per_user, per_ip=spec.per_ip)
+        config = '[sip]\nudp = []\ntcp = ["%s:%d"]\ntls = []\n\n%s' % (LOOPBACK, sip_port, turn)
         super().__init__(binary, workdir, config,
                          log_level="warn" if spec.quiet else "debug")
         # processes.Causeway writes workers = 2; the spec's thread count wins.
@@ -228,12 +238,12 @@ class CausewayRelay(processes.Causeway):
         return issued["username"], issued["password"]
 
 
-def make_relay(kind, binary, workdir, spec, ports):
+def make_relay(kind, binary, workdir, spec, ports, coturn_config=None, causeway_turn=None):
     """A relay of `kind` ("causeway" or "coturn"), not started."""
     if kind == "coturn":
-        return CoturnRelay(workdir, spec, binary or TURNSERVER)
+        return CoturnRelay(workdir, spec, binary or TURNSERVER, coturn_config)
     if kind == "causeway":
-        return CausewayRelay(binary, workdir, spec, ports.get())
+        return CausewayRelay(binary, workdir, spec, ports.get(), causeway_turn)
     raise ValueError("unknown relay kind %r" % kind)
 
 
