@@ -21,7 +21,11 @@ With --transport tcp the client reaches the responder over TCP with [MS-TURN] 2.
 frame.
 
 Requires python3-gi and gir1.2-nice-0.1. Loopback only; everything stops within --seconds.
+With --stale-once the first authenticated Allocate gets 438 Stale Nonce with a new NONCE, and
+libnice retries with that nonce.
+
 Usage: /usr/bin/python3 libnice_msturn_probe.py [--seconds 6] [--json] [--transport udp|tcp]
+       [--stale-once]
 Exit status 0 when libnice's authenticated Allocate verified with the known password and the
 allocation succeeded.
 """
@@ -136,6 +140,8 @@ def main():
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--transport", choices=("udp", "tcp"), default="udp",
                         help="client <-> server transport; tcp uses [MS-TURN] 2.1.4 framing")
+    parser.add_argument("--stale-once", action="store_true",
+                        help="answer the first authenticated Allocate with 438 and a new nonce")
     args = parser.parse_args()
     tcp = args.transport == "tcp"
 
@@ -203,9 +209,20 @@ def main():
                                         (A_REALM, REALM), (A_NONCE, NONCE),
                                         (A_MS_VERSION, struct.pack("!I", 1))])
             record("allocate_401", reply)
+        elif msg_type == 0x0003 and args.stale_once and not state.get("stale_sent"):
+            state["stale_sent"] = True
+            record("allocate_request_authenticated", data, f"integrity ok={verify(data, key)}")
+            reply = build(0x0113, tid, [(A_MAGIC, struct.pack("!I", TURN_MAGIC)),
+                                        (A_ERROR, struct.pack("!HBB", 0, 4, 38) + b"Stale Nonce"),
+                                        (A_REALM, REALM), (A_NONCE, NONCE[::-1]),
+                                        (A_MS_VERSION, struct.pack("!I", 1))])
+            record("allocate_438", reply)
         elif msg_type == 0x0003:
             ok = verify(data, key)
-            record("allocate_request_authenticated", data, f"integrity ok={ok}")
+            note = f"integrity ok={ok}"
+            if args.stale_once:
+                note += f" nonce={'new' if find(data, A_NONCE) == NONCE[::-1] else 'old'}"
+            record("allocate_request_authenticated", data, note)
             if not ok:
                 return
             state["client"] = addr
