@@ -28,6 +28,9 @@ Phase policy   (user alice, no allow_peers, at most 3 allocations per user)
   forbidden-peers CreatePermission for 127.0.0.1, 10.0.0.1, 224.0.0.1 -> 403 each;
                   8.8.8.8 -> success (the refusals are by range, not blanket)
   quota           3 allocations of alice from 3 client ports succeed, the 4th -> 486
+Phase secret-quota (REST secret, at most 2 allocations per user)
+  secret-quota    erin's pairs with 3 different expiries: 2 allocations, the 3rd -> 486 (the
+                  quota counts the user, not the "<expiry>:<user>" username)
 
 Usage:
   turn_relay_test.py --server coturn [--binary /usr/bin/turnserver]
@@ -272,6 +275,28 @@ def phase_policy(c, relay):
             s.close()
 
 
+def phase_secret_quota(c, relay):
+    """The per-user quota counts the user, not the username: pairs with other expiries of the
+    same user do not get past it (coturn keys its quota the same way)."""
+    spec = relay.spec
+    clients = []
+    try:
+        for i in range(spec.per_user + 1):
+            s = StunClient(spec.port)
+            clients.append(s)
+            r = s.allocate_with_auth(*turn_env.rest_credentials(spec.secret, "erin",
+                                                                ttl_s=3600 + 7 * i))
+            want = 0 if i < spec.per_user else 486
+            c.check(error_code(r) == want, "secret-quota: erin's allocation %d (expiry +%d s) -> %s"
+                    % (i + 1, 3600 + 7 * i, want or "success"), r and r.attributes)
+        clients.pop().close()
+        for s in clients:
+            release(s)
+    finally:
+        for s in clients:
+            s.close()
+
+
 def run_phase(c, args, root, ports, name, spec, body):
     print("== phase %s (%s)" % (name, args.server), flush=True)
     workdir = os.path.join(root, name)
@@ -325,6 +350,9 @@ def main():
                   RelaySpec(ports.get(), users={"alice": "Alice-pw-1"}, allow_loopback=False,
                             per_user=3),
                   lambda relay, peer, workdir: phase_policy(c, relay))
+        run_phase(c, args, root, ports, "secret-quota",
+                  RelaySpec(ports.get(), secret="turn-quota-secret-%d" % os.getpid(), per_user=2),
+                  lambda relay, peer, workdir: phase_secret_quota(c, relay))
     finally:
         print("%d passed, %d failed (%s, %.0f s)%s" % (
             c.passed, len(c.failed), args.server, time.monotonic() - started,
