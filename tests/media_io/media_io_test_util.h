@@ -10,6 +10,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <array>
 #include <chrono>
 #include <condition_variable>
 #include <functional>
@@ -186,6 +187,11 @@ class Fd {
 };
 
 inline NetAddress Loopback(uint16_t port = 0) { return NetAddress::V4(0x7F000001, port); }
+inline NetAddress Loopback6(uint16_t port = 0) {
+  std::array<uint8_t, 16> one{};
+  one[15] = 1;
+  return NetAddress::V6(one, port);
+}
 
 inline NetAddress LocalOf(int fd) {
   sockaddr_storage ss{};
@@ -194,11 +200,11 @@ inline NetAddress LocalOf(int fd) {
   return FromSockaddr(ss);
 }
 
-// A UDP socket bound to 127.0.0.1:0.
-inline Fd UdpSocket() {
-  Fd fd(::socket(AF_INET, SOCK_DGRAM, 0));
+// A UDP socket bound to 127.0.0.1:0 (or [::1]:0).
+inline Fd UdpSocket(bool v6 = false) {
+  Fd fd(::socket(v6 ? AF_INET6 : AF_INET, SOCK_DGRAM, 0));
   sockaddr_storage ss{};
-  socklen_t len = ToSockaddr(Loopback(), ss);
+  socklen_t len = ToSockaddr(v6 ? Loopback6() : Loopback(), ss);
   if (::bind(fd.get(), reinterpret_cast<sockaddr*>(&ss), len) != 0) fd.Reset();
   return fd;
 }

@@ -73,7 +73,8 @@ TEST(RelaySocketsUdp, ClientDatagramsArriveWithTheirFlowAndAreAnswered) {
 
   Fd client = UdpSocket();
   ASSERT_GE(client.get(), 0);
-  const std::vector<std::string> sent = {Stun("one", 1), Channel(0x4000, "media"), Stun("three", 3)};
+  const std::vector<std::string> sent = {Stun("one", 1), Channel(0x4000, "media"),
+                                         Stun("three", 3)};
   for (const std::string& s : sent) ASSERT_TRUE(SendTo(client.get(), server, s));
 
   ASSERT_TRUE(h.handler().WaitMessages(3));
@@ -167,6 +168,43 @@ TEST(RelaySocketsUdp, TwoWorkersOnTheSamePortBothReceive) {
   EXPECT_GT(on_b, 0u);
 }
 
+TEST(RelaySocketsUdp, IPv6AndIPv4ListenersAnswerFromTheirOwnSocket) {
+  Harness h;
+  RelaySocketsOptions o;
+  o.udp_listen = {Loopback(), Loopback6()};
+  o.relay_v4 = Loopback();
+  o.relay_v6 = Loopback6();
+  ASSERT_TRUE(h.Open(o).ok());
+  h.handler().set_echo(true);
+  const std::vector<NetAddress> servers = h.thread().Run([&] { return h.sockets().udp_listen(); });
+  ASSERT_EQ(servers.size(), 2u);
+  ASSERT_TRUE(servers[1].is_v6());
+  Fd v4 = UdpSocket(), v6 = UdpSocket(/*v6=*/true);
+  ASSERT_GE(v6.get(), 0);
+  ASSERT_TRUE(SendTo(v6.get(), servers[1], Stun("six", 6)));
+  ASSERT_TRUE(SendTo(v4.get(), servers[0], Stun("four", 4)));
+  auto six = RecvFrom(v6.get());
+  auto four = RecvFrom(v4.get());
+  ASSERT_TRUE(six.has_value());
+  ASSERT_TRUE(four.has_value());
+  EXPECT_EQ(six->first, Stun("six", 6));
+  EXPECT_EQ(six->second, servers[1]);
+  EXPECT_EQ(four->second, servers[0]);
+
+  // An IPv6 relayed address, and peer traffic over it both ways.
+  auto relayed = h.thread().Run([&] { return h.sockets().OpenRelay(3, true, false); });
+  ASSERT_TRUE(relayed.ok()) << relayed.status();
+  EXPECT_TRUE(relayed->is_v6());
+  Fd peer = UdpSocket(/*v6=*/true);
+  ASSERT_TRUE(SendTo(peer.get(), *relayed, "v6 peer"));
+  auto back = RecvFrom(peer.get());  // echoed through SendToPeer
+  ASSERT_TRUE(back.has_value());
+  EXPECT_EQ(back->first, "v6 peer");
+  EXPECT_EQ(back->second, *relayed);
+  ASSERT_TRUE(h.handler().WaitPackets(1));
+  EXPECT_EQ(h.handler().packets()[0].peer, LocalOf(peer.get()));
+}
+
 // ---- relayed sockets --------------------------------------------------------------------------
 
 TEST(RelaySocketsRelay, PortsComeFromTheRangeUntilItIsUsedUp) {
@@ -253,7 +291,9 @@ TEST(RelaySocketsRelay, PeerDatagramsReachTheHandlerAndSendToPeerReachesThePeer)
 
   // Sends made inside a read batch go out batched when it ends.
   h.handler().set_echo(true);
-  for (int i = 0; i < 10; ++i) ASSERT_TRUE(SendTo(peer.get(), *relayed, "echo " + std::to_string(i)));
+  for (int i = 0; i < 10; ++i) {
+    ASSERT_TRUE(SendTo(peer.get(), *relayed, "echo " + std::to_string(i)));
+  }
   for (int i = 0; i < 10; ++i) {
     auto echo = RecvFrom(peer.get());
     ASSERT_TRUE(echo.has_value()) << i;

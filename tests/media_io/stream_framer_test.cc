@@ -1,4 +1,4 @@
-// media/io/stream_framer: RFC 8656 §6.2 framing of STUN and ChannelData over a byte stream,
+// media/io/stream_framer: RFC 8656 §12.5 framing of STUN and ChannelData over a byte stream,
 // without sockets.
 #include "media/io/stream_framer.h"
 
