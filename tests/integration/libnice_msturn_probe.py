@@ -13,6 +13,7 @@ tests/media_msturn/libnice_vectors.h:
      DATA); the responder relays each DATA to the peer socket, never answers Send (MS-TURN has no
      Send response)
   4. selecting the relayed pair sends Set Active Destination (0x0006) -> 0x0106 response
+  (at LIFETIME / 2 libnice refreshes with the same authenticated Allocate; --lifetime 6 shows it)
   5. after that libnice sends application data raw (no TURN header) to the server, and raw
      datagrams from the server are taken as coming from the active destination.
 
@@ -140,6 +141,8 @@ def main():
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--transport", choices=("udp", "tcp"), default="udp",
                         help="client <-> server transport; tcp uses [MS-TURN] 2.1.4 framing")
+    parser.add_argument("--lifetime", type=int, default=480,
+                        help="LIFETIME granted; libnice refreshes at half of it")
     parser.add_argument("--stale-once", action="store_true",
                         help="answer the first authenticated Allocate with 438 and a new nonce")
     args = parser.parse_args()
@@ -220,6 +223,8 @@ def main():
         elif msg_type == 0x0003:
             ok = verify(data, key)
             note = f"integrity ok={ok}"
+            if state["client"] is not None and "allocate_success" in {e["name"] for e in log}:
+                note += " (refresh)"
             if args.stale_once:
                 note += f" nonce={'new' if find(data, A_NONCE) == NONCE[::-1] else 'old'}"
             record("allocate_request_authenticated", data, note)
@@ -234,7 +239,7 @@ def main():
                                         (A_MAPPED, address(rip, rport)),
                                         (A_XOR_MAPPED,
                                          struct.pack("!BBHI", 0, 1, xor_port, xor_ip)),
-                                        (A_LIFETIME, struct.pack("!I", 480)),
+                                        (A_LIFETIME, struct.pack("!I", args.lifetime)),
                                         (A_MS_VERSION, struct.pack("!I", 1)),
                                         (A_MS_SEQ, connection_id + struct.pack("!I", 0))], key)
             record("allocate_success", reply)

@@ -78,4 +78,12 @@ inline constexpr char kTcpControlFrame[] =
 inline constexpr char kTcpDataFrameFromClient[] =
     "03000020001e6d65646961206166746572206163746976652064657374696e6174696f6e";
 
+// libnice's refresh (probe --lifetime 6, another run; libnice refreshes at LIFETIME / 2): an
+// Allocate on the same 5-tuple, identical in form to the authenticated one (same REALM, NONCE,
+// USERNAME; no LIFETIME).
+inline constexpr char kAllocateRefresh[] =
+    "0003006641346bb8c7056e3a9f22c09bd72df091000f000472c64bc680080004000000010015000d63617573"
+    "657761792e746573740014002030313233343536373839616263646566303132333435363738396162636465"
+    "6600060005616c6963650008001450085ff193a5d4eab7bc3291e385c9e93f2af7ea";
+
 }  // namespace causeway::msturn::vectors

@@ -106,6 +106,18 @@ TEST(MsTurnLibnice, AuthenticatedAllocateVerifiesWithTheKnownPassword) {
   EXPECT_TRUE(absl::IsUnauthenticated(VerifyMessageIntegrity(*changed, Key())));
 }
 
+TEST(MsTurnLibnice, RefreshIsAnotherAuthenticatedAllocate) {
+  const std::string bytes = FromHex(vectors::kAllocateRefresh);
+  auto message = MsTurnMessage::Parse(bytes);
+  ASSERT_TRUE(message.ok()) << message.status();
+  EXPECT_TRUE(VerifyMessageIntegrity(*message, Key()).ok());
+  auto request = ReadAllocateRequest(*message);
+  ASSERT_TRUE(request.ok()) << request.status();
+  EXPECT_EQ(request->username, vectors::kUsername);
+  EXPECT_EQ(request->nonce, vectors::kNonce);  // the nonce of the first 401, reused
+  EXPECT_FALSE(request->lifetime.has_value());
+}
+
 TEST(MsTurnLibnice, AllocateSuccessReencodedByteForByte) {
   const std::string expected = FromHex(vectors::kAllocateSuccess);
   const std::string request_bytes = FromHex(vectors::kAllocateRequestAuthenticated);
