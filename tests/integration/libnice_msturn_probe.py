@@ -25,8 +25,11 @@ Requires python3-gi and gir1.2-nice-0.1. Loopback only; everything stops within 
 With --stale-once the first authenticated Allocate gets 438 Stale Nonce with a new NONCE, and
 libnice retries with that nonce.
 
+With --server HOST:PORT (and --user/--password) libnice talks to that relay instead; exit 0 when
+it obtained a relayed candidate and its connectivity checks reached the peer socket through it.
+
 Usage: /usr/bin/python3 libnice_msturn_probe.py [--seconds 6] [--json] [--transport udp|tcp]
-       [--stale-once]
+       [--stale-once] [--lifetime N] [--server HOST:PORT --user U --password P]
 Exit status 0 when libnice's authenticated Allocate verified with the known password and the
 allocation succeeded.
 """
@@ -143,6 +146,11 @@ def main():
                         help="client <-> server transport; tcp uses [MS-TURN] 2.1.4 framing")
     parser.add_argument("--lifetime", type=int, default=480,
                         help="LIFETIME granted; libnice refreshes at half of it")
+    parser.add_argument("--server", metavar="HOST:PORT",
+                        help="use this MS-TURN relay instead of the built-in responder (UDP or "
+                        "--transport tcp); --user/--password are its credentials")
+    parser.add_argument("--user", default=USERNAME.decode())
+    parser.add_argument("--password", default=PASSWORD.decode())
     parser.add_argument("--stale-once", action="store_true",
                         help="answer the first authenticated Allocate with 438 and a new nonce")
     args = parser.parse_args()
@@ -169,8 +177,13 @@ def main():
     agent.add_local_address(local)
     stream = agent.add_stream(1)
     # libnice base64-decodes MS-TURN credentials before putting them on the wire.
-    agent.set_relay_info(stream, 1, "127.0.0.1", server.getsockname()[1],
-                         base64.b64encode(USERNAME).decode(), base64.b64encode(PASSWORD).decode(),
+    relay_host, relay_port = "127.0.0.1", server.getsockname()[1]
+    if args.server:
+        relay_host, _, port_text = args.server.rpartition(":")
+        relay_port = int(port_text)
+    agent.set_relay_info(stream, 1, relay_host, relay_port,
+                         base64.b64encode(args.user.encode()).decode(),
+                         base64.b64encode(args.password.encode()).decode(),
                          Nice.RelayType.TCP if tcp else Nice.RelayType.UDP)
 
     key = long_term_key(USERNAME, REALM, PASSWORD)
@@ -332,7 +345,10 @@ def main():
         record("peer_received", data)
         return True
 
-    for s, cb in ((server, on_server), (relay, on_relay), (peer, on_peer)):
+    watched = ((server, on_server), (relay, on_relay), (peer, on_peer))
+    if args.server:  # the external relay answers; only the peer socket is ours
+        watched = ((peer, on_peer),)
+    for s, cb in watched:
         GLib.io_add_watch(s.fileno(), GLib.IO_IN, cb)
 
     def on_gathering_done(_agent, _stream):
@@ -340,6 +356,7 @@ def main():
                    if c.type == Nice.CandidateType.RELAYED]
         if not relayed:
             return
+        record("relayed_candidate", agent.generate_local_candidate_sdp(relayed[0]).encode())
         remote = agent.parse_remote_candidate_sdp(
             stream, "a=candidate:1 1 UDP 1000 %s %d typ host" % peer.getsockname())
         agent.set_remote_credentials(stream, "peeruser", "peerpass")
@@ -382,6 +399,9 @@ def main():
         json.dump(log, sys.stdout, indent=1)
         print()
     names = {e["name"] for e in log}
+    if args.server:
+        # Against a real relay: success = libnice got a relayed candidate and media crossed it.
+        return 0 if "relayed_candidate" in names and "peer_received" in names else 1
     # Success = the authenticated Allocate verified with the known password.
     return 0 if any(e["name"] == "allocate_request_authenticated" and "ok=True" in e["note"]
                     for e in log) and "allocate_success" in names else 1
