@@ -1,6 +1,7 @@
 #include "gateway/cli.h"
 
 #include "absl/status/status.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "core/strings.h"
 
@@ -134,6 +135,61 @@ absl::Status ParseUserArgs(const std::vector<std::string_view>& args, size_t sta
   return absl::OkStatus();
 }
 
+// Parses args[start..] after "turn": "credentials --user NAME [--ttl SECONDS]", with --config
+// and --help accepted anywhere after the verb as for user commands.
+absl::Status ParseTurnArgs(const std::vector<std::string_view>& args, size_t start,
+                           bool* have_config, bool* help, CliOptions* options) {
+  TurnCommand& cmd = options->turn;
+  bool have_verb = false;
+  bool have_user = false;
+  bool have_ttl = false;
+  for (size_t i = start; i < args.size(); ++i) {
+    std::string_view arg = args[i];
+    if (arg == "--help" || arg == "-h") {
+      *help = true;
+    } else if (arg == "--config" || arg == "-c" || arg.starts_with("--config=")) {
+      std::string_view value;
+      if (arg.starts_with("--config=")) {
+        value = arg.substr(9);
+      } else if (i + 1 < args.size()) {
+        value = args[++i];
+      } else {
+        return UsageError(absl::StrCat(ToAbsl(arg), " needs a FILE argument"));
+      }
+      if (value.empty()) return UsageError("--config: empty file name");
+      if (*have_config) return UsageError("--config given more than once");
+      *have_config = true;
+      options->config_path = std::string(value);
+    } else if (arg == "--user") {
+      if (i + 1 >= args.size()) return UsageError("--user needs a NAME argument");
+      if (have_user) return UsageError("--user given more than once");
+      have_user = true;
+      cmd.user = std::string(args[++i]);
+      if (cmd.user.empty() || cmd.user.find(':') != std::string::npos ||
+          cmd.user.size() > 256) {
+        return UsageError("turn credentials: --user NAME must be non-empty, without ':'");
+      }
+    } else if (arg == "--ttl") {
+      if (i + 1 >= args.size()) return UsageError("--ttl needs a SECONDS argument");
+      if (have_ttl) return UsageError("--ttl given more than once");
+      have_ttl = true;
+      if (!absl::SimpleAtoi(ToAbsl(args[++i]), &cmd.ttl_s) || cmd.ttl_s < 1 || cmd.ttl_s > 604800) {
+        return UsageError("turn credentials: --ttl must be 1..604800 seconds");
+      }
+    } else if (arg.starts_with("-")) {
+      return UsageError(absl::StrCat("unknown option '", ToAbsl(arg), "'"));
+    } else if (!have_verb && arg == "credentials") {
+      have_verb = true;
+    } else {
+      return UsageError(absl::StrCat("turn: unexpected argument '", ToAbsl(arg), "'"));
+    }
+  }
+  if (*help) return absl::OkStatus();
+  if (!have_verb) return UsageError("turn: expected a command (credentials)");
+  if (!have_user) return UsageError("turn credentials: --user NAME is required");
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 absl::StatusOr<CliOptions> ParseArgs(const std::vector<std::string_view>& args) {
@@ -182,6 +238,15 @@ absl::StatusOr<CliOptions> ParseArgs(const std::vector<std::string_view>& args) 
         return st;
       }
       break;
+    } else if (arg == "turn") {
+      if (have_action) {
+        return UsageError(absl::StrCat(ToAbsl(action_flag), " and turn cannot be combined"));
+      }
+      options.action = CliAction::kTurnCredentials;
+      if (absl::Status st = ParseTurnArgs(args, i + 1, &have_config, &help, &options); !st.ok()) {
+        return st;
+      }
+      break;
     } else {
       return UsageError(absl::StrCat("unexpected argument '", ToAbsl(arg), "'"));
     }
@@ -197,6 +262,7 @@ std::string UsageText() {
   return absl::StrCat(
       "Usage: causeway [--config FILE] [--print-config | --check-config]\n"
       "       causeway [--config FILE] user COMMAND ...\n"
+      "       causeway [--config FILE] turn credentials --user NAME [--ttl SECONDS]\n"
       "       causeway --help | --version\n"
       "\n"
       "Causeway ",
@@ -220,6 +286,11 @@ std::string UsageText() {
       "  user enable|disable SIP-URI  allow or refuse sign-in and calls to the user\n"
       "  --password-stdin reads the first line of standard input (keeps the password out of\n"
       "  the process list); only password hashes are stored.\n"
+      "\n"
+      "Media relay:\n"
+      "  turn credentials --user NAME [--ttl SECONDS]   print time-limited TURN credentials\n"
+      "           (JSON: username, password, ttl, uris) derived from turn.secret; the relay\n"
+      "           accepts them until they expire (default ttl: turn.credential_ttl_s)\n"
       "\n"
       "Signals: SIGTERM/SIGINT stop accepting, drain for general.shutdown_timeout_s, exit 0;\n"
       "a second one stops at once. SIGHUP is logged (reload is not supported yet).\n"

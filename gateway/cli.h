@@ -1,6 +1,7 @@
 #pragma once
 // Command-line parsing for `causeway`, as a pure function so every case is unit-tested.
 
+#include <cstdint>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -24,6 +25,7 @@ enum class CliAction {
   kPrintConfig,  // --print-config: the default (or, with --config, the effective) configuration
   kCheckConfig,  // --check-config: validate config and configured certificate files, then exit
   kUser,         // `causeway user ...`: manage the embedded user directory (CliOptions::user)
+  kTurnCredentials,  // `causeway turn credentials --user NAME [--ttl S]` (CliOptions::turn)
 };
 
 enum class UserVerb { kAdd, kDel, kList, kPasswd, kEnable, kDisable };
@@ -38,10 +40,17 @@ struct UserCommand {
   std::vector<std::string> phones;  // --phone +E164, repeatable (add)
 };
 
+// `causeway turn credentials --user NAME [--ttl SECONDS]`: time-limited relay credentials.
+struct TurnCommand {
+  std::string user;
+  int64_t ttl_s = 0;  // 0 = turn.credential_ttl_s
+};
+
 struct CliOptions {
   CliAction action = CliAction::kRun;
   std::string config_path;  // empty = embedded defaults
   UserCommand user;         // action == kUser
+  TurnCommand turn;         // action == kTurnCredentials
 };
 
 // `args` excludes argv[0]. Accepts "--config FILE", "--config=FILE" and "-c FILE". --help and

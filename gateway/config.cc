@@ -15,6 +15,7 @@
 #include "core/strings.h"
 #include "gateway/names.h"
 #include "gateway/wiring.h"
+#include "media/turn/peer_policy.h"
 #include "sip/lync/client_policy.h"
 
 // toml++ is the one place that may throw (parse errors); it is caught right at the call.
@@ -61,6 +62,8 @@ constexpr Section kSections[] = {
              "XMPP users see each other's presence and chat."},
     {"metrics", "The HTTP endpoint for monitoring: GET /metrics (Prometheus text format), /health "
                 "and /ready."},
+    {"turn", "The STUN/TURN media relay (RFC 8489/8656, and the MS-TURN dialect of Lync clients): "
+             "off when udp, tcp and tls are all empty."},
 };
 
 std::string_view TypeName(const Value& v) {
@@ -415,6 +418,92 @@ std::string SetComponentDomain(const Value& v, GatewayConfig& c) {
   return "";
 }
 
+// turn.relay_addresses: IPs without ports, no duplicates.
+std::string SetRelayAddresses(const Value& v, GatewayConfig& c) {
+  std::vector<NetAddress> out;
+  for (const std::string& text : std::get<Strings>(v)) {
+    std::optional<NetAddress> a = NetAddress::Parse(text);
+    if (!a || a->port() != 0 || a->is_unspecified()) {
+      return absl::StrCat("\"", ToAbsl(text), "\" is not a specific IP address (no port)");
+    }
+    if (std::find(out.begin(), out.end(), *a) != out.end()) {
+      return absl::StrCat("\"", ToAbsl(text), "\" is listed twice");
+    }
+    out.push_back(*a);
+  }
+  c.turn.relay_addresses = std::move(out);
+  return "";
+}
+Value GetRelayAddresses(const GatewayConfig& c) {
+  Strings out;
+  for (const NetAddress& a : c.turn.relay_addresses) out.push_back(a.HostString());
+  return out;
+}
+
+// turn.public_host: "" or a host name / IP address without port.
+std::string SetTurnPublicHost(const Value& v, GatewayConfig& c) {
+  const std::string& s = std::get<std::string>(v);
+  if (s.empty()) {
+    c.turn.public_host.clear();
+    return "";
+  }
+  std::optional<std::string> host = NormalizeHost(s);
+  if (!host) return absl::StrCat("\"", ToAbsl(s), "\" is not a host name or IP address (no port)");
+  c.turn.public_host = *host;
+  return "";
+}
+
+// turn.realm: "" or printable ASCII without quotes (it travels in REALM, RFC 8489 §14.9).
+std::string SetTurnRealm(const Value& v, GatewayConfig& c) {
+  const std::string& s = std::get<std::string>(v);
+  if (s.size() > 127) return "longer than 127 characters";
+  for (char ch : s) {
+    if (ch < 0x21 || ch > 0x7E || ch == '"' || ch == '\\') {
+      return absl::StrCat("\"", ToAbsl(s), "\": use printable ASCII without spaces or quotes");
+    }
+  }
+  c.turn.realm = s;
+  return "";
+}
+
+// turn.users: "name:password", names unique, neither part empty; a name may not look like the
+// secret scheme's "<expiry>:<user>".
+std::string SetTurnUsers(const Value& v, GatewayConfig& c) {
+  const Strings& entries = std::get<Strings>(v);
+  std::vector<std::string> names;
+  for (const std::string& entry : entries) {
+    const size_t colon = entry.find(':');
+    if (colon == std::string::npos || colon == 0 || colon + 1 == entry.size()) {
+      return "entries are \"name:password\" with neither part empty";
+    }
+    const std::string name = entry.substr(0, colon);
+    if (!name.empty() && std::all_of(name.begin(), name.end(), [](char ch) {
+          return ch >= '0' && ch <= '9';
+        })) {
+      return absl::StrCat("\"", ToAbsl(name), "\": an all-digit name would read as an expiry");
+    }
+    if (std::find(names.begin(), names.end(), name) != names.end()) {
+      return absl::StrCat("\"", ToAbsl(name), "\" is listed twice");
+    }
+    names.push_back(name);
+  }
+  c.turn.users = entries;
+  return "";
+}
+Value GetTurnUsers(const GatewayConfig& c) { return c.turn.users; }
+
+// turn.allow_peers: CIDR ranges (media/turn/peer_policy.h syntax).
+std::string SetAllowPeers(const Value& v, GatewayConfig& c) {
+  const Strings& ranges = std::get<Strings>(v);
+  for (const std::string& text : ranges) {
+    absl::StatusOr<turn::CidrRange> range = turn::CidrRange::Parse(text);
+    if (!range.ok()) return std::string(range.status().message());
+  }
+  c.turn.allow_peers = ranges;
+  return "";
+}
+Value GetAllowPeers(const GatewayConfig& c) { return c.turn.allow_peers; }
+
 using G = GeneralConfig;
 using P = SipConfig;
 using T = TlsConfig;
@@ -427,6 +516,8 @@ constexpr auto kTls = &GatewayConfig::tls;
 constexpr auto kDns = &GatewayConfig::dns;
 constexpr auto kLync = &GatewayConfig::lync;
 constexpr auto kXmpp = &GatewayConfig::xmpp;
+using U = TurnConfig;
+constexpr auto kTurn = &GatewayConfig::turn;
 
 template <auto S, auto F>
 Option IntOption(std::string_view section, std::string_view key, int64_t def, int64_t min,
@@ -596,6 +687,63 @@ const std::vector<Option>& Options() {
        "Address of the metrics endpoint, \"ip:port\" (port defaults to 9464); \"\" = off. Keep it "
        "on loopback or a management network: it is plain HTTP without authentication.",
        Value(std::string("127.0.0.1:9464")), &SetMetricsListen, &GetMetricsListen},
+      // [turn]
+      {"turn", "udp", "STUN/TURN UDP listen addresses (port defaults to 3478); [] = none.",
+       Value(Strings{"127.0.0.1:3478"}), &SetAddresses<kTurn, &U::udp, 3478>,
+       &GetAddresses<kTurn, &U::udp>},
+      {"turn", "tcp", "STUN/TURN TCP listen addresses (port defaults to 3478); [] = none.",
+       Value(Strings{"127.0.0.1:3478"}), &SetAddresses<kTurn, &U::tcp, 3478>,
+       &GetAddresses<kTurn, &U::tcp>},
+      {"turn", "tls",
+       "STUN/TURN over TLS listen addresses (port defaults to 5349; the [tls] certificate); "
+       "[] = none.",
+       Value(Strings{}), &SetAddresses<kTurn, &U::tls, 5349>, &GetAddresses<kTurn, &U::tls>},
+      {"turn", "relay_addresses",
+       "IP addresses relayed ports are opened on (one per family); [] = the listen addresses' IPs.",
+       Value(Strings{}), &SetRelayAddresses, &GetRelayAddresses},
+      {"turn", "public_host",
+       "Host name or IP clients are told to reach the relay at (MRAS, `causeway turn "
+       "credentials`); \"\" = the first listen address.",
+       Value(std::string()), &SetTurnPublicHost, &GetString<kTurn, &U::public_host>},
+      IntOption<kTurn, &U::port_min>("turn", "port_min", 49152, 1024, 65535,
+                                     "Lowest relayed port."),
+      IntOption<kTurn, &U::port_max>("turn", "port_max", 65535, 1024, 65535,
+                                     "Highest relayed port."),
+      {"turn", "realm",
+       "REALM of the long-term credentials; \"\" = the first sip.domains entry, else "
+       "\"causeway\".",
+       Value(std::string()), &SetTurnRealm, &GetString<kTurn, &U::realm>},
+      {"turn", "secret",
+       "Shared secret of time-limited credentials (username \"<expiry>:<user>\", password "
+       "base64(HMAC-SHA1(secret, username)), as coturn's use-auth-secret); \"\" = generated "
+       "once in state_dir/turn-secret.",
+       Value(std::string()), &SetPath<kTurn, &U::secret, true>, &GetString<kTurn, &U::secret>},
+      {"turn", "users", "Static long-term users, \"name:password\".", Value(Strings{}),
+       &SetTurnUsers, &GetTurnUsers},
+      {"turn", "allow_peers",
+       "Peer address ranges relayed to despite the default deny list (loopback, private, "
+       "link-local, multicast, the relay's own addresses...), e.g. [\"127.0.0.0/8\"].",
+       Value(Strings{}), &SetAllowPeers, &GetAllowPeers},
+      IntOption<kTurn, &U::credential_ttl_s>(
+          "turn", "credential_ttl_s", 28800, 60, 604800,
+          "Lifetime of the credentials handed out (MRAS answers, `causeway turn credentials`), "
+          "seconds."),
+      IntOption<kTurn, &U::max_allocations>("turn", "max_allocations", 10000, 1, 1000000,
+                                            "Most allocations in the relay; over it: 508."),
+      IntOption<kTurn, &U::max_allocations_per_user>(
+          "turn", "max_allocations_per_user", 32, 1, 1000000,
+          "Most allocations one user holds at once; over it: 486."),
+      IntOption<kTurn, &U::max_allocations_per_ip>(
+          "turn", "max_allocations_per_ip", 64, 1, 1000000,
+          "Most allocations from one client IP address at once; over it: 486."),
+      IntOption<kTurn, &U::default_lifetime_s>(
+          "turn", "default_lifetime_s", 600, 60, 3600,
+          "Allocation lifetime when the client asks less or nothing (RFC 8656: 600), seconds."),
+      IntOption<kTurn, &U::max_lifetime_s>("turn", "max_lifetime_s", 3600, 60, 86400,
+                                           "Longest allocation lifetime granted, seconds."),
+      IntOption<kTurn, &U::nonce_lifetime_s>(
+          "turn", "nonce_lifetime_s", 600, 10, 86400,
+          "How long a NONCE stays valid before requests get 438 and a fresh one, seconds."),
   };
   return *options;
 }
@@ -640,6 +788,37 @@ std::string CheckXmpp(const GatewayConfig& c) {
   }
   absl::StatusOr<mappings::DomainMap> map = MakeDomainMap(c);
   if (!map.ok()) return absl::StrCat("xmpp.domains: ", map.status().message());
+  return "";
+}
+
+// [turn] rules across options.
+std::string CheckTurn(const GatewayConfig& c) {
+  const TurnConfig& t = c.turn;
+  if (t.port_min > t.port_max) {
+    return absl::StrCat("turn.port_max: ", t.port_max, " is less than turn.port_min (", t.port_min,
+                        ")");
+  }
+  if (t.default_lifetime_s > t.max_lifetime_s) {
+    return absl::StrCat("turn.max_lifetime_s: ", t.max_lifetime_s,
+                        " is less than turn.default_lifetime_s (", t.default_lifetime_s, ")");
+  }
+  for (const NetAddress& a : t.tls) {
+    if (std::find(t.tcp.begin(), t.tcp.end(), a) != t.tcp.end()) {
+      return absl::StrCat("turn.tls: ", a.ToString(), " is also a turn.tcp listen address");
+    }
+  }
+  for (const NetAddress& a : t.tcp) {
+    for (const auto* sip : {&c.sip.tcp, &c.sip.tls}) {
+      if (std::find(sip->begin(), sip->end(), a) != sip->end()) {
+        return absl::StrCat("turn.tcp: ", a.ToString(), " is also a SIP listen address");
+      }
+    }
+  }
+  for (const NetAddress& a : t.udp) {
+    if (std::find(c.sip.udp.begin(), c.sip.udp.end(), a) != c.sip.udp.end()) {
+      return absl::StrCat("turn.udp: ", a.ToString(), " is also a sip.udp listen address");
+    }
+  }
   return "";
 }
 
@@ -689,6 +868,7 @@ std::string CheckConsistency(const GatewayConfig& c) {
       }
     }
   }
+  if (std::string turn = CheckTurn(c); !turn.empty()) return turn;
   return CheckXmpp(c);
 }
 

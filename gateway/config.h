@@ -124,6 +124,34 @@ struct MetricsConfig {
   std::optional<NetAddress> listen;  // nullopt = off (listen = "")
 };
 
+// The TURN/STUN relay (media/turn, media/io): listeners, relayed ports, credentials, limits.
+// Off when every listen list is empty.
+struct TurnConfig {
+  std::vector<NetAddress> udp;  // client-facing listeners
+  std::vector<NetAddress> tcp;
+  std::vector<NetAddress> tls;
+  // Addresses relayed sockets bind to (port 0); empty = the IPs of the listen addresses.
+  std::vector<NetAddress> relay_addresses;
+  // The address clients are told to reach (MRAS answers, `turn credentials` URIs); empty = the
+  // first listen address.
+  std::string public_host;
+  uint32_t port_min = 0;
+  uint32_t port_max = 0;
+  std::string realm;   // empty = the first sip.domains entry, else "causeway"
+  std::string secret;  // empty = generated once in state_dir (turn-secret)
+  std::vector<std::string> users;        // static "name:password" (validated)
+  std::vector<std::string> allow_peers;  // CIDR ranges opened (validated)
+  uint32_t credential_ttl_s = 0;  // lifetime of issued credentials (MRAS, CLI default)
+  uint32_t max_allocations = 0;
+  uint32_t max_allocations_per_user = 0;
+  uint32_t max_allocations_per_ip = 0;
+  uint32_t default_lifetime_s = 0;
+  uint32_t max_lifetime_s = 0;
+  uint32_t nonce_lifetime_s = 0;
+
+  bool enabled() const { return !udp.empty() || !tcp.empty() || !tls.empty(); }
+};
+
 // Always obtain one from DefaultConfig() or LoadConfig*(): the member initializers above are only
 // zero values, the real defaults live in the option table.
 struct GatewayConfig {
@@ -134,6 +162,7 @@ struct GatewayConfig {
   LyncConfig lync;
   XmppConfig xmpp;
   MetricsConfig metrics;
+  TurnConfig turn;
 };
 
 // The embedded defaults (what `causeway` with no --config runs with).

@@ -15,6 +15,7 @@
 #include "core/log.h"
 #include "core/strings.h"
 #include "gateway/state_dir.h"
+#include "gateway/turn_relay.h"
 #include "gateway/user_cli.h"
 
 namespace causeway::gateway {
@@ -62,6 +63,16 @@ std::string JoinOrNone(const std::vector<std::string>& items) {
 }
 
 }  // namespace
+
+void WriteAll(int fd, std::string_view text) {
+  size_t off = 0;
+  while (off < text.size()) {
+    ssize_t n = ::write(fd, text.data() + off, text.size() - off);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return;
+    off += static_cast<size_t>(n);
+  }
+}
 
 void PrintError(std::string_view message) {
   std::string line = absl::StrCat("causeway: ", ToAbsl(message), "\n");
@@ -202,15 +213,6 @@ absl::StatusOr<GatewayConfig> LoadFor(const CliOptions& options) {
   return LoadConfigFile(options.config_path);
 }
 
-void WriteStdout(std::string_view text) {
-  size_t off = 0;
-  while (off < text.size()) {
-    ssize_t n = ::write(STDOUT_FILENO, text.data() + off, text.size() - off);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return;
-    off += static_cast<size_t>(n);
-  }
-}
 
 }  // namespace
 
@@ -224,10 +226,10 @@ int RunMain(int argc, char** argv, ServicesFactory make_services) {
   }
   switch (options->action) {
     case CliAction::kHelp:
-      WriteStdout(UsageText());
+      WriteAll(STDOUT_FILENO, UsageText());
       return kExitOk;
     case CliAction::kVersion:
-      WriteStdout(absl::StrCat("causeway ", ToAbsl(kVersion), "\n"));
+      WriteAll(STDOUT_FILENO, absl::StrCat("causeway ", ToAbsl(kVersion), "\n"));
       return kExitOk;
     default:
       break;
@@ -238,8 +240,11 @@ int RunMain(int argc, char** argv, ServicesFactory make_services) {
     return kExitUsage;
   }
   if (options->action == CliAction::kUser) return UserMain(options->user, *config);
+  if (options->action == CliAction::kTurnCredentials) {
+    return TurnCredentialsMain(options->turn, *config);
+  }
   if (options->action == CliAction::kPrintConfig) {
-    WriteStdout(options->config_path.empty() ? DefaultConfigToml() : ConfigToToml(*config));
+    WriteAll(STDOUT_FILENO, options->config_path.empty() ? DefaultConfigToml() : ConfigToToml(*config));
     return kExitOk;
   }
   if (options->action == CliAction::kCheckConfig) {
@@ -258,7 +263,7 @@ int RunMain(int argc, char** argv, ServicesFactory make_services) {
         return kExitUsage;
       }
     }
-    WriteStdout(absl::StrCat(
+    WriteAll(STDOUT_FILENO, absl::StrCat(
         options->config_path.empty() ? std::string("embedded defaults") : options->config_path,
         ": ok\n"));
     return kExitOk;

@@ -74,6 +74,8 @@ class Daemon {
 
 // "causeway: <message>" on stderr as exactly one line (newlines in the message become spaces).
 void PrintError(std::string_view message);
+// All of `text` to `fd` (stdout for command output), retrying short writes and EINTR.
+void WriteAll(int fd, std::string_view text);
 
 // Exit code for a preparation error: 2 for bad configuration (InvalidArgument), 1 otherwise.
 int ExitCodeFor(const absl::Status& status);

@@ -118,4 +118,74 @@ StateDirLock::~StateDirLock() {
   if (fd_ >= 0) ::close(fd_);
 }
 
+
+// Writes `data` to `path` via a temporary file and rename(2), so a crash never leaves half a key.
+absl::Status WriteFileAtomically(const std::string& path, const std::string& data, mode_t mode) {
+  std::string tmp = absl::StrCat(ToAbsl(path), ".tmp.", ::getpid());
+  ::unlink(tmp.c_str());
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
+  if (fd < 0) {
+    return absl::InternalError(
+        absl::StrCat(ToAbsl(tmp), ": cannot create: ", std::strerror(errno)));
+  }
+  // The umask may have narrowed `mode`; a key must be exactly 0600, a certificate 0644.
+  bool ok = ::fchmod(fd, mode) == 0;
+  size_t off = 0;
+  while (ok && off < data.size()) {
+    ssize_t n = ::write(fd, data.data() + off, data.size() - off);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      ok = false;
+      break;
+    }
+    off += static_cast<size_t>(n);
+  }
+  int saved = errno;
+  if (ok && ::fsync(fd) != 0) {
+    ok = false;
+    saved = errno;
+  }
+  ::close(fd);
+  if (!ok || ::rename(tmp.c_str(), path.c_str()) != 0) {
+    if (ok) saved = errno;
+    ::unlink(tmp.c_str());
+    return absl::InternalError(
+        absl::StrCat(ToAbsl(path), ": cannot write: ", std::strerror(saved)));
+  }
+  return absl::OkStatus();
+}
+
+namespace {
+constexpr size_t kMaxSmallFileBytes = 1 << 20;
+absl::Status FileError(std::string_view key, std::string_view path, std::string_view what) {
+  return absl::InvalidArgumentError(
+      absl::StrCat(ToAbsl(key), ": ", ToAbsl(path), ": ", ToAbsl(what)));
+}
+}  // namespace
+
+// Reads a whole (small) file; the error names the key and the path.
+absl::StatusOr<std::string> ReadSmallFile(std::string_view key, const std::string& path) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return FileError(key, path, absl::StrCat("cannot read: ", std::strerror(errno)));
+  std::string data;
+  char buf[8192];
+  while (true) {
+    ssize_t n = ::read(fd, buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      int saved = errno;
+      ::close(fd);
+      return FileError(key, path, absl::StrCat("cannot read: ", std::strerror(saved)));
+    }
+    if (n == 0) break;
+    data.append(buf, static_cast<size_t>(n));
+    if (data.size() > kMaxSmallFileBytes) {
+      ::close(fd);
+      return FileError(key, path, "larger than 1 MiB");
+    }
+  }
+  ::close(fd);
+  return data;
+}
+
 }  // namespace causeway::gateway

@@ -2,7 +2,10 @@
 // The state directory: generated certificates and the lock that keeps two daemons from sharing
 // one directory (and, in practice, one set of listeners).
 
+#include <sys/types.h>
+
 #include <string>
+#include <string_view>
 
 #include "absl/status/statusor.h"
 
@@ -15,6 +18,13 @@ absl::StatusOr<std::string> PrepareStateDir(const std::string& path);
 
 // An exclusive flock(2) on <state_dir>/causeway.lock holding the owner's pid, released when the
 // object is destroyed (or the process dies: the kernel drops flocks, so no stale-lock cleanup).
+// Writes `data` to `path` via a temporary file and rename(2), so a crash never leaves half a
+// file (keys, generated secrets). The file ends with exactly `mode`, whatever the umask.
+absl::Status WriteFileAtomically(const std::string& path, const std::string& data, mode_t mode);
+
+// Reads a whole file of at most 1 MiB; errors are InvalidArgument "KEY: PATH: what".
+absl::StatusOr<std::string> ReadSmallFile(std::string_view key, const std::string& path);
+
 class StateDirLock {
  public:
   // Fails with FailedPrecondition naming the holder's pid when another process holds the lock.

@@ -19,16 +19,6 @@
 namespace causeway::gateway {
 namespace {
 
-void WriteAll(int fd, std::string_view text) {
-  size_t off = 0;
-  while (off < text.size()) {
-    ssize_t n = ::write(fd, text.data() + off, text.size() - off);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return;
-    off += static_cast<size_t>(n);
-  }
-}
-
 // Restores the terminal's echo on scope exit.
 class EchoOff {
  public:

@@ -462,7 +462,7 @@ TEST(Config, OptionTableIsComplete) {
     EXPECT_FALSE(o.doc.empty()) << name;
     EXPECT_LT(o.doc.size() + o.key.size(), 200u) << name << ": keep docs to one line";
   }
-  EXPECT_EQ(seen.size(), 53u);
+  EXPECT_EQ(seen.size(), 71u);
 }
 
 TEST(Names, Hostnames) {

@@ -145,8 +145,9 @@ class Causeway:
     """The causeway binary as a daemon, with its config, state dir and log in `workdir`.
 
     causeway.toml is a [general] section (state_dir = WORKDIR/state, two workers, a 5 s
-    shutdown, `log_level`) followed by `config`, the test's own sections, and `[metrics]
-    listen = ""` when `config` has no [metrics] section. `spawn_prefix` goes
+    shutdown, `log_level`) followed by `config`, the test's own sections, `[metrics]
+    listen = ""` when `config` has no [metrics] section and the relay's listeners off when it
+    has no [turn] section. `spawn_prefix` goes
     before the command line: ("ip", "netns", "exec", NAME) runs the daemon inside a network
     namespace. `causeway user add` runs without it: it only writes the state dir's database.
     The daemon gets SIGTERM if the test dies, so it shuts down as it would in production.
@@ -166,6 +167,9 @@ class Causeway:
         # The metrics endpoint defaults to 127.0.0.1:9464: off unless the test configures it, so
         # daemons of tests running side by side do not fight over that port.
         metrics = "" if "[metrics]" in config else '\n[metrics]\nlisten = ""\n'
+        # Likewise the media relay (127.0.0.1:3478 UDP and TCP by default).
+        if "[turn]" not in config:
+            metrics += '\n[turn]\nudp = []\ntcp = []\n'
         with open(self.config_path, "w") as f:
             f.write('[general]\nstate_dir = "%s"\nworkers = 2\nshutdown_timeout_s = 5\n'
                     'log_level = "%s"\n\n%s%s' % (self.state_dir, log_level, config, metrics))

@@ -259,8 +259,9 @@ class CausewayProxy(Proxy):
             f.write('domains = ["%s"]\n\n' % DOMAIN)
             f.write('[tls]\ncertificate = "%s"\nkey = "%s"\nca = "%s"\n'
                     % (tls.get("proxy_cert", ""), tls.get("proxy_key", ""), tls.get("ca", "")))
-            # Off: its default port 9464 would clash with a daemon of a test running alongside.
-            f.write('\n[metrics]\nlisten = ""\n')
+            # Off: their default ports (metrics 9464, relay 3478) would clash with a daemon of a
+            # test running alongside.
+            f.write('\n[metrics]\nlisten = ""\n\n[turn]\nudp = []\ntcp = []\n')
         return [self.binary, "--config", config]
 
 
