@@ -220,20 +220,21 @@ def run_point(args, server, clients, interval_ms, workdir, ports):
         result["udp_drops_by_owner"] = sampler.drops_by_owner()
         text = processes.read_text(out_path)
         summary = turn_env.parse_uclient(text)
-        m = _re_connect(text)
-        summary["connect_s"] = m
+        log_s, since_start_s = _re_connect(text)
+        summary["connect_s"] = log_s
         result["uclient_rc"] = rc
         for key in ("sent", "received", "lost", "loss_pct", "send_dropped", "rtt_avg_ms",
                     "rtt_max_ms", "jitter_avg_ms", "jitter_max_ms"):
             result[key] = summary.get(key)
-        result["connect_s"] = m
+        result["connect_s"] = since_start_s
         window = steady_window(summary, args.duration_s)
         if window:
             s1, s2, rate = window
             result["window_s"] = [s1, s2]
             result["achieved_msg_s"] = rate
             result["relayed_pkt_s"] = 2 * rate
-            base = math.floor(spawn_wall)
+            # Wall time of log second 0 (uclient counts whole seconds of the wall clock).
+            base = math.floor(spawn_wall) + since_start_s - log_s
             for name in ("relay", "uclient", "peer"):
                 cpu, wall = sampler.cpu_between(name, base + s1, base + s2)
                 if cpu is not None:
@@ -259,9 +260,11 @@ def run_point(args, server, clients, interval_ms, workdir, ports):
 
 
 def _re_connect(text):
-    """The second uclient finished allocating (its "Total connect time" line)."""
-    m = re.search(r"^(\d+): : Total connect time is \d+", text, re.M)
-    return int(m.group(1)) if m else None
+    """(log second, seconds since start) at which uclient finished allocating, from its "Total
+    connect time" line. uclient's log seconds count from its first log line, which is that line
+    itself when nothing was logged before (TCP runs), so the two can differ."""
+    m = re.search(r"^(\d+): : Total connect time is (\d+)", text, re.M)
+    return (int(m.group(1)), int(m.group(2))) if m else (None, None)
 
 
 def fmt(v, spec="%.0f"):
