@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cerrno>
 #include <cstring>
 #include <random>
 #include <string>
@@ -109,6 +110,7 @@ struct RelaySockets::Udp : std::enable_shared_from_this<RelaySockets::Udp> {
   RelaySockets* owner = nullptr;  // nullptr once closed: pending handlers then do nothing
   NetAddress local;
   bool relay = false;
+  bool wildcard = false;  // bound to 0.0.0.0 or [::]: packet info names the address used
   turn::RelayId id = 0;
   bool waiting = false;
   std::unique_ptr<SendBatch> batch;  // client listeners: replies to clients
@@ -486,6 +488,13 @@ absl::Status RelaySockets::ListenUdp(const NetAddress& bind) {
   udp::endpoint local = s->socket.local_endpoint(ec);
   if (ec) return ListenError("UDP", bind, ec);
   s->local = FromAsio(local);
+  if (s->local.is_unspecified()) {
+    s->wildcard = true;
+    if (!EnablePacketInfo(s->socket.native_handle(), s->local.is_v6())) {
+      return ListenError("UDP", bind,
+                         boost::system::error_code(errno, boost::system::system_category()));
+    }
+  }
   s->owner = this;
   s->batch = std::make_unique<SendBatch>(std::max<size_t>(options_.send_batch, 1),
                                          options_.send_arena_bytes);
@@ -557,7 +566,7 @@ void RelaySockets::Drain(Udp& s) {
   bool more = false;
   // A few full batches per wake-up, then yield: other sockets of this worker get their turn.
   for (size_t burst = 0; burst < std::max<size_t>(options_.recv_bursts_per_wakeup, 1); ++burst) {
-    int n = recv_.Receive(fd);
+    int n = recv_.Receive(fd, s.wildcard);
     if (n < 0) {
       // A pending socket error (e.g. ICMP unreachable) is consumed by reporting it: read on.
       more = true;
@@ -579,7 +588,9 @@ void RelaySockets::Drain(Udp& s) {
         handler_->OnPeerPacket(s.id, recv_.source(i), recv_.payload(i));
       } else {
         ++counters_.client_datagrams_in;
-        turn::ClientFlow flow{recv_.source(i), s.local, ClientTransport::kUdp, 0};
+        // server = the address the client sent to (a wildcard socket learns it per datagram).
+        turn::ClientFlow flow{recv_.source(i), s.wildcard ? recv_.destination(i, s.local) : s.local,
+                              ClientTransport::kUdp, 0};
         handler_->OnClientMessage(flow, recv_.payload(i));
       }
     }
@@ -644,22 +655,32 @@ void RelaySockets::SendToClient(const turn::ClientFlow& flow, std::string_view m
     }
     return;
   }
-  Udp* socket = nullptr;
-  for (auto& c : clients_) {
-    if (c->local == flow.server) {
-      socket = c.get();
-      break;
-    }
-  }
+  Udp* socket = FindClientSocket(flow.server);
   if (socket == nullptr || !socket->batch->fits_ever(message.size())) {
     ++counters_.send_errors;
     return;
   }
-  if (!socket->batch->Add(flow.client, message)) {
+  // From a wildcard socket, answer from the address the client used (IP_PKTINFO), as RFC 8656
+  // expects the 5-tuple to hold in both directions.
+  const NetAddress* source =
+      socket->wildcard && !flow.server.is_unspecified() ? &flow.server : nullptr;
+  if (!socket->batch->Add(flow.client, message, source)) {
     FlushClientBatch(*socket);
-    socket->batch->Add(flow.client, message);
+    socket->batch->Add(flow.client, message, source);
   }
   if (batch_depth_ == 0) FlushClientBatch(*socket);
+}
+
+RelaySockets::Udp* RelaySockets::FindClientSocket(const NetAddress& server) {
+  for (auto& c : clients_) {
+    if (c->local == server) return c.get();
+  }
+  for (auto& c : clients_) {  // a wildcard listener answers for every address of its family
+    if (c->wildcard && c->local.port() == server.port() && c->local.is_v6() == server.is_v6()) {
+      return c.get();
+    }
+  }
+  return nullptr;
 }
 
 // ---- relayed sockets ----------------------------------------------------------------------------

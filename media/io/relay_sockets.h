@@ -62,7 +62,8 @@ class ClientIpLimiter {
 
 struct RelaySocketsOptions {
   // Client listeners; port 0 = ephemeral (tests). UDP and TCP/TLS sockets use SO_REUSEPORT so
-  // every worker binds the same addresses.
+  // every worker binds the same addresses. A wildcard UDP listener (0.0.0.0, [::]) reports the
+  // address each datagram was sent to as ClientFlow::server and answers from it (IP_PKTINFO).
   std::vector<NetAddress> udp_listen;
   std::vector<NetAddress> tcp_listen;
   std::vector<NetAddress> tls_listen;
@@ -183,6 +184,7 @@ class RelaySockets final : public turn::RelayIo {
   void FlushPeerBatch();
   void FlushClientBatch(Udp& socket);
   void CloseUdp(Udp& socket);
+  Udp* FindClientSocket(const NetAddress& server);
   Udp* FindRelay(turn::RelayId id);
 
   void OnAccepted(Acceptor& acceptor, boost::asio::ip::tcp::socket socket);

@@ -4,8 +4,10 @@
 // synchronously, one socket at a time); a SendBatch copies outgoing datagrams into its arena
 // until it is flushed to one socket. Worker thread only.
 
+#include <netinet/in.h>
 #include <sys/socket.h>
 
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -15,6 +17,15 @@
 #include "core/net_address.h"
 
 namespace causeway::media::io {
+
+// Room for one IP_PKTINFO or IPV6_PKTINFO control message (the larger of the two).
+struct alignas(cmsghdr) PacketInfoControl {
+  std::array<char, CMSG_SPACE(sizeof(in6_pktinfo))> bytes;
+};
+
+// Turns on IP_PKTINFO / IPV6_RECVPKTINFO: each datagram then carries the address it was sent
+// to, which a socket bound to 0.0.0.0 or [::] needs to answer from that same address.
+bool EnablePacketInfo(int fd, bool v6);
 
 // NetAddress <-> sockaddr without Asio endpoints (on every datagram). Returns the length to pass
 // to the kernel.
@@ -29,8 +40,8 @@ class RecvBatch {
   RecvBatch(size_t slots, size_t slot_bytes);
 
   // One recvmmsg(MSG_DONTWAIT) on `fd`: the number of datagrams (>= 0; 0 = would block) or
-  // -errno.
-  int Receive(int fd);
+  // -errno. `destinations`: also collect each datagram's destination address (EnablePacketInfo).
+  int Receive(int fd, bool destinations = false);
 
   size_t capacity() const { return msgs_.size(); }
   std::string_view payload(size_t i) const {
@@ -38,6 +49,9 @@ class RecvBatch {
   }
   NetAddress source(size_t i) const { return FromSockaddr(addrs_[i]); }
   bool truncated(size_t i) const { return (msgs_[i].msg_hdr.msg_flags & MSG_TRUNC) != 0; }
+  // The address datagram `i` was sent to, with `local`'s port; `local` itself when the
+  // datagram carried no packet info (Receive without `destinations`).
+  NetAddress destination(size_t i, const NetAddress& local) const;
 
  private:
   size_t slot_bytes_;
@@ -45,6 +59,7 @@ class RecvBatch {
   std::vector<mmsghdr> msgs_;
   std::vector<iovec> iov_;
   std::vector<sockaddr_storage> addrs_;
+  std::vector<PacketInfoControl> control_;
 };
 
 class SendBatch {
@@ -53,8 +68,9 @@ class SendBatch {
   SendBatch(size_t slots, size_t arena_bytes);
 
   // Copies `payload` for `to`. False when the batch is full (flush, then add again) or the
-  // payload can never fit (longer than the arena: the caller counts it as an error).
-  bool Add(const NetAddress& to, std::string_view payload);
+  // payload can never fit (longer than the arena: the caller counts it as an error). `source`:
+  // the local address to send from (IP_PKTINFO), for sockets bound to a wildcard address.
+  bool Add(const NetAddress& to, std::string_view payload, const NetAddress* source = nullptr);
   bool fits_ever(size_t bytes) const { return bytes <= arena_bytes_; }
 
   bool empty() const { return count_ == 0; }
@@ -77,6 +93,7 @@ class SendBatch {
   std::vector<mmsghdr> msgs_;
   std::vector<iovec> iov_;
   std::vector<sockaddr_storage> addrs_;
+  std::vector<PacketInfoControl> control_;
 };
 
 }  // namespace causeway::media::io

@@ -205,6 +205,35 @@ TEST(RelaySocketsUdp, IPv6AndIPv4ListenersAnswerFromTheirOwnSocket) {
   EXPECT_EQ(h.handler().packets()[0].peer, LocalOf(peer.get()));
 }
 
+TEST(RelaySocketsUdp, AWildcardListenerAnswersFromTheAddressTheClientUsed) {
+  // The listener is bound to 0.0.0.0 (the traffic stays on loopback). 127.0.0.2 is local too;
+  // without IP_PKTINFO the answer to a client on 127.0.0.1 would leave from 127.0.0.1.
+  Harness h;
+  RelaySocketsOptions o;
+  o.udp_listen = {NetAddress::V4(0, 0)};
+  ASSERT_TRUE(h.Open(o).ok());
+  h.handler().set_echo(true);
+  const uint16_t port = h.thread().Run([&] { return h.sockets().udp_listen()[0].port(); });
+  Fd client = UdpSocket();
+  const NetAddress second = NetAddress::V4(0x7F000002, port);
+  const NetAddress first = NetAddress::V4(0x7F000001, port);
+  for (const NetAddress& to : {second, first}) {
+    ASSERT_TRUE(SendTo(client.get(), to, Stun("wild", 1)));
+    auto got = RecvFrom(client.get());
+    ASSERT_TRUE(got.has_value()) << to.ToString();
+    EXPECT_EQ(got->second, to);
+  }
+  std::vector<ClientMessage> got = h.handler().messages();
+  ASSERT_EQ(got.size(), 2u);
+  EXPECT_EQ(got[0].flow.server, second);  // the flow names the address, not 0.0.0.0
+  EXPECT_EQ(got[1].flow.server, first);
+  // A send outside a batch (timer-driven) takes the same way.
+  h.thread().Run([&] { h.sockets().SendToClient(got[0].flow, "later"); });
+  auto later = RecvFrom(client.get());
+  ASSERT_TRUE(later.has_value());
+  EXPECT_EQ(later->second, second);
+}
+
 // ---- relayed sockets --------------------------------------------------------------------------
 
 TEST(RelaySocketsRelay, PortsComeFromTheRangeUntilItIsUsedUp) {
