@@ -24,8 +24,9 @@ packages=(
   # stalling), slixmpp clients, iproute2 for the tests' network namespaces
   prosody lua-unbound python3-slixmpp iproute2
   # TURN/STUN peers: coturn's turnutils_uclient/turnutils_peer (relay tests, reference relay for the
-  # benchmarks) and aioice (ICE agents gathering relayed candidates)
-  coturn python3-aioice
+  # benchmarks), aioice (ICE agents gathering relayed candidates) and libnice through GObject
+  # introspection (its OC2007R2 mode is a real MS-TURN client)
+  coturn python3-aioice gir1.2-nice-0.1 python3-gi
 )
 
 missing=()

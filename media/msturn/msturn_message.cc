@@ -6,7 +6,6 @@
 #include <cstring>
 #include <utility>
 
-#include "media/msturn/hmac_shim.h"
 #include "media/stun/stun_message.h"
 
 namespace causeway::msturn {
@@ -61,8 +60,8 @@ size_t ComputeMac(std::string_view message, size_t offset, size_t mac_bytes, std
   const char first[4] = {message[0], message[1], static_cast<char>(length >> 8),
                          static_cast<char>(length & 0xFF)};
   const size_t pad = (kHmacBlock - offset % kHmacBlock) % kHmacBlock;
-  return internal::HmacPieces(
-      mac_bytes == 32 ? internal::HmacDigest::kSha256 : internal::HmacDigest::kSha1, key,
+  return stun::HmacPieces(
+      mac_bytes == 32 ? stun::HmacDigest::kSha256 : stun::HmacDigest::kSha1, key,
       {std::string_view(first, 4), message.substr(4, offset - 4), std::string_view(kZeros, pad)},
       out);
 }

@@ -94,17 +94,16 @@ EVP_MAC_CTX* NewMacContext(const char* digest_name) {
   return context;
 }
 
-enum class Digest : uint8_t { kSha1, kSha256 };
-
-EVP_MAC_CTX* ThreadMacContext(Digest digest) {
+EVP_MAC_CTX* ThreadMacContext(HmacDigest digest) {
   thread_local MacContext sha1(NewMacContext("SHA1"));
   thread_local MacContext sha256(NewMacContext("SHA256"));
-  return digest == Digest::kSha1 ? sha1.get() : sha256.get();
+  return digest == HmacDigest::kSha1 ? sha1.get() : sha256.get();
 }
 
-// Returns the MAC length, 0 on failure.
-size_t Hmac(Digest digest, std::string_view key, std::string_view first, std::string_view rest,
-            unsigned char* out) {
+}  // namespace
+
+size_t HmacPieces(HmacDigest digest, std::string_view key,
+                  std::initializer_list<std::string_view> pieces, unsigned char* out) {
   EVP_MAC_CTX* context = ThreadMacContext(digest);
   if (context == nullptr) return 0;
   // An empty key still needs a non-null pointer for EVP_MAC_init to treat it as a new key.
@@ -112,15 +111,23 @@ size_t Hmac(Digest digest, std::string_view key, std::string_view first, std::st
   const unsigned char* key_bytes =
       key.empty() ? &kEmpty : reinterpret_cast<const unsigned char*>(key.data());
   size_t length = 0;
-  if (EVP_MAC_init(context, key_bytes, key.size(), nullptr) != 1 ||
-      EVP_MAC_update(context, reinterpret_cast<const unsigned char*>(first.data()),
-                     first.size()) != 1 ||
-      EVP_MAC_update(context, reinterpret_cast<const unsigned char*>(rest.data()), rest.size()) !=
-          1 ||
-      EVP_MAC_final(context, out, &length, EVP_MAX_MD_SIZE) != 1) {
-    return 0;
+  if (EVP_MAC_init(context, key_bytes, key.size(), nullptr) != 1) return 0;
+  for (std::string_view piece : pieces) {
+    if (EVP_MAC_update(context, reinterpret_cast<const unsigned char*>(piece.data()),
+                       piece.size()) != 1) {
+      return 0;
+    }
   }
+  if (EVP_MAC_final(context, out, &length, EVP_MAX_MD_SIZE) != 1) return 0;
   return length;
+}
+
+namespace {
+
+// Returns the MAC length, 0 on failure.
+size_t Hmac(HmacDigest digest, std::string_view key, std::string_view first,
+            std::string_view rest, unsigned char* out) {
+  return HmacPieces(digest, key, {first, rest}, out);
 }
 
 }  // namespace
@@ -369,7 +376,7 @@ absl::Status VerifyFingerprint(const StunMessage& message) {
 namespace {
 
 absl::Status VerifyHmac(const StunMessage& message, const StunAttribute* attribute,
-                        Digest digest_kind, std::string_view key) {
+                        HmacDigest digest_kind, std::string_view key) {
   unsigned char digest[EVP_MAX_MD_SIZE];
   const CoveredBytes covered = Covered(message.bytes(), attribute->offset, attribute->value.size());
   const size_t digest_length = Hmac(digest_kind, key, {covered.type_and_length.data(), 4},
@@ -390,7 +397,7 @@ absl::Status VerifyMessageIntegrity(const StunMessage& message, std::string_view
   if (integrity->value.size() != kSha1Bytes) {
     return absl::UnauthenticatedError("MESSAGE-INTEGRITY: not 20 bytes");
   }
-  return VerifyHmac(message, integrity, Digest::kSha1, key);
+  return VerifyHmac(message, integrity, HmacDigest::kSha1, key);
 }
 
 absl::Status VerifyMessageIntegritySha256(const StunMessage& message, std::string_view key) {
@@ -401,7 +408,7 @@ absl::Status VerifyMessageIntegritySha256(const StunMessage& message, std::strin
   if (size < 16 || size > 32 || size % 4 != 0) {
     return absl::UnauthenticatedError("MESSAGE-INTEGRITY-SHA256: bad length");
   }
-  return VerifyHmac(message, integrity, Digest::kSha256, key);
+  return VerifyHmac(message, integrity, HmacDigest::kSha256, key);
 }
 
 // --- Builder ---------------------------------------------------------------------------------
@@ -507,7 +514,7 @@ void StunMessageBuilder::AddMessageIntegrity(std::string_view key) {
   const size_t offset = buffer_.size();
   SetLength(offset + kAttributeHeaderBytes + kSha1Bytes - kHeaderBytes);
   unsigned char digest[EVP_MAX_MD_SIZE] = {};
-  Hmac(Digest::kSha1, key, std::string_view(buffer_).substr(0, offset), {}, digest);
+  Hmac(HmacDigest::kSha1, key, std::string_view(buffer_).substr(0, offset), {}, digest);
   AddAttribute(attr::kMessageIntegrity,
                std::string_view(reinterpret_cast<const char*>(digest), kSha1Bytes));
 }
@@ -516,7 +523,7 @@ void StunMessageBuilder::AddMessageIntegritySha256(std::string_view key) {
   const size_t offset = buffer_.size();
   SetLength(offset + kAttributeHeaderBytes + 32 - kHeaderBytes);
   unsigned char digest[EVP_MAX_MD_SIZE] = {};
-  Hmac(Digest::kSha256, key, std::string_view(buffer_).substr(0, offset), {}, digest);
+  Hmac(HmacDigest::kSha256, key, std::string_view(buffer_).substr(0, offset), {}, digest);
   AddAttribute(attr::kMessageIntegritySha256,
                std::string_view(reinterpret_cast<const char*>(digest), 32));
 }

@@ -9,6 +9,7 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <initializer_list>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -162,6 +163,13 @@ std::string ShortTermKey(std::string_view password);
 // Long-term credentials: MD5(username ":" realm ":" password), 16 raw bytes (§9.2.2).
 std::string LongTermKey(std::string_view username, std::string_view realm,
                         std::string_view password);
+
+// HMAC over `pieces` fed in order without copying, through a per-thread OpenSSL context. Writes
+// the MAC (20 or 32 bytes) to `out` (room for EVP_MAX_MD_SIZE = 64); returns its length, 0 on
+// failure. The verifiers below and the MS-TURN codec (its own covered byte range) use it.
+enum class HmacDigest : uint8_t { kSha1, kSha256 };
+size_t HmacPieces(HmacDigest digest, std::string_view key,
+                  std::initializer_list<std::string_view> pieces, unsigned char* out);
 
 // OK when FINGERPRINT is present, last, and matches; NotFound when absent; DataLoss on mismatch.
 absl::Status VerifyFingerprint(const StunMessage& message);
