@@ -159,10 +159,17 @@ def steady_window(summary, duration_s):
     return rows[0][0], rows[-1][0], (rows[-1][3] - rows[0][3]) / (rows[-1][0] - rows[0][0])
 
 
+def split(total, parts):
+    return [total // parts + (1 if i < total % parts else 0) for i in range(parts)]
+
+
 def run_point(args, server, clients, interval_ms, workdir, ports):
-    """One server at one load point: a fresh relay and peer, one uclient run."""
+    """One server at one load point: a fresh relay and peer, `procs` uclient processes sharing
+    the sessions, each from its own source address 127.0.0.(10+i) (a relay may budget
+    unauthenticated answers and allocations per client IP, as real clients come from many)."""
     os.makedirs(workdir, exist_ok=True)
     messages = max(1, int(args.duration_s * 1000 / interval_ms))
+    procs = args.procs or max(1, math.ceil(clients / 25))
     # Every session also leaves its ALTERNATE-SERVER probe allocation behind (uclient), so room
     # for twice the sessions, in ports and quotas.
     spec = RelaySpec(ports.get(), realm=REALM, secret=SECRET, threads=args.threads,
@@ -178,12 +185,14 @@ def run_point(args, server, clients, interval_ms, workdir, ports):
                                        ports.get(), template)
     peer = TurnPeer(ports.get(), workdir)
     result = {"server": server, "clients": clients, "interval_ms": interval_ms,
-              "offered_msg_s": clients * 1000.0 / interval_ms, "messages": messages}
+              "offered_msg_s": clients * 1000.0 / interval_ms, "messages": messages,
+              "uclient_procs": procs}
     sampler = None
-    uclient = None
+    running = []
     try:
         peer.start()
         relay.start()
+
         def owner(port):
             if port == spec.port:
                 return "relay_listener"
@@ -191,24 +200,30 @@ def run_point(args, server, clients, interval_ms, workdir, ports):
                 return "relay_relayed"
             return "peer" if port == peer.port else "uclient"
         sampler = CpuSampler({"relay": relay.pid, "peer": peer.proc.pid}, owner)
-        argv = turn_env.uclient_argv(spec.port, peer.port, "bench", None, messages, clients,
-                                     args.length, interval_ms, tcp=args.tcp,
-                                     send_indications=args.mode == "send", secret=SECRET)
-        out_path = os.path.join(workdir, "uclient.log")
         timeout_s = 60 + clients * 0.5 + args.duration_s + START_SPREAD_S + 30
         sampler.start()
         udp_before = udp_counters()
         result["load_before"] = os.getloadavg()[0]
-        with open(out_path, "w") as out:
-            spawn_wall = time.time()
-            uclient = processes.spawn(argv, stdout=out, stderr=subprocess.STDOUT,
-                                      stdin=subprocess.DEVNULL)
-            sampler.add("uclient", uclient.pid)
+        for i, n in enumerate(split(clients, procs)):
+            argv = turn_env.uclient_argv(spec.port, peer.port, "bench", None, messages, n,
+                                         args.length, interval_ms, tcp=args.tcp,
+                                         send_indications=args.mode == "send", secret=SECRET,
+                                         local_address="127.0.0.%d" % (10 + i))
+            out_path = os.path.join(workdir, "uclient-%d.log" % i)
+            with open(out_path, "w") as out:
+                spawn_wall = time.time()
+                proc = processes.spawn(argv, stdout=out, stderr=subprocess.STDOUT,
+                                       stdin=subprocess.DEVNULL)
+            sampler.add("uclient%d" % i, proc.pid)
+            running.append((proc, out_path, spawn_wall, n))
+        deadline = time.monotonic() + timeout_s
+        rcs = []
+        for proc, _, _, _ in running:
             try:
-                rc = uclient.wait(timeout=timeout_s)
+                rcs.append(proc.wait(timeout=max(1, deadline - time.monotonic())))
             except subprocess.TimeoutExpired:
-                processes.kill_process(uclient)
-                rc = None
+                processes.kill_process(proc)
+                rcs.append(None)
         udp_after = udp_counters()
         result["udp_rcvbuf_errors"] = udp_after["RcvbufErrors"] - udp_before["RcvbufErrors"]
         result["udp_sndbuf_errors"] = udp_after["SndbufErrors"] - udp_before["SndbufErrors"]
@@ -218,40 +233,77 @@ def run_point(args, server, clients, interval_ms, workdir, ports):
         result["relay_cpu_total_s"] = sample.cpu_s()
         sampler.stop()
         result["udp_drops_by_owner"] = sampler.drops_by_owner()
-        text = processes.read_text(out_path)
-        summary = turn_env.parse_uclient(text)
-        log_s, since_start_s = _re_connect(text)
-        summary["connect_s"] = log_s
-        result["uclient_rc"] = rc
-        for key in ("sent", "received", "lost", "loss_pct", "send_dropped", "rtt_avg_ms",
-                    "rtt_max_ms", "jitter_avg_ms", "jitter_max_ms"):
-            result[key] = summary.get(key)
-        result["connect_s"] = since_start_s
-        window = steady_window(summary, args.duration_s)
-        if window:
-            s1, s2, rate = window
-            result["window_s"] = [s1, s2]
+        result["uclient_rc"] = rcs
+
+        totals = {"sent": 0, "received": 0, "lost": 0, "send_dropped": 0}
+        rtt_sum = jit_sum = 0.0
+        rtt_max = jit_max = 0
+        rate = 0.0
+        windows = []
+        errors = []
+        for (proc, out_path, spawn_wall, n), rc in zip(running, rcs):
+            text = processes.read_text(out_path)
+            summary = turn_env.parse_uclient(text)
+            log_s, since_start_s = _re_connect(text)
+            summary["connect_s"] = log_s
+            for key in totals:
+                totals[key] += summary.get(key) or 0
+            got = summary.get("received") or 0
+            rtt_sum += (summary.get("rtt_avg_ms") or 0) * got
+            jit_sum += (summary.get("jitter_avg_ms") or 0) * got
+            rtt_max = max(rtt_max, summary.get("rtt_max_ms") or 0)
+            jit_max = max(jit_max, summary.get("jitter_max_ms") or 0)
+            result.setdefault("connect_s", since_start_s)
+            window = steady_window(summary, args.duration_s)
+            if window is None:
+                errors.append("%s: no steady window" % os.path.basename(out_path))
+            else:
+                s1, s2, r = window
+                rate += r
+                # Wall time of log second 0: uclient counts whole wall-clock seconds, from its
+                # first log line (the connect line itself in TCP runs).
+                base = math.floor(spawn_wall) + since_start_s - log_s
+                windows.append((base + s1, base + s2))
+            if rc != 0:
+                errors.append("%s exit %s: %s" % (os.path.basename(out_path), rc,
+                                                  " | ".join(text.splitlines()[-2:])))
+            elif summary.get("sent") != messages * n:
+                errors.append("%s sent %s of %d" % (os.path.basename(out_path),
+                                                    summary.get("sent"), messages * n))
+        result.update(totals)
+        result["loss_pct"] = (100.0 * totals["lost"] / totals["sent"]) if totals["sent"] else None
+        if totals["received"]:
+            result["rtt_avg_ms"] = rtt_sum / totals["received"]
+            result["jitter_avg_ms"] = jit_sum / totals["received"]
+        result["rtt_max_ms"] = rtt_max
+        result["jitter_max_ms"] = jit_max
+        if windows and not errors:
+            # CPU over the span where every process was in its steady window.
+            t1, t2 = max(w[0] for w in windows), min(w[1] for w in windows)
+            if t2 - t1 < 2:
+                t1, t2 = min(w[0] for w in windows), max(w[1] for w in windows)
+            result["window_wall_s"] = t2 - t1
             result["achieved_msg_s"] = rate
             result["relayed_pkt_s"] = 2 * rate
-            # Wall time of log second 0 (uclient counts whole seconds of the wall clock).
-            base = math.floor(spawn_wall) + since_start_s - log_s
-            for name in ("relay", "uclient", "peer"):
-                cpu, wall = sampler.cpu_between(name, base + s1, base + s2)
-                if cpu is not None:
-                    result["%s_cpu_pct" % name] = 100.0 * cpu / wall
-                    if name == "relay" and rate > 0:
-                        result["relay_us_per_pkt"] = 1e6 * cpu / wall / (2 * rate)
-        if rc != 0:
-            result["error"] = "uclient exit %s: %s" % (rc, " | ".join(text.splitlines()[-3:]))
-        elif result.get("sent") != messages * clients:
-            result["error"] = "uclient sent %s of %d" % (result.get("sent"), messages * clients)
+            names = ["relay", "peer"] + ["uclient%d" % i for i in range(procs)]
+            for name in names:
+                cpu, wall = sampler.cpu_between(name, t1, t2)
+                if cpu is None:
+                    continue
+                key = "uclient" if name.startswith("uclient") else name
+                result["%s_cpu_pct" % key] = result.get("%s_cpu_pct" % key, 0) + 100 * cpu / wall
+            if result.get("relay_cpu_pct") is not None and rate > 0:
+                result["relay_us_per_pkt"] = 1e4 * result["relay_cpu_pct"] / (2 * rate)
+        if errors:
+            result["error"] = "; ".join(errors)
     except Exception as e:
         result["error"] = "%s: %s" % (type(e).__name__, e)
     finally:
         if sampler and sampler.thread.is_alive():
             sampler.stop()
-        if uclient is not None and uclient.poll() is None:
-            processes.kill_process(uclient)
+        for proc, _, _, _ in running:
+            if proc.poll() is None:
+                processes.kill_process(proc)
         rc = relay.stop()
         peer.stop()
         if server == "causeway" and rc not in (0, None):
@@ -272,10 +324,11 @@ def fmt(v, spec="%.0f"):
 
 
 def print_row(r):
-    print("%-8s %4d x %5.1f ms  offered %7.0f/s  achieved %7s/s  relayed %7s pkt/s  loss %7s%%"
+    print("%-8s %4d x %5.1f ms (%d uclient)  offered %7.0f/s  achieved %7s/s  relayed %7s pkt/s  loss %7s%%"
           "  rtt %5s/%3s ms  jit %5s/%3s ms  cpu %5s%% (%5s us/pkt)  uclient %4s%%  peer %4s%%"
           "  rss %6s KiB  thr %3s  udp rcvbuf drops %s  load %s%s" % (
-              r["server"], r["clients"], r["interval_ms"], r["offered_msg_s"],
+              r["server"], r["clients"], r["interval_ms"], r.get("uclient_procs", 1),
+              r["offered_msg_s"],
               fmt(r.get("achieved_msg_s")), fmt(r.get("relayed_pkt_s")),
               fmt(r.get("loss_pct"), "%.3f"), fmt(r.get("rtt_avg_ms"), "%.2f"),
               fmt(r.get("rtt_max_ms")), fmt(r.get("jitter_avg_ms"), "%.2f"),
@@ -306,6 +359,8 @@ def main():
     p.add_argument("--duration-s", type=float, default=15)
     p.add_argument("--mode", choices=("channel", "send"), default="channel")
     p.add_argument("--tcp", action="store_true", help="clients reach the relay over TCP")
+    p.add_argument("--procs", type=int, default=0,
+                   help="uclient processes sharing the sessions (default: one per 25 sessions)")
     p.add_argument("--threads", type=int, default=2,
                    help="coturn --relay-threads and causeway workers (default 2)")
     p.add_argument("--ladder-clients", type=int, default=200)

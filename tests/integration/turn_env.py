@@ -306,12 +306,16 @@ def parse_uclient(text):
 
 
 def uclient_argv(port, peer_port, username, password, messages, clients, length=160,
-                 interval_ms=20, tcp=False, send_indications=False, secret=None):
+                 interval_ms=20, tcp=False, send_indications=False, secret=None,
+                 local_address=None):
     """turnutils_uclient for `clients` sessions of `messages` packets each, one allocation per
     session (-c: no RTCP pair), to the echo peer on loopback. uclient opens one more probe
-    allocation per session (its ALTERNATE-SERVER probe) and leaves it to expire."""
+    allocation per session (its ALTERNATE-SERVER probe) and leaves it to expire.
+    `local_address`: the clients' source address (any of 127.0.0.0/8), default 127.0.0.1."""
     argv = [UCLIENT, "-p", str(port), "-e", LOOPBACK, "-r", str(peer_port), "-n", str(messages),
             "-m", str(clients), "-l", str(length), "-z", str(interval_ms), "-c", "-X"]
+    if local_address:
+        argv += ["-L", local_address]
     if secret is not None:
         argv += ["-u", username, "-W", secret]  # uclient derives the REST pair itself
     else:
