@@ -25,8 +25,8 @@ maximum. The causeway/coturn ratios close the report (achieved rate, CPU per pac
   bench/turn_relay/run.py --skip-causeway                 # coturn only (until [turn] exists)
   bench/turn_relay/run.py --causeway build/X/gateway/causeway
   options: --clients 50 200 --interval-ms 20 --length 160 --duration-s 15 --mode channel|send
-           --tcp --threads 2 --ladder-clients 200 --ladder-intervals 10 5 4 3 2 1 --no-ladder
-           --json FILE --keep DIR
+           --tcp --threads 2 --procs N --ladder-clients 200 --ladder-intervals 10 8 6 5 4 3 2 1
+           --no-ladder --json FILE --keep DIR
 Needs coturn (turnserver, turnutils_uclient, turnutils_peer). Run it on an idle machine.
 """
 
@@ -324,9 +324,9 @@ def fmt(v, spec="%.0f"):
 
 
 def print_row(r):
-    print("%-8s %4d x %5.1f ms (%d uclient)  offered %7.0f/s  achieved %7s/s  relayed %7s pkt/s  loss %7s%%"
-          "  rtt %5s/%3s ms  jit %5s/%3s ms  cpu %5s%% (%5s us/pkt)  uclient %4s%%  peer %4s%%"
-          "  rss %6s KiB  thr %3s  udp rcvbuf drops %s  load %s%s" % (
+    print("%-8s %4d x %3d ms (%d uclient)  offered %7.0f/s  achieved %7s/s  relayed %7s pkt/s"
+          "  loss %7s%%  rtt %5s/%3s ms  jit %5s/%3s ms  cpu %5s%% (%5s us/pkt)"
+          "  uclient %4s%%  peer %4s%%  rss %6s KiB  thr %3s  udp rcvbuf drops %s  load %s%s" % (
               r["server"], r["clients"], r["interval_ms"], r.get("uclient_procs", 1),
               r["offered_msg_s"],
               fmt(r.get("achieved_msg_s")), fmt(r.get("relayed_pkt_s")),
@@ -354,7 +354,7 @@ def main():
     p.add_argument("--skip-causeway", action="store_true", help="coturn only")
     p.add_argument("--turnserver", default=turn_env.TURNSERVER)
     p.add_argument("--clients", type=int, nargs="+", default=[50, 200])
-    p.add_argument("--interval-ms", type=float, default=20)
+    p.add_argument("--interval-ms", type=int, default=20, help="uclient -z: whole ms")
     p.add_argument("--length", type=int, default=160)
     p.add_argument("--duration-s", type=float, default=15)
     p.add_argument("--mode", choices=("channel", "send"), default="channel")
@@ -364,7 +364,7 @@ def main():
     p.add_argument("--threads", type=int, default=2,
                    help="coturn --relay-threads and causeway workers (default 2)")
     p.add_argument("--ladder-clients", type=int, default=200)
-    p.add_argument("--ladder-intervals", type=float, nargs="+", default=[10, 5, 4, 3, 2, 1])
+    p.add_argument("--ladder-intervals", type=int, nargs="+", default=[10, 8, 6, 5, 4, 3, 2, 1])
     p.add_argument("--no-ladder", action="store_true")
     p.add_argument("--port-min", type=int, default=61000)
     p.add_argument("--port-max", type=int, default=64999)
@@ -438,7 +438,7 @@ def main():
             def ratio(key):
                 a, b = r.get(key), ref.get(key)
                 return "-" if not a or not b else "%.2f" % (a / b)
-            print("# causeway/coturn at %d x %g ms: achieved %s, cpu/pkt %s, peak rss %s" % (
+            print("# causeway/coturn at %d x %d ms: achieved %s, cpu/pkt %s, peak rss %s" % (
                 r["clients"], r["interval_ms"], ratio("achieved_msg_s"),
                 ratio("relay_us_per_pkt"), ratio("relay_peak_rss_kib")))
     return 0
