@@ -420,7 +420,8 @@ UserRecord User(std::string uri) {
 
 class MrasFrontEndTest : public ::testing::Test {
  protected:
-  void Start(MediaRelayAuthority authority, std::string mras_uri = {}) {
+  void Start(MediaRelayAuthority authority, std::string mras_uri = {},
+             bool require_authentication = true) {
     directory_.Publish({User("sip:alice@example.test"), User("sip:bob@example.test")});
     SipServerOptions options;
     options.domains = {"example.test"};
@@ -431,6 +432,7 @@ class MrasFrontEndTest : public ::testing::Test {
     fe.domains = {"example.test"};
     fe.server_configuration.mras_uri = std::move(mras_uri);
     fe.media_relay = std::move(authority);
+    fe.require_authentication = require_authentication;
     state_ = std::make_unique<FrontEndState>(fe, store_, location_, &directory_);
     front_end_ = std::make_unique<FrontEnd>(*state_, *server_, clock_,
                                             "<sip:127.0.0.1:5061;transport=tls>");
@@ -560,6 +562,13 @@ TEST_F(MrasFrontEndTest, UnsignedAndUnknownUsersAreRefused) {
   EXPECT_TRUE(authority_.asked.empty());
   EXPECT_EQ(state_->stats().mras_refused, 3u);
   EXPECT_EQ(state_->stats().mras_granted, 0u);
+}
+
+TEST_F(MrasFrontEndTest, LabModeTrustsFromButNotForRelayCredentials) {
+  Start(authority_.Hook(), {}, /*require_authentication=*/false);
+  EXPECT_EQ(Mras("").status_code(), 403);
+  EXPECT_TRUE(authority_.asked.empty());
+  EXPECT_EQ(Mras("sip:alice@example.test").status_code(), 200);
 }
 
 TEST_F(MrasFrontEndTest, MalformedIs400WithABodyAndGetsMsDiagnostics) {
