@@ -344,7 +344,11 @@ class RelaySockets::Stream : public std::enable_shared_from_this<RelaySockets::S
     // Every iteration consumes a frame or returns, so this ends within the buffered bytes.
     while (begin_ < end_ && state_ == State::kOpen && owner_ != nullptr) {
       std::string_view view(buffer_.data() + begin_, end_ - begin_);
-      StreamFrame frame = NextStreamFrame(view, limits_.max_message_bytes);
+      if (dialect_ == StreamDialect::kUnknown) {
+        dialect_ = DetectStreamDialect(view);
+        if (dialect_ == StreamDialect::kUnknown) break;
+      }
+      StreamFrame frame = NextStreamFrame(view, limits_.max_message_bytes, dialect_);
       if (frame.kind == StreamFrame::Kind::kNeedMore) break;
       if (frame.kind == StreamFrame::Kind::kInvalid) {
         ++owner_->counters_.stream_invalid;
@@ -415,6 +419,7 @@ class RelaySockets::Stream : public std::enable_shared_from_this<RelaySockets::S
   size_t end_ = 0;
   size_t buffer_cap_ = 0;
   bool reading_ = false;
+  StreamDialect dialect_ = StreamDialect::kUnknown;  // the first bytes decide, for good
 
   std::string out_;       // queued, not yet handed to the socket
   std::string inflight_;  // the async_write in progress

@@ -15,8 +15,9 @@
 // the batch is done; sends from outside a batch (timers) go out at once. A full socket buffer
 // drops the datagram and counts it: nothing waits, nothing grows.
 //
-// Streams: RFC 8656 §12.5 framing (media/io/stream_framer.h), one bounded read buffer and one
-// bounded write queue per connection, idle and TLS-handshake timeouts, a per-client-IP cap.
+// Streams: RFC 8656 §12.5 framing, or MS-TURN's when the connection starts with its header
+// (media/io/stream_framer.h); one bounded read buffer and one bounded write queue per
+// connection, idle and TLS-handshake timeouts, a per-client-IP cap.
 
 #include <chrono>
 #include <cstddef>

@@ -2,6 +2,7 @@
 
 #include <cstdint>
 
+#include "media/msturn/msturn_message.h"
 #include "media/stun/stun_message.h"
 
 namespace causeway::media::io {
@@ -13,9 +14,33 @@ uint16_t Read16(std::string_view b, size_t at) {
 
 }  // namespace
 
-StreamFrame NextStreamFrame(std::string_view bytes, size_t max_frame_bytes) {
+StreamDialect DetectStreamDialect(std::string_view first_bytes) {
+  if (first_bytes.empty()) return StreamDialect::kUnknown;
+  const uint8_t type = static_cast<uint8_t>(first_bytes[0]);
+  if (type != static_cast<uint8_t>(msturn::TcpFrameType::kControl) &&
+      type != static_cast<uint8_t>(msturn::TcpFrameType::kData)) {
+    return StreamDialect::kTurn;
+  }
+  if (first_bytes.size() < 2) return StreamDialect::kUnknown;
+  return first_bytes[1] == 0 ? StreamDialect::kMsTurn : StreamDialect::kTurn;
+}
+
+StreamFrame NextStreamFrame(std::string_view bytes, size_t max_frame_bytes,
+                            StreamDialect dialect) {
   using Kind = StreamFrame::Kind;
   if (bytes.empty()) return {};
+  if (dialect == StreamDialect::kMsTurn) {
+    absl::StatusOr<msturn::TcpFrame> frame = msturn::ParseTcpFrame(bytes);
+    if (frame.ok()) {
+      if (frame->frame_bytes > max_frame_bytes) return {Kind::kInvalid, 0};
+      return {Kind::kMsTurn, frame->frame_bytes};
+    }
+    if (!absl::IsUnavailable(frame.status())) return {Kind::kInvalid, 0};
+    if (bytes.size() >= 4 && 4 + size_t{Read16(bytes, 2)} > max_frame_bytes) {
+      return {Kind::kInvalid, 0};
+    }
+    return {};
+  }
   const uint8_t top = static_cast<uint8_t>(bytes[0]) & 0xC0;
   if (top == 0x00) {
     if (bytes.size() < 4) return {};

@@ -434,6 +434,40 @@ TEST(RelaySocketsStream, FramesSplitAtAwkwardBoundariesAndCoalesced) {
   EXPECT_EQ(c.stream_messages_in, 2 * frames.size());
 }
 
+TEST(RelaySocketsStream, MsTurnFramedConnectionsAreCutByTheirOwnHeaders) {
+  Harness h;
+  ASSERT_TRUE(h.Open(TcpOnly()).ok());
+  h.handler().set_echo(true);
+  const NetAddress server = h.thread().Run([&] { return h.sockets().tcp_listen()[0]; });
+  // [MS-TURN] 2.1.4 frames: a control frame carrying a TURN message, then end-to-end data of a
+  // length that is not a multiple of 4 (MS-TURN does not pad).
+  const std::string inner = Stun("ms-turn allocate", 5);
+  std::string control = std::string("\x02\x00", 2);
+  control += static_cast<char>(inner.size() >> 8);
+  control += static_cast<char>(inner.size() & 0xff);
+  control += inner;
+  const std::string data = std::string("\x03\x00\x00\x03", 4) + "rtp";
+  const std::string all = control + data + control;
+  Fd client = TcpConnect(server);
+  ASSERT_GE(client.get(), 0);
+  ASSERT_TRUE(SendAll(client.get(), all.substr(0, 1)));  // one byte: the dialect is still open
+  std::this_thread::sleep_for(5ms);
+  ASSERT_TRUE(SendAll(client.get(), all.substr(1, 6)));
+  std::this_thread::sleep_for(5ms);
+  ASSERT_TRUE(SendAll(client.get(), all.substr(7)));
+  ASSERT_TRUE(h.handler().WaitMessages(3));
+  std::vector<ClientMessage> got = h.handler().messages();
+  ASSERT_EQ(got.size(), 3u);
+  EXPECT_EQ(got[0].bytes, control);  // the whole frame, header included
+  EXPECT_EQ(got[1].bytes, data);
+  EXPECT_EQ(got[2].bytes, control);
+  EXPECT_EQ(ReadStream(client.get(), all.size()).data, all);
+  // RFC 8656 framing after MS-TURN framing is garbage on this connection.
+  ASSERT_TRUE(SendAll(client.get(), Channel(0x4000, "x")));
+  ASSERT_TRUE(h.handler().WaitClosed(1));
+  EXPECT_EQ(h.counters().stream_invalid, 1u);
+}
+
 TEST(RelaySocketsStream, GarbageClosesTheConnectionAndTellsTheHandler) {
   Harness h;
   ASSERT_TRUE(h.Open(TcpOnly()).ok());

@@ -55,17 +55,19 @@ TEST(StreamFramer, ChannelDataIncludesItsPadding) {
 
 TEST(StreamFramer, GarbageIsInvalidAsSoonAsTheHeaderShowsIt) {
   // "GE" reads as channel 0x4745 (valid) with length "T " = 21536: nothing to reject until the
-  // relay logic finds no such channel binding. 'x' = 0x78 is outside both ranges.
+  // relay logic finds no such channel binding.
   EXPECT_EQ(NextStreamFrame("GET / HTTP/1.1\r\n", kMax).kind, Kind::kNeedMore);
-  EXPECT_EQ(NextStreamFrame("xGET", kMax).kind, Kind::kInvalid);
+  EXPECT_EQ(NextStreamFrame("\xC0GET", kMax).kind, Kind::kInvalid);  // top bits 11
   EXPECT_EQ(NextStreamFrame("\x80\x01\x00\x00", kMax).kind, Kind::kInvalid);  // top bits 10
   // A TLS ClientHello on the TCP port: STUN bits and a valid length, then no magic cookie.
   EXPECT_EQ(NextStreamFrame(std::string("\x16\x03\x01\x00", 4), kMax).kind, Kind::kNeedMore);
   EXPECT_EQ(NextStreamFrame(std::string("\x16\x03\x01\x00\x05", 5), kMax).kind, Kind::kInvalid);
   // STUN length not a multiple of 4.
   EXPECT_EQ(NextStreamFrame(std::string("\x00\x01\x00\x05", 4), kMax).kind, Kind::kInvalid);
-  // Channel 0x5000 is outside 0x4000..0x4FFF.
-  EXPECT_EQ(NextStreamFrame(std::string("\x50\x00\x00\x04", 4), kMax).kind, Kind::kInvalid);
+  // Channel 0x5000: above RFC 8656's 0x4FFF, inside RFC 5766's 0x7FFF. Framed when the codec
+  // accepts the old range (stun::kMaxChannel), invalid otherwise.
+  EXPECT_EQ(NextStreamFrame(std::string("\x50\x00\x00\x04wxyz", 8), kMax).kind,
+            stun::kMaxChannel >= 0x5000 ? Kind::kChannelData : Kind::kInvalid);
   // A whole header with a wrong cookie.
   std::string bad = Stun("x");
   bad[4] = 0x22;
@@ -79,6 +81,40 @@ TEST(StreamFramer, FramesOverTheLimitAreInvalid) {
   std::string c = Channel(0x4000, std::string(64, 'x'));
   EXPECT_EQ(NextStreamFrame(c, 68).kind, Kind::kChannelData);
   EXPECT_EQ(NextStreamFrame(std::string_view(c).substr(0, 4), 67).kind, Kind::kInvalid);
+}
+
+TEST(StreamFramer, TheFirstTwoBytesDecideTheDialect) {
+  EXPECT_EQ(DetectStreamDialect(""), StreamDialect::kUnknown);
+  EXPECT_EQ(DetectStreamDialect(std::string("\x02", 1)), StreamDialect::kUnknown);
+  EXPECT_EQ(DetectStreamDialect(std::string("\x02\x00", 2)), StreamDialect::kMsTurn);
+  EXPECT_EQ(DetectStreamDialect(std::string("\x03\x00", 2)), StreamDialect::kMsTurn);
+  EXPECT_EQ(DetectStreamDialect(std::string("\x02\x01", 2)), StreamDialect::kTurn);
+  EXPECT_EQ(DetectStreamDialect(std::string("\x00", 1)), StreamDialect::kTurn);  // STUN
+  EXPECT_EQ(DetectStreamDialect(Channel(0x4000, "x")), StreamDialect::kTurn);
+}
+
+TEST(StreamFramer, MsTurnFramesIncludeTheirHeader) {
+  // [MS-TURN] 2.1.4: type 0x02 control / 0x03 data, a zero byte, a 16-bit length.
+  const std::string control = std::string("\x02\x00\x00\x05", 4) + "hello";
+  const std::string data = std::string("\x03\x00\x00\x00", 4);
+  const std::string both = control + data;
+  for (size_t n = 0; n < control.size(); ++n) {
+    EXPECT_EQ(NextStreamFrame(both.substr(0, n), kMax, StreamDialect::kMsTurn).kind,
+              Kind::kNeedMore) << n;
+  }
+  StreamFrame f = NextStreamFrame(both, kMax, StreamDialect::kMsTurn);
+  EXPECT_EQ(f.kind, Kind::kMsTurn);
+  EXPECT_EQ(f.length, control.size());  // no padding in this dialect
+  f = NextStreamFrame(data, kMax, StreamDialect::kMsTurn);
+  EXPECT_EQ(f.kind, Kind::kMsTurn);
+  EXPECT_EQ(f.length, 4u);
+  // An RFC 8656 message inside an MS-TURN stream, or a bad reserved byte, ends it.
+  EXPECT_EQ(NextStreamFrame(Stun("x"), kMax, StreamDialect::kMsTurn).kind, Kind::kInvalid);
+  EXPECT_EQ(NextStreamFrame(std::string("\x02\x01\x00\x00", 4), kMax, StreamDialect::kMsTurn)
+                .kind,
+            Kind::kInvalid);
+  EXPECT_EQ(NextStreamFrame(control, control.size() - 1, StreamDialect::kMsTurn).kind,
+            Kind::kInvalid);
 }
 
 }  // namespace
