@@ -15,9 +15,14 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "core/strings.h"
+#include "media/msturn/msturn_message.h"
+#include "media/turn/turn_allocation.h"
 
 namespace causeway::turn {
 
+using internal::GrantedLifetime;
+using internal::IpOnly;
+using internal::Seconds;
 using stun::StunClass;
 using stun::StunMessage;
 using stun::StunMessageBuilder;
@@ -61,6 +66,11 @@ TurnStats& TurnStats::operator+=(const TurnStats& o) {
   from_peer_bytes += o.from_peer_bytes;
   dropped_no_permission += o.dropped_no_permission;
   dropped_no_allocation += o.dropped_no_allocation;
+  msturn_allocations += o.msturn_allocations;
+  msturn_send_requests += o.msturn_send_requests;
+  dropped_no_destination += o.dropped_no_destination;
+  dialect_mismatches += o.dialect_mismatches;
+  msturn_replays += o.msturn_replays;
   return *this;
 }
 
@@ -82,12 +92,6 @@ void NonceMac(const std::array<uint8_t, 32>& key, uint32_t expiry, const NetAddr
   input[20] = client.is_v6() ? 6 : 4;
   unsigned int length = 0;
   HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()), input, sizeof(input), out, &length);
-}
-
-NetAddress IpOnly(const NetAddress& address) {
-  NetAddress ip = address;
-  ip.set_port(0);
-  return ip;
 }
 
 }  // namespace
@@ -122,6 +126,7 @@ std::string TurnShared::MakeNonce(const NetAddress& client, TimePoint now) const
 
 TurnShared::NonceCheck TurnShared::CheckNonce(std::string_view nonce, const NetAddress& client,
                                               TimePoint now) const {
+  if (!test_nonce_.empty() && nonce == test_nonce_) return NonceCheck::kValid;
   if (nonce.size() != kNonceChars) return NonceCheck::kInvalid;
   for (char c : nonce) {
     if (!absl::ascii_isxdigit(static_cast<unsigned char>(c))) return NonceCheck::kInvalid;
@@ -173,27 +178,6 @@ void TurnShared::ReleaseAllocation(std::string_view user, const NetAddress& clie
 
 // --- TurnWorker ------------------------------------------------------------------------------
 
-struct TurnWorker::Allocation {
-  RelayId relay = 0;
-  ClientFlow flow;
-  NetAddress relayed;
-  std::string username;
-  std::string user;  // quota key (Credentials::UserOf)
-  TimePoint expires{};
-  TimerId expiry_timer = kInvalidTimerId;
-  // The last Allocate's transaction and answer: a retransmission gets the same answer (§7.2).
-  stun::TransactionId allocate_transaction{};
-  std::string allocate_response;
-  // Keyed by the peer's IP (port 0): permissions ignore ports (RFC 8656 §9).
-  absl::flat_hash_map<NetAddress, TimePoint> permissions;
-  struct Channel {
-    NetAddress peer;
-    TimePoint expires{};
-  };
-  absl::flat_hash_map<uint16_t, Channel> channels;  // includes quarantined (expired) ones
-  absl::flat_hash_map<NetAddress, uint16_t> channel_by_peer;
-};
-
 struct TurnWorker::Request {
   Request(const ClientFlow& f, const StunMessage& m) : flow(f), message(m) {}
   const ClientFlow& flow;
@@ -204,12 +188,6 @@ struct TurnWorker::Request {
   bool sha256 = false;  // the client used MESSAGE-INTEGRITY-SHA256: answer with it
   bool fingerprint = false;
 };
-
-namespace {
-
-std::chrono::seconds Seconds(uint32_t s) { return std::chrono::seconds(s); }
-
-}  // namespace
 
 TurnWorker::TurnWorker(TurnShared& shared, RelayIo& io, TimerWheel& wheel, const Clock& clock,
                        absl::Time wall_at_start)
@@ -246,6 +224,27 @@ void TurnWorker::NewTransactionId(stun::TransactionId& id) {
 }
 
 void TurnWorker::OnClientMessage(const ClientFlow& flow, std::string_view bytes) {
+  if (flow.transport == ClientTransport::kUdp) {
+    if (msturn::LooksLikeMsTurn(bytes)) {
+      HandleMsTurn(flow, bytes);
+      return;
+    }
+    // On an MS-TURN allocation's 5-tuple everything but its control messages is media for the
+    // active destination, RFC 8489 STUN (the client's ICE checks) and ChannelData look-alikes
+    // included. Workers without MS-TURN allocations skip the lookup.
+    if (ms_allocations_ > 0) {
+      if (auto it = by_flow_.find(flow);
+          it != by_flow_.end() && it->second->dialect == RelayDialect::kMsTurn) {
+        RelayRawFromClient(*it->second, bytes);
+        return;
+      }
+    }
+  } else if (!bytes.empty() && (bytes[0] == static_cast<char>(msturn::TcpFrameType::kControl) ||
+                                bytes[0] == static_cast<char>(msturn::TcpFrameType::kData))) {
+    // [MS-TURN] 2.1.4 frame: RFC 8656 streams start with 0x00/0x01 (STUN) or 0x40..0x7F.
+    HandleMsTurnFrame(flow, bytes);
+    return;
+  }
   if (stun::LooksLikeChannelData(bytes)) {
     HandleChannelData(flow, bytes);
   } else if (stun::LooksLikeStun(bytes)) {
@@ -381,6 +380,10 @@ void TurnWorker::HandleSendIndication(const ClientFlow& flow, const StunMessage&
     ++stats_.dropped_no_allocation;
     return;
   }
+  if (it->second->dialect != RelayDialect::kRfc8656) {
+    ++stats_.dialect_mismatches;
+    return;
+  }
   Allocation& allocation = *it->second;
   const std::optional<std::string_view> peer_value = message.FindValue(attr::kXorPeerAddress);
   const std::optional<std::string_view> data = message.FindValue(attr::kData);
@@ -412,6 +415,10 @@ void TurnWorker::OnPeerPacket(RelayId relay, const NetAddress& peer, std::string
   }
   ++stats_.from_peer_packets;
   stats_.from_peer_bytes += payload.size();
+  if (allocation->dialect == RelayDialect::kMsTurn) {
+    SendMsPeerPacket(*allocation, peer, payload);
+    return;
+  }
   const bool udp = allocation->flow.transport == ClientTransport::kUdp;
   if (auto bound = allocation->channel_by_peer.find(peer);
       bound != allocation->channel_by_peer.end()) {
@@ -574,6 +581,11 @@ void TurnWorker::HandleAuthenticated(Request& request) {
     return;
   }
   auto it = by_flow_.find(request.flow);
+  if (it != by_flow_.end() && it->second->dialect != RelayDialect::kRfc8656) {
+    ++stats_.dialect_mismatches;  // an RFC 8656 request on an MS-TURN stream's connection
+    SendError(request, 437, "Allocation Mismatch");
+    return;
+  }
   if (message.method() == method::kAllocate) {
     if (it != by_flow_.end()) {
       Allocation& existing = *it->second;
@@ -614,16 +626,6 @@ void TurnWorker::HandleAuthenticated(Request& request) {
       return;
   }
 }
-
-namespace {
-
-// max(default, min(requested, max)), or the default when the client asked nothing (§7.2).
-uint32_t GrantedLifetime(const TurnOptions& options, std::optional<uint32_t> requested) {
-  if (!requested) return options.default_lifetime_s;
-  return std::max(options.default_lifetime_s, std::min(*requested, options.max_lifetime_s));
-}
-
-}  // namespace
 
 void TurnWorker::HandleAllocate(Request& request) {
   const StunMessage& message = request.message;
@@ -680,57 +682,24 @@ void TurnWorker::HandleAllocate(Request& request) {
   }
 
   const std::string user(Credentials::UserOf(request.username));
-  int quota_code = 0;
-  if (!shared_.ReserveAllocation(user, request.flow.client, &quota_code).ok()) {
-    if (quota_code == 486) {
-      ++stats_.quota_rejections;
-      SendError(request, 486, "Allocation Quota Reached");
-    } else {
-      ++stats_.capacity_rejections;
-      SendError(request, 508, "Insufficient Capacity");
+  int error_code = 0;
+  Allocation* created = CreateAllocation(request.flow, request.username, user, v6,
+                                         even_port.has_value(), &error_code);
+  if (created == nullptr) {
+    switch (error_code) {
+      case 486:
+        SendError(request, 486, "Allocation Quota Reached");
+        return;
+      case 440:
+        SendError(request, 440, "Address Family not Supported");
+        return;
+      default:
+        SendError(request, 508, "Insufficient Capacity");
+        return;
     }
-    return;
   }
-
-  // A slot, then the relayed socket for it.
-  uint32_t slot = 0;
-  if (!free_slots_.empty()) {
-    slot = free_slots_.back();
-    free_slots_.pop_back();
-  } else {
-    if (slots_.size() >= (1u << kSlotBits)) {
-      shared_.ReleaseAllocation(user, request.flow.client);
-      ++stats_.capacity_rejections;
-      SendError(request, 508, "Insufficient Capacity");
-      return;
-    }
-    slot = static_cast<uint32_t>(slots_.size());
-    slots_.emplace_back();
-    generations_.push_back(0);
-  }
-  const RelayId relay = slot | (generations_[slot] << kSlotBits);
-  const bool even = even_port.has_value();
-  absl::StatusOr<NetAddress> relayed = io_.OpenRelay(relay, v6, even);
-  if (!relayed.ok()) {
-    free_slots_.push_back(slot);
-    shared_.ReleaseAllocation(user, request.flow.client);
-    if (absl::IsResourceExhausted(relayed.status())) {
-      ++stats_.capacity_rejections;
-      SendError(request, 508, "Insufficient Capacity");
-    } else {
-      ++stats_.bad_requests;  // no relay address of that family
-      SendError(request, 440, "Address Family not Supported");
-    }
-    return;
-  }
-
-  auto allocation = std::make_unique<Allocation>();
-  allocation->relay = relay;
-  allocation->flow = request.flow;
-  allocation->relayed = *relayed;
-  allocation->username = request.username;
-  allocation->user = user;
-  allocation->allocate_transaction = message.transaction_id();
+  Allocation& stored = *created;
+  stored.allocate_transaction = message.transaction_id();
   std::optional<uint32_t> requested;
   if (auto lifetime = message.FindValue(attr::kLifetime)) {
     if (absl::StatusOr<uint32_t> value = stun::ReadUint32(*lifetime); value.ok()) {
@@ -738,13 +707,8 @@ void TurnWorker::HandleAllocate(Request& request) {
     }
   }
   const uint32_t lifetime = GrantedLifetime(shared_.options(), requested);
-  allocation->expires = clock_.Now() + Seconds(lifetime);
-  Allocation& stored = *allocation;
-  slots_[slot] = std::move(allocation);
-  by_flow_[request.flow] = &stored;
+  stored.expires = clock_.Now() + Seconds(lifetime);
   ScheduleExpiry(stored);
-  ++stats_.allocations;
-  ++stats_.allocations_created;
 
   StunMessageBuilder builder(method::kAllocate, StunClass::kSuccess, message.transaction_id());
   builder.AddXorAddress(attr::kXorRelayedAddress, stored.relayed);
@@ -773,6 +737,58 @@ void TurnWorker::HandleAllocate(Request& request) {
   if (!out.ok()) return;
   stored.allocate_response = *std::move(out);
   io_.SendToClient(request.flow, stored.allocate_response);
+}
+
+TurnWorker::Allocation* TurnWorker::CreateAllocation(const ClientFlow& flow,
+                                                     std::string_view username,
+                                                     const std::string& user, bool v6,
+                                                     bool even_port, int* error_code) {
+  if (!shared_.ReserveAllocation(user, flow.client, error_code).ok()) {
+    ++(*error_code == 486 ? stats_.quota_rejections : stats_.capacity_rejections);
+    return nullptr;
+  }
+  // A slot, then the relayed socket for it.
+  uint32_t slot = 0;
+  if (!free_slots_.empty()) {
+    slot = free_slots_.back();
+    free_slots_.pop_back();
+  } else {
+    if (slots_.size() >= (1u << kSlotBits)) {
+      shared_.ReleaseAllocation(user, flow.client);
+      ++stats_.capacity_rejections;
+      *error_code = 508;
+      return nullptr;
+    }
+    slot = static_cast<uint32_t>(slots_.size());
+    slots_.emplace_back();
+    generations_.push_back(0);
+  }
+  const RelayId relay = slot | (generations_[slot] << kSlotBits);
+  absl::StatusOr<NetAddress> relayed = io_.OpenRelay(relay, v6, even_port);
+  if (!relayed.ok()) {
+    free_slots_.push_back(slot);
+    shared_.ReleaseAllocation(user, flow.client);
+    if (absl::IsResourceExhausted(relayed.status())) {
+      ++stats_.capacity_rejections;
+      *error_code = 508;
+    } else {
+      ++stats_.bad_requests;  // no relay address of that family
+      *error_code = 440;
+    }
+    return nullptr;
+  }
+  auto allocation = std::make_unique<Allocation>();
+  allocation->relay = relay;
+  allocation->flow = flow;
+  allocation->relayed = *relayed;
+  allocation->username = std::string(username);
+  allocation->user = user;
+  Allocation& stored = *allocation;
+  slots_[slot] = std::move(allocation);
+  by_flow_[flow] = &stored;
+  ++stats_.allocations;
+  ++stats_.allocations_created;
+  return &stored;
 }
 
 void TurnWorker::HandleRefresh(Request& request, Allocation& allocation) {
@@ -954,6 +970,10 @@ void TurnWorker::DeleteAllocation(Allocation& allocation, bool expired) {
   stats_.permissions -= allocation.permissions.size();
   stats_.channels -= allocation.channels.size();
   --stats_.allocations;
+  if (allocation.dialect == RelayDialect::kMsTurn) {
+    --ms_allocations_;
+    --stats_.msturn_allocations;
+  }
   ++(expired ? stats_.allocations_expired : stats_.allocations_deleted);
   by_flow_.erase(allocation.flow);
   const uint32_t slot = allocation.relay & ((1u << kSlotBits) - 1);
@@ -982,6 +1002,19 @@ bool TurnWorker::InstallPermission(Allocation& allocation, const NetAddress& pee
   allocation.permissions.emplace(ip, expires);
   ++stats_.permissions;
   return true;
+}
+
+bool TurnWorker::RefreshPermission(Allocation& allocation, const NetAddress& peer,
+                                   TimePoint now) {
+  auto it = allocation.permissions.find(IpOnly(peer));
+  if (it == allocation.permissions.end()) return false;
+  if (it->second > now) {
+    it->second = now + Seconds(shared_.options().permission_lifetime_s);
+    return true;
+  }
+  allocation.permissions.erase(it);
+  --stats_.permissions;
+  return false;
 }
 
 bool TurnWorker::HasPermission(Allocation& allocation, const NetAddress& peer, TimePoint now) {

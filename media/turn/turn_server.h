@@ -4,6 +4,11 @@
 // capacity and the peer address policy. media/io feeds it packets and carries out its sends
 // through RelayIo (relay_io.h).
 //
+// Two dialects share it: RFC 8656 and MS-TURN (Lync / Office Communicator, draft-rosenberg-midcom-
+// turn-08 as [MS-TURN] profiles it; media/msturn is the codec, its README the plan followed here).
+// Each allocation speaks the dialect of the Allocate that created it; msturn_dialect.cc holds the
+// MS-TURN handlers.
+//
 // Threads: one TurnWorker per worker thread owns the allocations of the clients whose packets
 // that worker receives (SO_REUSEPORT keeps a UDP 5-tuple on one socket; a stream stays on the
 // worker that accepted it), so the data path takes no lock. TurnShared holds what all workers
@@ -31,7 +36,13 @@
 #include "media/turn/peer_policy.h"
 #include "media/turn/relay_io.h"
 
+namespace causeway::msturn {
+class MsTurnMessage;
+}  // namespace causeway::msturn
+
 namespace causeway::turn {
+
+enum class RelayDialect : uint8_t { kRfc8656, kMsTurn };
 
 struct TurnOptions {
   std::string software = "Causeway";  // SOFTWARE in responses; empty = none
@@ -81,6 +92,13 @@ struct TurnStats {
   uint64_t from_peer_bytes = 0;
   uint64_t dropped_no_permission = 0;  // peer or client packets without a permission/channel
   uint64_t dropped_no_allocation = 0;  // ChannelData/Send from a flow without an allocation
+  // MS-TURN. Its Allocate and Set Active Destination also count in `requests`, its answers in the
+  // counters above (challenges, auth_failures, stale_nonces, quota/capacity_rejections, ...).
+  uint64_t msturn_allocations = 0;      // gauge, part of `allocations`
+  uint64_t msturn_send_requests = 0;    // Send requests received (relayed ones: to_peer_*)
+  uint64_t dropped_no_destination = 0;  // raw client data without an active destination
+  uint64_t dialect_mismatches = 0;      // one dialect's message on the other's allocation
+  uint64_t msturn_replays = 0;          // Send/SAD with another connection id, old SAD sequence
 
   TurnStats& operator+=(const TurnStats& other);
 };
@@ -97,6 +115,10 @@ class TurnShared {
   std::string MakeNonce(const NetAddress& client, TimePoint now) const;
   enum class NonceCheck { kValid, kStale, kInvalid };
   NonceCheck CheckNonce(std::string_view nonce, const NetAddress& client, TimePoint now) const;
+  // Tests only: `nonce` is also valid, for any client, so an exchange captured from a real client
+  // against another server (tests/media_msturn/libnice_vectors.h) can be replayed byte for byte.
+  // Call before workers run. Empty = none (the default).
+  void AcceptNonceForTesting(std::string nonce) { test_nonce_ = std::move(nonce); }
 
   // Quota bookkeeping for one new allocation. OK, or ResourceExhausted with the STUN error code
   // to answer (486 for the user or IP quota, 508 for the relay's capacity) in the message.
@@ -112,6 +134,7 @@ class TurnShared {
   const PeerPolicy policy_;
   std::array<uint8_t, 32> nonce_key_{};
   const TimePoint epoch_;  // nonces carry seconds since this steady point
+  std::string test_nonce_;
 
   std::mutex quota_mutex_;
   absl::flat_hash_map<std::string, uint32_t> per_user_;
@@ -131,7 +154,10 @@ class TurnWorker final : public RelayHandler {
 
   // One message from a client: a whole UDP datagram, or one STUN or ChannelData message cut from
   // a stream by the io layer (media/io frames streams with stun::ParseChannelData and the STUN
-  // length field).
+  // length field), or over a stream one whole [MS-TURN] 2.1.4 frame, header included (first
+  // byte 0x02 control / 0x03 data; msturn::ParseTcpFrame cuts them). Over UDP, MS-TURN control
+  // messages are told apart per datagram (msturn::LooksLikeMsTurn); anything else on the 5-tuple
+  // of an MS-TURN allocation is data for its active destination.
   void OnClientMessage(const ClientFlow& flow, std::string_view bytes) override;
   // One datagram a peer sent to the relayed address `relay`.
   void OnPeerPacket(RelayId relay, const NetAddress& peer, std::string_view payload) override;
@@ -142,6 +168,12 @@ class TurnWorker final : public RelayHandler {
 
   const TurnStats& stats() const { return stats_; }
   size_t allocation_count() const { return by_flow_.size(); }
+
+  // Tests only: the next MS-TURN allocation uses this 20-byte MS-SEQUENCE-NUMBER connection id
+  // instead of a random one (to replay a captured exchange byte for byte).
+  void SetNextConnectionIdForTesting(std::string_view id) {
+    test_connection_id_ = std::string(id);
+  }
 
  private:
   struct Allocation;
@@ -157,6 +189,28 @@ class TurnWorker final : public RelayHandler {
   void HandleCreatePermission(Request& request, Allocation& allocation);
   void HandleChannelBind(Request& request, Allocation& allocation);
 
+  // MS-TURN (msturn_dialect.cc).
+  void HandleMsTurnFrame(const ClientFlow& flow, std::string_view frame);
+  void HandleMsTurn(const ClientFlow& flow, std::string_view bytes);
+  void HandleMsAllocate(const ClientFlow& flow, const msturn::MsTurnMessage& message,
+                        Allocation* existing);
+  void HandleMsSend(const msturn::MsTurnMessage& message, Allocation& allocation);
+  void HandleMsSetActiveDestination(const msturn::MsTurnMessage& message,
+                                    Allocation& allocation);
+  void RelayRawFromClient(Allocation& allocation, std::string_view data);
+  void SendMsPeerPacket(Allocation& allocation, const NetAddress& peer, std::string_view payload);
+  // Answers: framed as a control frame over streams; unauthenticated ones over UDP within the
+  // amplification budget.
+  void SendMsControl(const ClientFlow& flow, std::string_view message);
+  void SendMsUnauthenticated(const ClientFlow& flow, size_t request_bytes,
+                             std::string_view message);
+  void NewMsTransactionId(std::array<uint8_t, 16>& id);
+
+  // A slot and a relayed socket for a new allocation of `user` (quota reserved); nullptr with the
+  // RFC 8656 error code to answer (486, 508, 440) when any of it fails, everything undone.
+  Allocation* CreateAllocation(const ClientFlow& flow, std::string_view username,
+                               const std::string& user, bool v6, bool even_port, int* error_code);
+
   bool Authenticate(Request& request);
   void SendError(Request& request, int code, std::string_view reason);
   void SendChallenge(Request& request, int code, std::string_view reason);
@@ -169,6 +223,9 @@ class TurnWorker final : public RelayHandler {
   void DeleteAllocation(Allocation& allocation, bool expired);
   bool InstallPermission(Allocation& allocation, const NetAddress& peer, TimePoint now);
   bool HasPermission(Allocation& allocation, const NetAddress& peer, TimePoint now);
+  // HasPermission, and when it holds, its lifetime starts again (MS-TURN: data the client sends
+  // to its active destination keeps that peer's permission, as Send requests do).
+  bool RefreshPermission(Allocation& allocation, const NetAddress& peer, TimePoint now);
   absl::Time WallNow() const;
   void NewTransactionId(stun::TransactionId& id);
 
@@ -197,6 +254,9 @@ class TurnWorker final : public RelayHandler {
   std::vector<AmplificationBucket> amplification_;
 
   std::string scratch_;  // reused encode buffer for Data indications and ChannelData
+  std::string ms_frame_;  // reused buffer for MS-TURN control answers framed for streams
+  size_t ms_allocations_ = 0;  // while 0, RFC 8656 packets skip the MS-TURN 5-tuple lookup
+  std::string test_connection_id_;
   uint64_t rng_state_;
   TurnStats stats_;
 };

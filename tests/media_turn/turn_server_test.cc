@@ -10,6 +10,7 @@
 
 #include "absl/strings/escaping.h"
 #include "gtest/gtest.h"
+#include "tests/media_turn/fake_relay_io.h"
 
 namespace causeway::turn {
 namespace {
@@ -23,56 +24,6 @@ namespace method = stun::method;
 constexpr std::string_view kRealm = "example.org";
 constexpr std::string_view kUser = "alice";
 constexpr std::string_view kPassword = "wonderland";
-
-class FakeRelayIo : public RelayIo {
- public:
-  struct PeerSend {
-    RelayId relay;
-    NetAddress peer;
-    std::string payload;
-  };
-  struct ClientSend {
-    ClientFlow flow;
-    std::string message;
-  };
-
-  absl::StatusOr<NetAddress> OpenRelay(RelayId id, bool v6, bool even_port) override {
-    if (ports_left == 0) return absl::ResourceExhaustedError("no port");
-    --ports_left;
-    if (v6 && !have_v6) return absl::FailedPreconditionError("no IPv6 relay address");
-    uint16_t port = next_port++;
-    if (even_port && port % 2 != 0) port = next_port++;
-    NetAddress relayed = v6 ? *NetAddress::Parse("[2001:db8::7]") : *NetAddress::Parse("203.0.113.7");
-    relayed.set_port(port);
-    open.push_back(id);
-    return relayed;
-  }
-  void CloseRelay(RelayId id) override {
-    closed.push_back(id);
-    std::erase(open, id);
-  }
-  void SendToPeer(RelayId id, const NetAddress& peer, std::string_view payload) override {
-    to_peer.push_back({id, peer, std::string(payload)});
-  }
-  void SendToClient(const ClientFlow& flow, std::string_view message) override {
-    to_client.push_back({flow, std::string(message)});
-  }
-
-  std::string TakeClientMessage() {
-    if (to_client.empty()) return {};
-    std::string out = std::move(to_client.front().message);
-    to_client.pop_front();
-    return out;
-  }
-
-  size_t ports_left = 1000;
-  bool have_v6 = false;
-  uint16_t next_port = 50000;
-  std::vector<RelayId> open;
-  std::vector<RelayId> closed;
-  std::vector<PeerSend> to_peer;
-  std::deque<ClientSend> to_client;
-};
 
 ClientFlow UdpFlow(std::string_view client = "198.51.100.1:40000") {
   return ClientFlow{*NetAddress::Parse(client), *NetAddress::Parse("192.0.2.1:3478"),
@@ -494,7 +445,7 @@ TEST_F(TurnServerTest, ChannelsCarryDataBothWaysAndEnforceTheirRules) {
   std::optional<StunMessage> answer = ChannelBind(flow, 0x3FFF, "8.8.8.8:5000");
   ASSERT_TRUE(answer);
   EXPECT_EQ(ErrorCodeOf(*answer), 400);
-  answer = ChannelBind(flow, 0x5000, "8.8.8.8:5000", 21);
+  answer = ChannelBind(flow, 0x8000, "8.8.8.8:5000", 21);
   EXPECT_EQ(ErrorCodeOf(*answer), 400);
   answer = ChannelBind(flow, 0x4001, "8.8.8.8:5000", 22);
   ASSERT_EQ(answer->stun_class(), StunClass::kSuccess);
