@@ -329,7 +329,7 @@ absl::StatusOr<uint16_t> ReadChannelNumber(std::string_view value) {
   if (value.size() != 4) return absl::InvalidArgumentError("CHANNEL-NUMBER: not 4 bytes");
   const uint16_t channel = Read16(value, 0);
   if (channel < kMinChannel || channel > kMaxChannel) {
-    return absl::InvalidArgumentError("CHANNEL-NUMBER: outside 0x4000..0x4FFF");
+    return absl::InvalidArgumentError("CHANNEL-NUMBER: outside 0x4000..0x7FFF");
   }
   return channel;
 }
@@ -553,7 +553,7 @@ absl::StatusOr<ChannelData> ParseChannelData(std::string_view bytes, Framing fra
   }
   const uint16_t channel = Read16(bytes, 0);
   if (channel < kMinChannel || channel > kMaxChannel) {
-    return absl::InvalidArgumentError("ChannelData: channel outside 0x4000..0x4FFF");
+    return absl::InvalidArgumentError("ChannelData: channel outside 0x4000..0x7FFF");
   }
   const size_t length = Read16(bytes, 2);
   ChannelData result;

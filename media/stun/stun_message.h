@@ -149,7 +149,7 @@ absl::StatusOr<std::vector<uint16_t>> ReadUnknownAttributes(std::string_view val
 absl::StatusOr<uint32_t> ReadUint32(std::string_view value);
 // REQUESTED-TRANSPORT: the IP protocol number (17 = UDP).
 absl::StatusOr<uint8_t> ReadRequestedTransport(std::string_view value);
-// CHANNEL-NUMBER: 0x4000..0x4FFF (RFC 8656 §12).
+// CHANNEL-NUMBER: 0x4000..0x7FFF (kMinChannel..kMaxChannel).
 absl::StatusOr<uint16_t> ReadChannelNumber(std::string_view value);
 // USERNAME (< 513 bytes), REALM, NONCE, SOFTWARE (< 763 bytes): UTF-8 text checked for length
 // only; the value is returned as is.
@@ -221,7 +221,11 @@ class StunMessageBuilder {
 // --- ChannelData (RFC 8656 §12.4) ------------------------------------------------------------
 
 inline constexpr uint16_t kMinChannel = 0x4000;
-inline constexpr uint16_t kMaxChannel = 0x4FFF;
+// RFC 8656 §12 narrowed channels to 0x4000..0x4FFF; RFC 5766 allowed up to 0x7FFF and its clients
+// (coturn's turnutils among them) still pick numbers there. Both are accepted: 0x5000..0x7FFF
+// (first byte 80..127) collides with nothing in the RFC 7983 demultiplexing, which leaves that
+// range unassigned; below 0x4000 and from 0x8000 up (STUN, DTLS, RTP) stay refused.
+inline constexpr uint16_t kMaxChannel = 0x7FFF;
 
 enum class Framing : uint8_t {
   kDatagram,  // UDP: one message per datagram, padding optional
@@ -237,7 +241,7 @@ struct ChannelData {
 // True when the first byte says ChannelData (0b01, RFC 7983 range 64..79 once channels are valid).
 bool LooksLikeChannelData(std::string_view bytes);
 // Over streams, Unavailable means "read more" (the frame is not complete yet). InvalidArgument:
-// channel outside 0x4000..0x4FFF or, over datagrams, a length beyond the datagram.
+// channel outside 0x4000..0x7FFF or, over datagrams, a length beyond the datagram.
 absl::StatusOr<ChannelData> ParseChannelData(std::string_view bytes, Framing framing);
 // Appends a ChannelData message to `out` (padded over streams).
 void AppendChannelData(uint16_t channel, std::string_view data, Framing framing, std::string& out);

@@ -293,7 +293,7 @@ TEST(StunReaders, RejectMalformedValues) {
   EXPECT_FALSE(ReadXorAddress(Bytes({0, 3, 0, 0, 1, 2, 3, 4}), kSampleId).ok());
   EXPECT_FALSE(ReadErrorCode(Bytes({0, 0, 2, 0})).ok());   // class 2
   EXPECT_FALSE(ReadErrorCode(Bytes({0, 0, 4, 100})).ok());  // number 100
-  EXPECT_FALSE(ReadChannelNumber(Bytes({0x50, 0x00, 0, 0})).ok());
+  EXPECT_FALSE(ReadChannelNumber(Bytes({0x80, 0x00, 0, 0})).ok());
   EXPECT_FALSE(ReadChannelNumber(Bytes({0x3f, 0xff, 0, 0})).ok());
   EXPECT_FALSE(ReadUnknownAttributes(Bytes({0, 1, 2})).ok());
   EXPECT_FALSE(ReadText(attr::kUsername, std::string(513, 'u')).ok());
@@ -338,7 +338,7 @@ TEST(ChannelData, ShortAndBadChannel) {
   EXPECT_FALSE(ParseChannelData(stream.substr(0, 8), Framing::kDatagram).ok());
   EXPECT_TRUE(ParseChannelData(stream.substr(0, 9), Framing::kDatagram).ok());
   EXPECT_FALSE(ParseChannelData(stream.substr(0, 3), Framing::kDatagram).ok());
-  for (uint16_t channel : {0x3FFF, 0x5000, 0x7FFF, 0x0001}) {
+  for (uint16_t channel : {0x3FFF, 0x8000, 0xFFFF, 0x0001}) {
     std::string bad;
     AppendChannelData(channel, "x", Framing::kDatagram, bad);
     EXPECT_EQ(ParseChannelData(bad, Framing::kDatagram).status().code(),
