@@ -19,6 +19,7 @@
 #include "gateway/metrics_service.h"
 #include "gateway/metrics_sources.h"
 #include "gateway/sip_service.h"
+#include "gateway/turn_service.h"
 #include "gateway/wiring.h"
 #include "gateway/xmpp_edge.h"
 
@@ -194,10 +195,13 @@ class SipServiceWithXmpp final : public Service {
 
 std::vector<std::unique_ptr<Service>> MakeServices() {
   auto metrics = std::make_shared<MetricsCollector>();
+  auto turn_issuer = std::make_shared<TurnCredentialIssuer>();
   auto xmpp = std::make_unique<XmppService>(metrics);
   auto sip = std::make_unique<SipServiceWithXmpp>(*xmpp, metrics);
   std::vector<std::unique_ptr<Service>> services;
   services.push_back(std::move(xmpp));  // first: prepared before the SIP workers exist
+  // Before the SIP service: its MRAS answers read the relay's credentials.
+  services.push_back(std::make_unique<TurnService>(metrics, turn_issuer));
   services.push_back(std::move(sip));
   // Last: starts once the workers registered their sources, stops before they go away.
   services.push_back(std::make_unique<MetricsService>(std::move(metrics)));

@@ -291,6 +291,91 @@ void WriteLatencyHistogram(std::string_view name, std::string_view help,
                 static_cast<double>(histogram.sum_us()) / 1e6, labels);
 }
 
+// --- media relay ---
+
+using turn::TurnStats;
+constexpr CounterField<TurnStats> kTurnCounters[] = {
+    {"causeway_turn_allocations_created_total", "TURN allocations created.",
+     &TurnStats::allocations_created},
+    {"causeway_turn_allocations_expired_total", "TURN allocations that ran out of lifetime.",
+     &TurnStats::allocations_expired},
+    {"causeway_turn_allocations_deleted_total",
+     "TURN allocations ended by the client (Refresh 0, stream closed) or by shutdown.",
+     &TurnStats::allocations_deleted},
+    {"causeway_turn_binding_requests_total", "STUN Binding requests answered or dropped.",
+     &TurnStats::binding_requests},
+    {"causeway_turn_requests_total", "Allocate, Refresh, CreatePermission and ChannelBind requests.",
+     &TurnStats::requests},
+    {"causeway_turn_challenges_total", "401 challenges to requests without credentials.",
+     &TurnStats::challenges},
+    {"causeway_turn_auth_failures_total",
+     "Requests refused for a bad username, password, realm or integrity.",
+     &TurnStats::auth_failures},
+    {"causeway_turn_stale_nonces_total", "438 answers (stale or foreign nonce).",
+     &TurnStats::stale_nonces},
+    {"causeway_turn_mismatches_total", "437 answers (allocation mismatch).",
+     &TurnStats::mismatches},
+    {"causeway_turn_quota_rejections_total", "486 answers (per-user or per-IP quota).",
+     &TurnStats::quota_rejections},
+    {"causeway_turn_capacity_rejections_total", "508 answers (relay capacity, ports, bindings).",
+     &TurnStats::capacity_rejections},
+    {"causeway_turn_forbidden_peers_total", "403 answers for peers outside the address policy.",
+     &TurnStats::forbidden_peers},
+    {"causeway_turn_bad_requests_total", "400, 420, 440, 442 and 443 answers.",
+     &TurnStats::bad_requests},
+    {"causeway_turn_malformed_total", "Client packets discarded as malformed.",
+     &TurnStats::malformed},
+    {"causeway_turn_amplification_drops_total",
+     "Answers to unauthenticated UDP requests dropped by the per-source amplification budget.",
+     &TurnStats::amplification_drops},
+    {"causeway_turn_to_peer_packets_total", "Datagrams relayed from clients to peers.",
+     &TurnStats::to_peer_packets},
+    {"causeway_turn_to_peer_bytes_total", "Payload bytes relayed from clients to peers.",
+     &TurnStats::to_peer_bytes},
+    {"causeway_turn_from_peer_packets_total", "Datagrams relayed from peers to clients.",
+     &TurnStats::from_peer_packets},
+    {"causeway_turn_from_peer_bytes_total", "Payload bytes relayed from peers to clients.",
+     &TurnStats::from_peer_bytes},
+    {"causeway_turn_dropped_no_permission_total",
+     "Packets dropped for want of a permission or channel.",
+     &TurnStats::dropped_no_permission},
+    {"causeway_turn_dropped_no_allocation_total",
+     "Data from clients without an allocation, dropped.", &TurnStats::dropped_no_allocation},
+};
+
+using media::io::RelayIoCounters;
+constexpr CounterField<RelayIoCounters> kRelayIoCounters[] = {
+    {"causeway_turn_udp_datagrams_received_total", "Datagrams read from clients over UDP.",
+     &RelayIoCounters::client_datagrams_in},
+    {"causeway_turn_udp_datagrams_sent_total", "Datagrams sent to clients over UDP.",
+     &RelayIoCounters::client_datagrams_out},
+    {"causeway_turn_peer_datagrams_received_total", "Datagrams read on relayed sockets.",
+     &RelayIoCounters::peer_datagrams_in},
+    {"causeway_turn_peer_datagrams_sent_total", "Datagrams sent from relayed sockets.",
+     &RelayIoCounters::peer_datagrams_out},
+    {"causeway_turn_recv_batches_total", "recvmmsg calls that returned datagrams.",
+     &RelayIoCounters::recv_batches},
+    {"causeway_turn_send_batches_total", "sendmmsg flushes.", &RelayIoCounters::send_batches},
+    {"causeway_turn_send_drops_total", "Sends dropped because a UDP socket buffer was full.",
+     &RelayIoCounters::send_drops_would_block},
+    {"causeway_turn_stream_queue_drops_total",
+     "Sends dropped because a stream connection's write queue was full.",
+     &RelayIoCounters::send_drops_queue_full},
+    {"causeway_turn_send_errors_total", "Sends refused by the kernel or without a destination.",
+     &RelayIoCounters::send_errors},
+    {"causeway_turn_port_exhaustion_total", "Allocations that found no free relayed port.",
+     &RelayIoCounters::port_exhaustion},
+    {"causeway_turn_streams_accepted_total", "TCP/TLS client connections accepted.",
+     &RelayIoCounters::stream_accepted},
+    {"causeway_turn_streams_rejected_total", "TCP/TLS connections refused by the per-IP cap.",
+     &RelayIoCounters::stream_rejected},
+    {"causeway_turn_streams_invalid_total", "Connections closed for garbage or oversized frames.",
+     &RelayIoCounters::stream_invalid},
+    {"causeway_turn_tls_handshake_failures_total", "Failed TLS handshakes on the relay.",
+     &RelayIoCounters::tls_handshake_failures},
+};
+
+
 MetricLabels WorkerLabel(size_t worker) { return {{"worker", absl::StrCat(worker)}}; }
 
 // Fields 14 (utime) and 15 (stime) of /proc/self/stat would need parsing around the command
@@ -395,6 +480,23 @@ void WriteComponentMetrics(const xmpp::component::ComponentStats& stats, uint64_
   out.Counter("causeway_xmpp_component_lost_total",
               "Stanzas from the component stream that found no worker's edge (shutdown).",
               static_cast<double>(lost));
+}
+
+void WriteTurnWorkerMetrics(const turn::TurnStats& stats, const media::io::RelayIoCounters& io,
+                            size_t worker, MetricsWriter& out) {
+  const MetricLabels labels = WorkerLabel(worker);
+  out.Gauge("causeway_turn_allocations", "TURN allocations held.",
+            static_cast<double>(stats.allocations), labels);
+  out.Gauge("causeway_turn_permissions", "TURN permissions installed (expired ones until swept).",
+            static_cast<double>(stats.permissions), labels);
+  out.Gauge("causeway_turn_channels", "TURN channel bindings (quarantined ones included).",
+            static_cast<double>(stats.channels), labels);
+  out.Gauge("causeway_turn_relay_sockets", "Relayed UDP sockets open.",
+            static_cast<double>(io.relay_sockets_open), labels);
+  out.Gauge("causeway_turn_streams", "TCP/TLS client connections open.",
+            static_cast<double>(io.stream_open), labels);
+  WriteCounters(stats, kTurnCounters, labels, out);
+  WriteCounters(io, kRelayIoCounters, labels, out);
 }
 
 void WriteProcessMetrics(absl::Time started, MetricsWriter& out) {

@@ -11,6 +11,8 @@
 #include "gateway/metrics_text.h"
 #include "gateway/sip_service.h"
 #include "gateway/xmpp_edge.h"
+#include "media/io/relay_sockets.h"
+#include "media/turn/turn_server.h"
 #include "xmpp/component/component_connection.h"
 #include "xmpp/io/s2s_service.h"
 
@@ -27,6 +29,9 @@ void WriteXmppEdgeMetrics(const XmppEdgeStats& edge, const xmpp::io::S2sStats* s
 // The process's XEP-0114 component stream and the stanzas that found no edge.
 void WriteComponentMetrics(const xmpp::component::ComponentStats& stats, uint64_t lost,
                            MetricsWriter& out);
+// One worker of the media relay: its TURN logic and its sockets.
+void WriteTurnWorkerMetrics(const turn::TurnStats& stats, const media::io::RelayIoCounters& io,
+                            size_t worker, MetricsWriter& out);
 // causeway_build_info, process_start_time_seconds and what /proc tells about this process (CPU
 // time, resident memory, open descriptors).
 void WriteProcessMetrics(absl::Time started, MetricsWriter& out);
