@@ -698,6 +698,15 @@ RelaySockets::Udp* RelaySockets::FindRelay(turn::RelayId id) {
 }
 
 absl::StatusOr<NetAddress> RelaySockets::OpenRelay(turn::RelayId id, bool v6, bool even_port) {
+  return BindRelay(id, v6, even_port, std::nullopt);
+}
+
+absl::StatusOr<NetAddress> RelaySockets::OpenRelayAt(turn::RelayId id, const NetAddress& address) {
+  return BindRelay(id, address.is_v6(), false, address.port());
+}
+
+absl::StatusOr<NetAddress> RelaySockets::BindRelay(turn::RelayId id, bool v6, bool even_port,
+                                                   std::optional<uint16_t> exact_port) {
   if (closed_) return absl::UnavailableError("TURN relay sockets are closed");
   const std::optional<NetAddress>& base = v6 ? options_.relay_v6 : options_.relay_v4;
   if (!base) {
@@ -716,8 +725,8 @@ absl::StatusOr<NetAddress> RelaySockets::OpenRelay(turn::RelayId id, bool v6, bo
   if (ec) return absl::UnavailableError(absl::StrCat("relay socket: ", ec.message()));
   if (v6) s->socket.set_option(asio::ip::v6_only(true), ec);
   // No SO_REUSEADDR/SO_REUSEPORT: bind() must fail for a port another socket holds.
-  uint32_t low = options_.min_port;
-  const uint32_t high = options_.max_port;
+  uint32_t low = exact_port ? *exact_port : options_.min_port;
+  const uint32_t high = exact_port ? *exact_port : options_.max_port;
   if (even_port && low % 2 != 0) ++low;
   const uint32_t step = even_port ? 2 : 1;
   const uint32_t candidates = low > high ? 0 : (high - low) / step + 1;

@@ -62,6 +62,10 @@ class RelayIo {
   // port from the configured range (`even_port`: an even one, RFC 8656 EVEN-PORT). Returns the
   // relayed transport address. ResourceExhausted when no port is free (the relay answers 508).
   virtual absl::StatusOr<NetAddress> OpenRelay(RelayId id, bool v6, bool even_port) = 0;
+  // Opens a relayed socket for `id` at exactly `address`'s port on the relay address of its
+  // family: the port next to an even one, reserved for a later Allocate with RESERVATION-TOKEN
+  // (RFC 8656 §7.2 R bit). ResourceExhausted when that port is taken.
+  virtual absl::StatusOr<NetAddress> OpenRelayAt(RelayId id, const NetAddress& address) = 0;
   // Closes it; packets still queued for it are dropped. Never fails.
   virtual void CloseRelay(RelayId id) = 0;
 

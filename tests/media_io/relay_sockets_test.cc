@@ -272,6 +272,26 @@ TEST(RelaySocketsRelay, PortsComeFromTheRangeUntilItIsUsedUp) {
   EXPECT_EQ(v6.status().code(), absl::StatusCode::kFailedPrecondition);
 }
 
+TEST(RelaySocketsRelay, OpenRelayAtTakesExactlyThatPortOrNothing) {
+  const uint16_t base = FreeUdpRange(4);
+  ASSERT_NE(base, 0);
+  Harness h;
+  RelaySocketsOptions o = UdpOnly();
+  o.min_port = base;
+  o.max_port = static_cast<uint16_t>(base + 3);
+  ASSERT_TRUE(h.Open(o).ok());
+  NetAddress wanted = *NetAddress::Parse("127.0.0.1");
+  wanted.set_port(static_cast<uint16_t>(base + 1));
+  auto at = h.thread().Run([&] { return h.sockets().OpenRelayAt(1, wanted); });
+  ASSERT_TRUE(at.ok()) << at.status();
+  EXPECT_EQ(*at, wanted);
+  auto again = h.thread().Run([&] { return h.sockets().OpenRelayAt(2, wanted); });
+  EXPECT_EQ(again.status().code(), absl::StatusCode::kResourceExhausted) << again.status();
+  h.thread().Run([&] { h.sockets().CloseRelay(1); });
+  auto after_close = h.thread().Run([&] { return h.sockets().OpenRelayAt(3, wanted); });
+  EXPECT_TRUE(after_close.ok()) << after_close.status();
+}
+
 TEST(RelaySocketsRelay, EvenPortAndWorkersShareTheRangeThroughBind) {
   const uint16_t base = FreeUdpRange(5);
   ASSERT_NE(base, 0);
