@@ -37,6 +37,16 @@ class FakeRelayIo : public RelayIo {
     open.push_back(id);
     return relayed;
   }
+  absl::StatusOr<NetAddress> OpenRelayAt(RelayId id, const NetAddress& address) override {
+    if (ports_left == 0) return absl::ResourceExhaustedError("no port");
+    for (const NetAddress& held : held_ports) {
+      if (held == address) return absl::ResourceExhaustedError("port taken");
+    }
+    --ports_left;
+    open.push_back(id);
+    held_ports.push_back(address);
+    return address;
+  }
   void CloseRelay(RelayId id) override {
     closed.push_back(id);
     std::erase(open, id);
@@ -61,6 +71,7 @@ class FakeRelayIo : public RelayIo {
   bool have_v6 = false;
   uint16_t next_port = 50000;
   std::vector<RelayId> open;
+  std::vector<NetAddress> held_ports;  // OpenRelayAt's, to refuse a second bind
   std::vector<RelayId> closed;
   std::vector<PeerSend> to_peer;
   std::deque<ClientSend> to_client;
