@@ -13,9 +13,9 @@ the MD5 challenge):
   "Forbidden"; the wrong content type -> 415.
 
 Then checks what the 200 handed out against the relay's configuration: username
-"<expiry>:alice@example.test" with the expiry within the credential TTL, the password
-base64(HMAC-SHA1(secret, username)) with the secret from <state_dir>/turn-secret (the TURN REST
-scheme media/turn uses), a duration of at most the TTL in minutes, and a mediaRelay naming
+"<expiry>:alice@example.test" (or its base64) with the expiry within the credential TTL, the
+password base64(HMAC-SHA1(secret, username)) (or its base64) with the secret from
+<state_dir>/turn-secret (the TURN REST scheme media/turn uses), a duration of at most the TTL in minutes, and a mediaRelay naming
 public_host and the relay's UDP and TCP ports. Exit status 1 on failure; every process is stopped
 by PID and every wait is bounded.
 """
@@ -106,6 +106,14 @@ def run(ctx):
     password = xml_text(body, "password")
     duration = xml_text(body, "duration")
     check(username and password and duration, "credentials incomplete: %s" % body[-800:])
+    # The gateway may hand the pair out base64-encoded (libnice's MS-TURN/OC2007 mode decodes
+    # what MRAS gave); the TURN REST form underneath is the same.
+    if not re.match(r"^\d+:", username):
+        try:
+            username = base64.b64decode(username, validate=True).decode()
+            password = base64.b64decode(password, validate=True).decode()
+        except (ValueError, UnicodeDecodeError):
+            raise Failure("username %r is neither <expiry>:<user> nor its base64" % username)
     expiry, _, who = username.partition(":")
     check(who == "alice@%s" % DOMAIN, "username %r is not alice's" % username)
     check(expiry.isdigit() and started < int(expiry) <= time.time() + CREDENTIAL_TTL_S + 5,
