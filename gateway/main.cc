@@ -159,8 +159,9 @@ class XmppService final : public Service {
 // XMPP, the receipt wait), and the config is only known there (ServicesFactory takes none).
 class SipServiceWithXmpp final : public Service {
  public:
-  SipServiceWithXmpp(XmppService& xmpp, std::shared_ptr<MetricsCollector> metrics)
-      : xmpp_(xmpp), metrics_(std::move(metrics)) {}
+  SipServiceWithXmpp(XmppService& xmpp, std::shared_ptr<MetricsCollector> metrics,
+                     std::shared_ptr<const TurnCredentialIssuer> turn)
+      : xmpp_(xmpp), metrics_(std::move(metrics)), turn_(std::move(turn)) {}
 
   std::string_view Name() const override { return "sip"; }
 
@@ -172,6 +173,7 @@ class SipServiceWithXmpp final : public Service {
     // Null when [xmpp] is off: the SIP side then runs no IM bridge.
     hooks.xmpp_domains = xmpp_.domains();
     hooks.receipt_wait = std::chrono::milliseconds(context.config->xmpp.receipt_wait_ms);
+    if (context.config->turn.enabled()) hooks.media_relay = MakeMediaRelayAuthority(turn_);
     AttachSipMetrics(*metrics_, hooks);
     sip_ = MakeSipService(std::move(hooks));
     return sip_->Start(context);
@@ -190,6 +192,7 @@ class SipServiceWithXmpp final : public Service {
  private:
   XmppService& xmpp_;
   std::shared_ptr<MetricsCollector> metrics_;
+  std::shared_ptr<const TurnCredentialIssuer> turn_;
   std::unique_ptr<Service> sip_;
 };
 
@@ -197,7 +200,7 @@ std::vector<std::unique_ptr<Service>> MakeServices() {
   auto metrics = std::make_shared<MetricsCollector>();
   auto turn_issuer = std::make_shared<TurnCredentialIssuer>();
   auto xmpp = std::make_unique<XmppService>(metrics);
-  auto sip = std::make_unique<SipServiceWithXmpp>(*xmpp, metrics);
+  auto sip = std::make_unique<SipServiceWithXmpp>(*xmpp, metrics, turn_issuer);
   std::vector<std::unique_ptr<Service>> services;
   services.push_back(std::move(xmpp));  // first: prepared before the SIP workers exist
   // Before the SIP service: its MRAS answers read the relay's credentials.

@@ -510,6 +510,7 @@ absl::Status SipService::Start(const StartContext& context) {
   sip::lync::FrontEndOptions front_end;
   front_end.domains = config.sip.domains.empty() ? directory_->Domains() : config.sip.domains;
   front_end.require_authentication = directory_->Size() > 0;
+  front_end.media_relay = hooks_.media_relay;
   if (hooks_.xmpp_domains) front_end.federated_domain = FederatedDomains(hooks_.xmpp_domains);
   auto roaming_store = SqliteRoamingStore::Open(context.state_dir);
   if (!roaming_store.ok()) {

@@ -14,6 +14,7 @@
 #include "core/clock.h"
 #include "core/runtime/worker.h"
 #include "gateway/daemon.h"
+#include "sip/lync/mras.h"
 #include "gateway/presence_federation.h"
 #include "mappings/address_map.h"
 #include "sip/io/transport_options.h"
@@ -64,6 +65,9 @@ struct SipServiceHooks {
   // How long a MESSAGE to an XMPP contact waits for the XMPP side's receipt or failure before it
   // is answered 202 Accepted.
   Duration receipt_wait = std::chrono::seconds(5);
+  // MRAS (MS-AVEDGEA): relay credentials for signed-in Lync users; empty = the relay is off
+  // (provisioning then offers no MRAS URI's credentials: requests get 503).
+  sip::lync::MediaRelayAuthority media_relay;
   // Metrics: called once per worker at Start, right after on_worker, with a function copying the
   // worker's statistics: run it on that worker's thread only (post it there), until Stop().
   std::function<void(runtime::Worker& worker, std::function<SipWorkerStats()> read)>

@@ -2,7 +2,9 @@
 
 #include <utility>
 
+#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
+#include "core/strings.h"
 #include "core/log.h"
 #include "core/runtime/tls_context.h"
 #include "gateway/metrics_sources.h"
@@ -48,6 +50,28 @@ absl::StatusOr<TurnCredentialIssuer::Grant> TurnCredentialIssuer::Issue(
   Grant grant = template_;
   grant.credential = *std::move(issued);
   return grant;
+}
+
+sip::lync::MediaRelayAuthority MakeMediaRelayAuthority(
+    std::shared_ptr<const TurnCredentialIssuer> issuer) {
+  return [issuer = std::move(issuer)](const sip::lync::MediaRelayRequest& request)
+             -> absl::StatusOr<sip::lync::MediaRelayGrant> {
+    std::string_view user = request.user;
+    if (user.starts_with("sip:")) user.remove_prefix(4);
+    absl::StatusOr<TurnCredentialIssuer::Grant> grant = issuer->Issue(user);
+    if (!grant.ok()) return grant.status();
+    sip::lync::MediaRelayGrant out;
+    out.username = absl::Base64Escape(ToAbsl(grant->credential.username));
+    out.password = absl::Base64Escape(ToAbsl(grant->credential.password));
+    out.duration = std::chrono::minutes(absl::ToInt64Minutes(grant->ttl));
+    sip::lync::MediaRelay relay;
+    relay.location = sip::lync::RelayLocation::kInternet;
+    relay.host = grant->host;
+    relay.udp_port = grant->udp_port;
+    relay.tcp_port = grant->tcp_port;
+    out.relays.push_back(std::move(relay));
+    return out;
+  };
 }
 
 TurnService::TurnService(std::shared_ptr<MetricsCollector> metrics,

@@ -14,6 +14,7 @@
 #include "gateway/metrics_collector.h"
 #include "media/io/relay_sockets.h"
 #include "media/turn/turn_server.h"
+#include "sip/lync/mras.h"
 
 namespace causeway::gateway {
 
@@ -36,6 +37,12 @@ class TurnCredentialIssuer {
   std::shared_ptr<const turn::Credentials> credentials_;  // set once at Start, before SIP starts
   Grant template_;
 };
+
+// The SIP side's view of the relay (sip/lync/mras.h): MRAS grants for the signed-in user
+// "sip:alice@x" are credentials for "alice@x", base64-encoded as MS-AVEDGEA tokens (Lync clients
+// and libnice decode them before putting them on the wire), with the relay's host and ports.
+sip::lync::MediaRelayAuthority MakeMediaRelayAuthority(
+    std::shared_ptr<const TurnCredentialIssuer> issuer);
 
 class TurnService final : public Service {
  public:

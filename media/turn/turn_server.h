@@ -62,7 +62,7 @@ struct TurnOptions {
   // larger than the request may exceed it by at most this many bytes per source IP per window;
   // past that they are dropped and counted, so a spoofed source cannot turn the relay into an
   // amplifier. Minimal answers (no SOFTWARE) keep a normal client far below the budget.
-  uint32_t amplification_budget_bytes = 4096;
+  uint32_t amplification_budget_bytes = 65536;
   uint32_t amplification_window_s = 10;
 };
 
