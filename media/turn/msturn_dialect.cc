@@ -187,9 +187,13 @@ void TurnWorker::HandleMsAllocate(const ClientFlow& flow, const MsTurnMessage& m
     challenge(435, "Missing Nonce");
     return;
   }
-  // Every Allocate, refreshes included, carries a nonce; libnice answers 438 with a new Allocate
-  // that carries the fresh one (its probe's --stale-once).
-  if (shared_.CheckNonce(*request->nonce, flow.client, now) != TurnShared::NonceCheck::kValid) {
+  // Every Allocate carries a nonce. libnice answers a 438 to its first Allocate with a new one
+  // carrying the fresh nonce (its probe's --stale-once), but not a 438 to a refresh, which reuses
+  // the first nonce: a refresh on the allocation's 5-tuple may keep the nonce that authenticated
+  // the allocation (checked then, bound to this client IP; integrity is still verified below).
+  const bool own_nonce = existing != nullptr && *request->nonce == existing->nonce;
+  if (!own_nonce &&
+      shared_.CheckNonce(*request->nonce, flow.client, now) != TurnShared::NonceCheck::kValid) {
     ++stats_.stale_nonces;
     challenge(438, "Stale Nonce");
     return;
@@ -291,6 +295,7 @@ void TurnWorker::HandleMsAllocate(const ClientFlow& flow, const MsTurnMessage& m
       std::memcpy(allocation->connection_id.data(), fallback.data(), fallback.size());
     }
   }
+  allocation->nonce = std::string(*request->nonce);
   const uint32_t lifetime = GrantedLifetime(shared_.options(), request->lifetime);
   allocation->expires = now + internal::Seconds(lifetime);
   ScheduleExpiry(*allocation);

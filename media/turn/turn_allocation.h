@@ -48,6 +48,10 @@ struct TurnWorker::Allocation {
   // Send and Set Active Destination carry USERNAME + REALM but no NONCE: they are checked against
   // this key, derived once at Allocate, so no MD5 runs per packet.
   std::string key;
+  // The NONCE that last authenticated an Allocate of this allocation. libnice refreshes with the
+  // nonce of its first Allocate and does not retry a refresh answered 438 (measured against the
+  // relay: the allocation then expires), so this one stays good for the allocation's refreshes.
+  std::string nonce;
   std::optional<uint32_t> ms_version;  // what the answers carry: min(client's, 2)
   std::array<char, 20> connection_id{};  // MS-SEQUENCE-NUMBER's id, random per allocation
   // Set Active Destination: the last accepted sequence number (a lower or equal one is a replay)
