@@ -175,21 +175,22 @@ def run_point(args, server, clients, interval_ms, workdir, ports):
     spec = RelaySpec(ports.get(), realm=REALM, secret=SECRET, threads=args.threads,
                      max_allocations=100000, per_user=100000, per_ip=100000,
                      port_min=args.port_min, port_max=args.port_max, quiet=True)
-    if server == "coturn":
-        relay = turn_env.CoturnRelay(os.path.join(workdir, "relay"), spec, args.turnserver,
-                                     COTURN_CONF)
-    else:
-        with open(CAUSEWAY_TURN) as f:
-            template = f.read()
-        relay = turn_env.CausewayRelay(args.causeway, os.path.join(workdir, "relay"), spec,
-                                       ports.get(), template)
-    peer = TurnPeer(ports.get(), workdir)
     result = {"server": server, "clients": clients, "interval_ms": interval_ms,
               "offered_msg_s": clients * 1000.0 / interval_ms, "messages": messages,
               "uclient_procs": procs}
+    relay = None
+    peer = TurnPeer(ports.get(), workdir)
     sampler = None
     running = []
     try:
+        if server == "coturn":
+            relay = turn_env.CoturnRelay(os.path.join(workdir, "relay"), spec, args.turnserver,
+                                         COTURN_CONF)
+        else:
+            with open(CAUSEWAY_TURN) as f:
+                template = f.read()
+            relay = turn_env.CausewayRelay(args.causeway, os.path.join(workdir, "relay"), spec,
+                                           ports.get(), template)
         peer.start()
         relay.start()
 
@@ -304,7 +305,7 @@ def run_point(args, server, clients, interval_ms, workdir, ports):
         for proc, _, _, _ in running:
             if proc.poll() is None:
                 processes.kill_process(proc)
-        rc = relay.stop()
+        rc = relay.stop() if relay else None
         peer.stop()
         if server == "causeway" and rc not in (0, None):
             result.setdefault("error", "causeway exit %s at stop" % rc)

@@ -207,8 +207,8 @@ class CausewayRelay(processes.Causeway):
             allow_peers=_toml_list(["127.0.0.0/8"] if spec.allow_loopback else []),
             max_allocations=spec.max_allocations, per_user=spec.per_user, per_ip=spec.per_ip)
         config = '[sip]\nudp = []\ntcp = ["%s:%d"]\ntls = []\n\n%s' % (LOOPBACK, sip_port, turn)
-        super().__init__(binary, workdir, config,
-                         log_level="warn" if spec.quiet else "debug")
+        # quiet: "info", not less: start() waits for the msg=started line, logged at info.
+        super().__init__(binary, workdir, config, log_level="info" if spec.quiet else "debug")
         # processes.Causeway writes workers = 2; the spec's thread count wins.
         with open(self.config_path) as f:
             text = f.read()
