@@ -16,8 +16,10 @@ Then checks what the 200 handed out against the relay's configuration: username
 "<expiry>:alice@example.test" (or its base64) with the expiry within the credential TTL, the
 password base64(HMAC-SHA1(secret, username)) (or its base64) with the secret from
 <state_dir>/turn-secret (the TURN REST scheme media/turn uses), a duration of at most the TTL in minutes, and a mediaRelay naming
-public_host and the relay's UDP and TCP ports. Exit status 1 on failure; every process is stopped
-by PID and every wait is bounded.
+public_host and the relay's UDP and TCP ports. Last, when coturn's turnutils_uclient is installed,
+the pair is used on the relay: allocations over UDP and TCP relay 5 messages with none lost, and
+the same username with a wrong password gets no allocation. Exit status 1 on failure; every
+process is stopped by PID (turnutils_uclient runs under a timeout) and every wait is bounded.
 """
 
 import argparse
@@ -27,6 +29,7 @@ import hmac
 import os
 import re
 import shutil
+import subprocess
 import sys
 import tempfile
 import time
@@ -38,6 +41,7 @@ from lync_sipe_test import DOMAIN, Md5OnlyRelay, Sipp, causeway_config  # noqa: 
 
 USERS = {"alice": ("Alice-pw-1", "Alice A"), "bob": ("Bob-pw-2", "Bob B")}
 CREDENTIAL_TTL_S = 3600
+UCLIENT_TIMEOUT_S = 30
 
 
 class Failure(Exception):
@@ -60,8 +64,10 @@ class Context:
         self.turn_port = self.ports.get()
         config = causeway_config(self.sip_port, self.tls_port) + (
             '\n[turn]\nudp = ["%s:%d"]\ntcp = ["%s:%d"]\npublic_host = "%s"\n'
-            'credential_ttl_s = %d\n' % (LOOPBACK, self.turn_port, LOOPBACK, self.turn_port,
-                                         LOOPBACK, CREDENTIAL_TTL_S))
+            'credential_ttl_s = %d\n'
+            # turnutils_uclient's peers are on loopback, which the relay refuses by default.
+            'allow_peers = ["127.0.0.0/8"]\n' % (LOOPBACK, self.turn_port, LOOPBACK,
+                                                 self.turn_port, LOOPBACK, CREDENTIAL_TTL_S))
         self.causeway = Causeway(causeway_binary, log_dir, config)
         self.relay = None
         self.sipps = []
@@ -133,9 +139,41 @@ def run(ctx):
           % (xml_text(body, "udpPort"), ctx.turn_port))
     check(xml_text(body, "tcpPort") == str(ctx.turn_port), "tcpPort %s, relay on %d"
           % (xml_text(body, "tcpPort"), ctx.turn_port))
+    relayed = use_on_relay(ctx, username, password)
     return ("provisioning mrasUri %s; credentials %s (duration %s min) verified against "
-            "turn-secret; malformed -> 400, another user -> 403, wrong type -> 415"
-            % (mras_uri, username, duration))
+            "turn-secret; malformed -> 400, another user -> 403, wrong type -> 415; %s"
+            % (mras_uri, username, duration, relayed))
+
+
+def uclient(ctx, username, password, extra=()):
+    """turnutils_uclient (coturn) through the relay: client-to-client over one allocation each,
+    5 messages of 120 bytes. Returns (exit code, output)."""
+    cmd = (["turnutils_uclient", "-y", "-c", "-n", "5", "-m", "1", "-l", "120"] + list(extra) +
+           ["-u", username, "-w", password, "-p", str(ctx.turn_port), LOOPBACK])
+    try:
+        r = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                           stdin=subprocess.DEVNULL, timeout=UCLIENT_TIMEOUT_S)
+    except subprocess.TimeoutExpired:  # run() killed the child it started
+        return None, "timed out after %d s" % UCLIENT_TIMEOUT_S
+    return r.returncode, r.stdout.decode(errors="replace")
+
+
+def use_on_relay(ctx, username, password):
+    """The MRAS pair allocates on the relay and carries data over UDP and TCP; a wrong password
+    does not allocate."""
+    if shutil.which("turnutils_uclient") is None:
+        return "relay use not checked (turnutils_uclient not installed: Debian package coturn)"
+    for transport, extra in (("udp", ()), ("tcp", ("-t",))):
+        rc, out = uclient(ctx, username, password, extra)
+        lost = re.search(r"Total lost packets (\d+)", out)
+        check(rc == 0 and lost and lost.group(1) == "0",
+              "turnutils_uclient over %s with the MRAS credentials: exit %s: %s"
+              % (transport, rc, out.strip()[-600:]))
+    rc, out = uclient(ctx, username, "not-" + password)
+    check(rc != 0 and "Allocation" in out,
+          "turnutils_uclient with a wrong password was not refused: exit %s: %s"
+          % (rc, out.strip()[-600:]))
+    return "the pair allocates and relays over UDP and TCP (0 lost), a wrong password does not"
 
 
 def main():
