@@ -600,7 +600,14 @@ void RelaySockets::Drain(Udp& s) {
       }
     }
     --batch_depth_;
-    if (batch_depth_ == 0) FlushSends();
+    if (batch_depth_ == 0) {
+      if (s.relay) {
+        FlushPeerBatch();
+        PostClientFlush();
+      } else {
+        FlushSends();
+      }
+    }
     if (s.owner == nullptr) return;
     more = static_cast<size_t>(n) == recv_.capacity();
     if (!more) break;
@@ -615,6 +622,18 @@ void RelaySockets::Drain(Udp& s) {
     return;
   }
   Wait(s);
+}
+
+void RelaySockets::PostClientFlush() {
+  bool pending = false;
+  for (auto& c : clients_) pending = pending || !c->batch->empty();
+  if (!pending || client_flush_posted_) return;
+  client_flush_posted_ = true;
+  asio::post(io_, [this, alive = std::weak_ptr<char>(alive_)] {
+    if (alive.expired()) return;
+    client_flush_posted_ = false;
+    if (batch_depth_ == 0) FlushSends();
+  });
 }
 
 void RelaySockets::FlushSends() {

@@ -186,6 +186,7 @@ class RelaySockets final : public turn::RelayIo {
   void Wait(Udp& socket);
   void Drain(Udp& socket);
   void FlushSends();
+  void PostClientFlush();
   void FlushPeerBatch();
   void FlushClientBatch(Udp& socket);
   void CloseUdp(Udp& socket);
@@ -209,6 +210,12 @@ class RelaySockets final : public turn::RelayIo {
 
   RecvBatch recv_;          // shared by every socket of this worker: drains never nest
   int batch_depth_ = 0;     // > 0 while a received batch is handed to the handler
+  // Peer datagrams arrive one or two per relayed socket per wake-up; their answers to clients all
+  // leave through the client listener. Flushing that batch once per reactor round (a posted
+  // handler runs after the other completions of the same epoll round) instead of once per
+  // relayed socket turns N sendmmsg calls of one datagram into one of N.
+  bool client_flush_posted_ = false;
+  std::shared_ptr<char> alive_ = std::make_shared<char>(0);  // posted handlers check it
   SendBatch peer_batch_;    // sends to peers, all through one relayed socket
   std::shared_ptr<Udp> peer_target_;  // that socket
 
