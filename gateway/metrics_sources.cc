@@ -190,6 +190,10 @@ constexpr CounterField<sip::lync::FrontEndStats> kFrontEndCounters[] = {
      &sip::lync::FrontEndStats::notifications},
     {"causeway_lync_rejected_total", "Front-end requests answered 4xx.",
      &sip::lync::FrontEndStats::rejected},
+    {"causeway_lync_mras_granted_total", "MRAS requests answered with media relay credentials.",
+     &sip::lync::FrontEndStats::mras_granted},
+    {"causeway_lync_mras_refused_total", "MRAS requests answered with an error.",
+     &sip::lync::FrontEndStats::mras_refused},
 };
 
 constexpr CounterField<XmppEdgeStats> kXmppEdgeCounters[] = {

@@ -16,6 +16,7 @@
 #include "sip/lync/bodies_contacts.h"
 #include "sip/lync/bodies_presence.h"
 #include "sip/lync/bodies_roaming.h"
+#include "sip/lync/mras.h"
 #include "sip/lync/xml.h"
 
 namespace {
@@ -166,6 +167,19 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::string_view input(reinterpret_cast<const char*>(data), size);
   FuzzDom(input);
   FuzzBodies(input);
+  // MRAS (MS-AVEDGEA): the request parser, and the whole answer with an authority that grants.
+  MrasRequest mras;
+  (void)ParseMrasRequest(input, &mras);
+  const MediaRelayAuthority grant = [](const MediaRelayRequest&)
+      -> absl::StatusOr<MediaRelayGrant> {
+    MediaRelayGrant g;
+    g.username = "1700000000:alice@x";
+    g.password = "cGFzc3dvcmQ=";
+    g.duration = std::chrono::minutes(480);
+    g.relays.push_back({RelayLocation::kInternet, "relay.x", 3478, 3478});
+    return g;
+  };
+  Check(ParseXml(AnswerMras(input, "sip:alice@x", grant).body).ok(), "MRAS answer is well-formed");
   // Builders with fuzzed strings: escaping keeps the output well-formed.
   std::string text(input.substr(0, 512));
   ContactList list;
