@@ -100,11 +100,12 @@ TurnShared::TurnShared(TurnOptions options, Credentials credentials, PeerPolicy 
     : options_(std::move(options)),
       credentials_(std::move(credentials)),
       policy_(std::move(policy)),
-      epoch_(std::chrono::steady_clock::now()) {
+      epoch_() {
   if (RAND_bytes(nonce_key_.data(), static_cast<int>(nonce_key_.size())) != 1) {
     // Without a random key nonces would be forgeable; a fixed process start time is the fallback
     // of last resort and is never expected on a system with a working RNG.
-    const auto seed = static_cast<uint64_t>(epoch_.time_since_epoch().count());
+    const auto seed =
+        static_cast<uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count());
     std::memcpy(nonce_key_.data(), &seed, sizeof(seed));
   }
 }

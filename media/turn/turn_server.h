@@ -133,7 +133,11 @@ class TurnShared {
   const Credentials credentials_;
   const PeerPolicy policy_;
   std::array<uint8_t, 32> nonce_key_{};
-  const TimePoint epoch_;  // nonces carry seconds since this steady point
+  // Nonces carry seconds since this point of the workers' Clock (the `now` they pass): the clock's
+  // own epoch, so a SimulatedClock works too. (It was this object's steady_clock reading at
+  // construction, which made every nonce of a simulated clock starting before the machine's
+  // uptime look fresh forever: the stale-nonce tests failed after an hour of uptime.)
+  const TimePoint epoch_;
   std::string test_nonce_;
 
   std::mutex quota_mutex_;
