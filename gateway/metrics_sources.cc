@@ -345,6 +345,17 @@ constexpr CounterField<TurnStats> kTurnCounters[] = {
      &TurnStats::dropped_no_permission},
     {"causeway_turn_dropped_no_allocation_total",
      "Data from clients without an allocation, dropped.", &TurnStats::dropped_no_allocation},
+    {"causeway_turn_msturn_send_requests_total", "MS-TURN Send requests received.",
+     &TurnStats::msturn_send_requests},
+    {"causeway_turn_dropped_no_destination_total",
+     "MS-TURN raw client data without an active destination, dropped.",
+     &TurnStats::dropped_no_destination},
+    {"causeway_turn_dialect_mismatches_total",
+     "Messages of one dialect on the other dialect's allocation, dropped.",
+     &TurnStats::dialect_mismatches},
+    {"causeway_turn_msturn_replays_total",
+     "MS-TURN Send/Set Active Destination with a foreign connection id or an old sequence.",
+     &TurnStats::msturn_replays},
 };
 
 using media::io::RelayIoCounters;
@@ -491,6 +502,8 @@ void WriteTurnWorkerMetrics(const turn::TurnStats& stats, const media::io::Relay
   const MetricLabels labels = WorkerLabel(worker);
   out.Gauge("causeway_turn_allocations", "TURN allocations held.",
             static_cast<double>(stats.allocations), labels);
+  out.Gauge("causeway_turn_msturn_allocations", "TURN allocations in the MS-TURN dialect (Lync).",
+            static_cast<double>(stats.msturn_allocations), labels);
   out.Gauge("causeway_turn_permissions", "TURN permissions installed (expired ones until swept).",
             static_cast<double>(stats.permissions), labels);
   out.Gauge("causeway_turn_channels", "TURN channel bindings (quarantined ones included).",

@@ -357,6 +357,8 @@ def main():
         if not relayed:
             return
         record("relayed_candidate", agent.generate_local_candidate_sdp(relayed[0]).encode())
+        fields = agent.generate_local_candidate_sdp(relayed[0]).split()
+        relayed_addr = (fields[4], int(fields[5])) if args.server else relay.getsockname()
         remote = agent.parse_remote_candidate_sdp(
             stream, "a=candidate:1 1 UDP 1000 %s %d typ host" % peer.getsockname())
         agent.set_remote_credentials(stream, "peeruser", "peerpass")
@@ -365,6 +367,10 @@ def main():
         def select():
             # Choosing the relayed pair makes libnice send Set Active Destination.
             # The foundation is a char array GI cannot read; take it from the SDP line.
+            # Now libnice's checks (Send requests) have installed the peer's permission: the peer's
+            # datagram comes back as a Data indication.
+            hello = b"hello before active destination"
+            peer.sendto(struct.pack("!H", len(hello)) + hello if tcp else hello, relayed_addr)
             sdp = agent.generate_local_candidate_sdp(relayed[0])
             foundation = sdp.split(":", 1)[1].split()[0]
             ok = agent.set_selected_pair(stream, 1, foundation, "1")
@@ -376,12 +382,15 @@ def main():
         def send_data():
             media = b"media after active destination"
             agent.send(stream, 1, len(media), media.decode())
-            peer.sendto(b"media from peer", relay.getsockname())
+            media_back = b"media from peer"
+            peer.sendto(struct.pack("!H", len(media_back)) + media_back if tcp else media_back,
+                        relayed_addr)
             return False
 
         # Before the active destination: the peer's datagram reaches the client as a Data
         # indication (0x0115) with REMOTE-ADDRESS.
-        peer.sendto(b"hello before active destination", relay.getsockname())
+        if not args.server:
+            peer.sendto(b"hello before active destination", relayed_addr)
         GLib.timeout_add(600, select)
 
     agent.connect("candidate-gathering-done", on_gathering_done)
@@ -400,8 +409,9 @@ def main():
         print()
     names = {e["name"] for e in log}
     if args.server:
-        # Against a real relay: success = libnice got a relayed candidate and media crossed it.
-        return 0 if "relayed_candidate" in names and "peer_received" in names else 1
+        # Against a real relay: success = libnice got a relayed candidate and media crossed it
+        # both ways (the peer got the client's, the client the peer's).
+        return 0 if {"relayed_candidate", "peer_received", "client_received_data"} <= names else 1
     # Success = the authenticated Allocate verified with the known password.
     return 0 if any(e["name"] == "allocate_request_authenticated" and "ok=True" in e["note"]
                     for e in log) and "allocate_success" in names else 1

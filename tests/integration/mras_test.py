@@ -16,9 +16,10 @@ Then checks what the 200 handed out against the relay's configuration: username
 "<expiry>:alice@example.test" (or its base64) with the expiry within the credential TTL, the
 password base64(HMAC-SHA1(secret, username)) (or its base64) with the secret from
 <state_dir>/turn-secret (the TURN REST scheme media/turn uses), a duration of at most the TTL in minutes, and a mediaRelay naming
-public_host and the relay's UDP and TCP ports. Last, when coturn's turnutils_uclient is installed,
-the pair is used on the relay: allocations over UDP and TCP relay 5 messages with none lost, and
-the same username with a wrong password gets no allocation. Exit status 1 on failure; every
+public_host and the relay's UDP and TCP ports. Last, coturn's turnutils_uclient (RFC 8656) and
+libnice in its MS-TURN mode (Lync's dialect) relay through causeway with that pair over UDP and
+TCP (uclient: 5 messages, none lost; libnice: media both ways), and the same username with a
+wrong password gets no allocation from either. Exit status 1 on failure; every
 process is stopped by PID (turnutils_uclient runs under a timeout) and every wait is bounded.
 """
 
@@ -161,8 +162,8 @@ def uclient(ctx, username, password, extra=()):
 def use_on_relay(ctx, username, password):
     """The MRAS pair allocates on the relay and carries data over UDP and TCP; a wrong password
     does not allocate."""
-    if shutil.which("turnutils_uclient") is None:
-        return "relay use not checked (turnutils_uclient not installed: Debian package coturn)"
+    check(shutil.which("turnutils_uclient") is not None,
+          "turnutils_uclient not installed (Debian package coturn; scripts/setup.sh installs it)")
     for transport, extra in (("udp", ()), ("tcp", ("-t",))):
         rc, out = uclient(ctx, username, password, extra)
         lost = re.search(r"Total lost packets (\d+)", out)
@@ -173,7 +174,29 @@ def use_on_relay(ctx, username, password):
     check(rc != 0 and "Allocation" in out,
           "turnutils_uclient with a wrong password was not refused: exit %s: %s"
           % (rc, out.strip()[-600:]))
-    return "the pair allocates and relays over UDP and TCP (0 lost), a wrong password does not"
+    # The Lync way: libnice in its MS-TURN mode (OC2007R2) with the pair as MRAS handed it out.
+    for transport in ("udp", "tcp"):
+        rc, out = libnice_probe(ctx, username, password, transport)
+        check(rc == 0, "libnice MS-TURN over %s with the MRAS credentials: exit %s: %s"
+              % (transport, rc, out.strip()[-600:]))
+    rc, out = libnice_probe(ctx, username, "not-" + password, "udp")
+    check(rc == 1, "libnice MS-TURN with a wrong password: exit %s: %s" % (rc, out.strip()[-600:]))
+    return ("the pair allocates and relays over UDP and TCP (0 lost) for turnutils_uclient (RFC "
+            "8656) and libnice (MS-TURN, media both ways); a wrong password does neither")
+
+
+def libnice_probe(ctx, username, password, transport):
+    """tests/integration/libnice_msturn_probe.py against the relay: exit 0 when libnice got a
+    relayed candidate and media crossed the relay both ways."""
+    cmd = ["/usr/bin/python3", os.path.join(HERE, "libnice_msturn_probe.py"), "--server",
+           "%s:%d" % (LOOPBACK, ctx.turn_port), "--user", username, "--password", password,
+           "--transport", transport, "--seconds", "5"]
+    try:
+        r = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                           stdin=subprocess.DEVNULL, timeout=UCLIENT_TIMEOUT_S)
+    except subprocess.TimeoutExpired:
+        return None, "timed out after %d s" % UCLIENT_TIMEOUT_S
+    return r.returncode, r.stdout.decode(errors="replace")
 
 
 def main():
