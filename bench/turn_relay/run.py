@@ -322,9 +322,10 @@ def _re_connect(text):
 
 def run_point_retried(args, server, clients, interval_ms, workdir, ports):
     """run_point, once more when a uclient session drew the same random channel number for its
-    two peers (the relay rightly answers 400 and uclient exits; ~1% of runs with 200 sessions)."""
+    two peers (the relay rightly answers 400 and uclient exits; ~1% of runs with 200 sessions;
+    coturn's reason phrase names the cause, causeway's says "Bad Request")."""
     r = run_point(args, server, clients, interval_ms, workdir, ports)
-    if "same channel number" in (r.get("error") or ""):
+    if "channel bind: error 400" in (r.get("error") or ""):
         print("# %s: uclient channel-number collision, point repeated" % server, flush=True)
         r = run_point(args, server, clients, interval_ms, workdir + "-again", ports)
         r["repeated"] = True
