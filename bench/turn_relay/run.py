@@ -165,8 +165,8 @@ def split(total, parts):
 
 def run_point(args, server, clients, interval_ms, workdir, ports):
     """One server at one load point: a fresh relay and peer, `procs` uclient processes sharing
-    the sessions, each from its own source address 127.0.0.(10+i) (a relay may budget
-    unauthenticated answers and allocations per client IP, as real clients come from many)."""
+    the sessions (one single-threaded uclient saturates first), each from its own source address
+    127.0.0.(10+i) as real clients come from many addresses."""
     os.makedirs(workdir, exist_ok=True)
     messages = max(1, int(args.duration_s * 1000 / interval_ms))
     procs = args.procs or max(1, math.ceil(clients / 25))
