@@ -1,6 +1,8 @@
 #include "media/io/relay_sockets.h"
 
+#include <netinet/in.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
@@ -717,35 +719,82 @@ RelaySockets::Udp* RelaySockets::FindRelay(turn::RelayId id) {
 }
 
 absl::StatusOr<NetAddress> RelaySockets::OpenRelay(turn::RelayId id, bool v6, bool even_port) {
-  return BindRelay(id, v6, even_port, std::nullopt);
+  return BindRelay(id, v6, even_port, -1);
 }
 
-absl::StatusOr<NetAddress> RelaySockets::OpenRelayAt(turn::RelayId id, const NetAddress& address) {
-  return BindRelay(id, address.is_v6(), false, address.port());
+absl::StatusOr<int> RelaySockets::HoldPort(const NetAddress& address) {
+  if (closed_) return absl::UnavailableError("TURN relay sockets are closed");
+  const int fd = ::socket(address.is_v6() ? AF_INET6 : AF_INET,
+                          SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) return absl::UnavailableError(absl::StrCat("hold socket: ", std::strerror(errno)));
+  if (address.is_v6()) {
+    const int on = 1;
+    ::setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &on, sizeof(on));
+  }
+  const udp::endpoint endpoint(ToAsio(address), address.port());
+  if (::bind(fd, endpoint.data(), static_cast<socklen_t>(endpoint.size())) != 0) {
+    const int saved = errno;
+    ::close(fd);
+    if (saved == EADDRINUSE || saved == EACCES) {
+      return absl::ResourceExhaustedError(absl::StrCat("port ", address.port(), " is taken"));
+    }
+    return absl::UnavailableError(absl::StrCat("hold bind: ", std::strerror(saved)));
+  }
+  return fd;
+}
+
+absl::StatusOr<NetAddress> RelaySockets::AdoptRelay(turn::RelayId id, int held) {
+  return BindRelay(id, false, false, held);
+}
+
+void RelaySockets::ReleaseHeld(int held) {
+  if (held >= 0) ::close(held);
 }
 
 absl::StatusOr<NetAddress> RelaySockets::BindRelay(turn::RelayId id, bool v6, bool even_port,
-                                                   std::optional<uint16_t> exact_port) {
-  if (closed_) return absl::UnavailableError("TURN relay sockets are closed");
+                                                   int adopt) {
+  if (adopt >= 0) {
+    sockaddr_storage local{};
+    socklen_t length = sizeof(local);
+    if (::getsockname(adopt, reinterpret_cast<sockaddr*>(&local), &length) != 0) {
+      ::close(adopt);
+      return absl::UnavailableError(absl::StrCat("adopted socket: ", std::strerror(errno)));
+    }
+    v6 = local.ss_family == AF_INET6;
+  }
+  // An adopted descriptor is ours from here on: closed on every failure.
+  auto fail = [adopt](absl::Status status) {
+    if (adopt >= 0) ::close(adopt);
+    return status;
+  };
+  if (closed_) return fail(absl::UnavailableError("TURN relay sockets are closed"));
   const std::optional<NetAddress>& base = v6 ? options_.relay_v6 : options_.relay_v4;
   if (!base) {
-    return absl::FailedPreconditionError(v6 ? "no IPv6 relay address configured"
-                                            : "no IPv4 relay address configured");
+    return fail(absl::FailedPreconditionError(v6 ? "no IPv6 relay address configured"
+                                                 : "no IPv4 relay address configured"));
   }
   const uint32_t slot = id & kSlotMask;
   if (slot < relays_.size() && relays_[slot]) {
-    if (relays_[slot]->id == id) return absl::AlreadyExistsError("relay id already open");
+    if (relays_[slot]->id == id) return fail(absl::AlreadyExistsError("relay id already open"));
     CloseRelay(relays_[slot]->id);  // a stale generation: its allocation is gone
   }
 
   auto s = std::make_shared<Udp>(io_);
   boost::system::error_code ec;
+  if (adopt >= 0) {
+    s->socket.assign(v6 ? udp::v6() : udp::v4(), adopt, ec);
+    if (ec) {
+      ::close(adopt);
+      return absl::UnavailableError(absl::StrCat("adopted socket: ", ec.message()));
+    }
+    return RegisterRelay(id, std::move(s));
+  }
   s->socket.open(v6 ? udp::v6() : udp::v4(), ec);
   if (ec) return absl::UnavailableError(absl::StrCat("relay socket: ", ec.message()));
   if (v6) s->socket.set_option(asio::ip::v6_only(true), ec);
   // No SO_REUSEADDR/SO_REUSEPORT: bind() must fail for a port another socket holds.
-  uint32_t low = exact_port ? *exact_port : options_.min_port;
-  const uint32_t high = exact_port ? *exact_port : options_.max_port;
+  uint32_t low = options_.min_port;
+  const uint32_t high = options_.max_port;
   if (even_port && low % 2 != 0) ++low;
   const uint32_t step = even_port ? 2 : 1;
   const uint32_t candidates = low > high ? 0 : (high - low) / step + 1;
@@ -771,6 +820,13 @@ absl::StatusOr<NetAddress> RelaySockets::BindRelay(turn::RelayId id, bool v6, bo
         absl::StrCat("no free relay port in ", options_.min_port, "-", options_.max_port, " on ",
                      base->HostString(), " after ", attempts, " attempts"));
   }
+  return RegisterRelay(id, std::move(s));
+}
+
+absl::StatusOr<NetAddress> RelaySockets::RegisterRelay(turn::RelayId id,
+                                                       std::shared_ptr<Udp> s) {
+  const uint32_t slot = id & kSlotMask;
+  boost::system::error_code ec;
   s->socket.non_blocking(true, ec);
   udp::endpoint local = s->socket.local_endpoint(ec);
   if (ec) return absl::UnavailableError(absl::StrCat("relay socket: ", ec.message()));

@@ -153,7 +153,9 @@ class RelaySockets final : public turn::RelayIo {
   // FailedPrecondition (no relay address of that family configured: 440), AlreadyExists (the id
   // is open), Unavailable (the socket could not be created).
   absl::StatusOr<NetAddress> OpenRelay(turn::RelayId id, bool v6, bool even_port) override;
-  absl::StatusOr<NetAddress> OpenRelayAt(turn::RelayId id, const NetAddress& address) override;
+  absl::StatusOr<int> HoldPort(const NetAddress& address) override;
+  absl::StatusOr<NetAddress> AdoptRelay(turn::RelayId id, int held) override;
+  void ReleaseHeld(int held) override;
   void CloseRelay(turn::RelayId id) override;
   void SendToPeer(turn::RelayId id, const NetAddress& peer, std::string_view payload) override;
   void SendToClient(const turn::ClientFlow& flow, std::string_view message) override;
@@ -178,9 +180,10 @@ class RelaySockets final : public turn::RelayIo {
 
   RelaySockets(boost::asio::io_context& io, RelaySocketsOptions options);
   absl::Status ListenUdp(const NetAddress& address);
-  // OpenRelay/OpenRelayAt: a port from the range (even ones only if asked), or exactly one.
-  absl::StatusOr<NetAddress> BindRelay(turn::RelayId id, bool v6, bool even_port,
-                                       std::optional<uint16_t> exact_port);
+  // OpenRelay/AdoptRelay: a port from the range (even ones only if asked), or the bound
+  // descriptor `adopt` (>= 0) of a held port.
+  absl::StatusOr<NetAddress> BindRelay(turn::RelayId id, bool v6, bool even_port, int adopt);
+  absl::StatusOr<NetAddress> RegisterRelay(turn::RelayId id, std::shared_ptr<Udp> socket);
   absl::Status ListenStream(const NetAddress& address, turn::ClientTransport transport);
 
   void Wait(Udp& socket);

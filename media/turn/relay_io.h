@@ -62,10 +62,16 @@ class RelayIo {
   // port from the configured range (`even_port`: an even one, RFC 8656 EVEN-PORT). Returns the
   // relayed transport address. ResourceExhausted when no port is free (the relay answers 508).
   virtual absl::StatusOr<NetAddress> OpenRelay(RelayId id, bool v6, bool even_port) = 0;
-  // Opens a relayed socket for `id` at exactly `address`'s port on the relay address of its
-  // family: the port next to an even one, reserved for a later Allocate with RESERVATION-TOKEN
-  // (RFC 8656 §7.2 R bit). ResourceExhausted when that port is taken.
-  virtual absl::StatusOr<NetAddress> OpenRelayAt(RelayId id, const NetAddress& address) = 0;
+  // RFC 8656 §7.2 R bit: binds a UDP socket at exactly `address` (the port above an even one)
+  // and returns its descriptor, read by nobody, so that the Allocate with the RESERVATION-TOKEN
+  // can claim it from any worker (SO_REUSEPORT may hand that client to another one).
+  // ResourceExhausted when the port is taken.
+  virtual absl::StatusOr<int> HoldPort(const NetAddress& address) = 0;
+  // Makes a held descriptor the relayed socket of `id` on this worker; returns its address. Takes
+  // the descriptor in every case (closed when this fails).
+  virtual absl::StatusOr<NetAddress> AdoptRelay(RelayId id, int held) = 0;
+  // Closes a held descriptor nobody claimed.
+  virtual void ReleaseHeld(int held) = 0;
   // Closes it; packets still queued for it are dropped. Never fails.
   virtual void CloseRelay(RelayId id) = 0;
 

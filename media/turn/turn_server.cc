@@ -166,6 +166,20 @@ absl::Status TurnShared::ReserveAllocation(std::string_view user, const NetAddre
   return absl::OkStatus();
 }
 
+bool TurnShared::AddHeldPort(uint64_t token, int held, const NetAddress& address) {
+  std::lock_guard<std::mutex> lock(held_mutex_);
+  return held_ports_.try_emplace(token, HeldPort{held, address}).second;
+}
+
+std::optional<TurnShared::HeldPort> TurnShared::TakeHeldPort(uint64_t token) {
+  std::lock_guard<std::mutex> lock(held_mutex_);
+  auto it = held_ports_.find(token);
+  if (it == held_ports_.end()) return std::nullopt;
+  HeldPort port = it->second;
+  held_ports_.erase(it);
+  return port;
+}
+
 void TurnShared::ReleaseAllocation(std::string_view user, const NetAddress& client) {
   std::lock_guard<std::mutex> lock(quota_mutex_);
   if (auto it = per_user_.find(ToAbsl(user)); it != per_user_.end() && --it->second == 0) {
@@ -453,6 +467,7 @@ void TurnWorker::OnClientClosed(const ClientFlow& flow) {
 
 void TurnWorker::Shutdown() {
   while (!by_flow_.empty()) DeleteAllocation(*by_flow_.begin()->second, /*expired=*/false);
+  while (!reservations_.empty()) DropReservation(reservations_.begin()->first);
 }
 
 // --- Authentication (RFC 8489 §9.2.4) ---------------------------------------------------------
@@ -658,12 +673,18 @@ void TurnWorker::HandleAllocate(Request& request) {
     SendError(request, 400, "Bad Request");
     return;
   }
-  // This relay keeps no port reservations: a token cannot be honoured, nor a request to reserve
-  // the next port (R bit) — the RFC's answer for both is 508.
-  if (token || (even_port && (static_cast<uint8_t>((*even_port)[0]) & 0x80) != 0)) {
-    ++stats_.capacity_rejections;
-    SendError(request, 508, "Insufficient Capacity");
-    return;
+  // R bit: reserve the port above the even one (RTP/RTCP pairs); a token claims such a port,
+  // and an unknown or expired one gets 508 (§7.2).
+  const bool reserve_next =
+      even_port && (static_cast<uint8_t>((*even_port)[0]) & 0x80) != 0;
+  std::optional<Reservation> claimed;
+  if (token) {
+    claimed = ClaimReservation(*token);
+    if (!claimed) {
+      ++stats_.capacity_rejections;
+      SendError(request, 508, "Insufficient Capacity");
+      return;
+    }
   }
   bool v6 = request.flow.client.is_v6();
   if (family) {
@@ -674,9 +695,10 @@ void TurnWorker::HandleAllocate(Request& request) {
     }
     v6 = (*family)[0] == 0x02;
   } else {
-    v6 = false;  // RFC 8656 §7.2: IPv4 unless the client asks otherwise
+    v6 = claimed ? claimed->address.is_v6() : false;  // §7.2: IPv4 unless the client asks
   }
   if (additional && (additional->size() != 4 || (*additional)[0] != 0x02)) {
+    if (claimed) io_.ReleaseHeld(claimed->held);
     ++stats_.bad_requests;
     SendError(request, 400, "Bad Request");
     return;
@@ -684,8 +706,10 @@ void TurnWorker::HandleAllocate(Request& request) {
 
   const std::string user(Credentials::UserOf(request.username));
   int error_code = 0;
-  Allocation* created = CreateAllocation(request.flow, request.username, user, v6,
-                                         even_port.has_value(), &error_code);
+  uint64_t new_token = 0;
+  Allocation* created =
+      CreateAllocation(request.flow, request.username, user, v6, even_port.has_value(),
+                       &error_code, reserve_next, &new_token, claimed ? &*claimed : nullptr);
   if (created == nullptr) {
     switch (error_code) {
       case 486:
@@ -715,6 +739,11 @@ void TurnWorker::HandleAllocate(Request& request) {
   builder.AddXorAddress(attr::kXorRelayedAddress, stored.relayed);
   builder.AddUint32(attr::kLifetime, lifetime);
   builder.AddXorAddress(attr::kXorMappedAddress, request.flow.client);
+  if (reserve_next) {
+    char token_bytes[8];
+    for (int i = 0; i < 8; ++i) token_bytes[i] = static_cast<char>(new_token >> (56 - 8 * i));
+    builder.AddAttribute(attr::kReservationToken, std::string_view(token_bytes, 8));
+  }
   if (additional) {
     // One relayed address per allocation here: the IPv6 half of a dual allocation is refused.
     std::string address_error;
@@ -740,34 +769,120 @@ void TurnWorker::HandleAllocate(Request& request) {
   io_.SendToClient(request.flow, stored.allocate_response);
 }
 
+bool TurnWorker::TakeSlot(uint32_t* slot) {
+  if (!free_slots_.empty()) {
+    *slot = free_slots_.back();
+    free_slots_.pop_back();
+    return true;
+  }
+  if (slots_.size() >= (1u << kSlotBits)) return false;
+  *slot = static_cast<uint32_t>(slots_.size());
+  slots_.emplace_back();
+  generations_.push_back(0);
+  return true;
+}
+
+void TurnWorker::ReturnSlot(uint32_t slot) {
+  generations_[slot] = (generations_[slot] + 1) & ((1u << (32 - kSlotBits)) - 1);
+  free_slots_.push_back(slot);
+}
+
+bool TurnWorker::ReservePort(const NetAddress& address, uint64_t* token) {
+  absl::StatusOr<int> held = io_.HoldPort(address);
+  if (!held.ok()) return false;
+  uint64_t value = 0;
+  // Unguessable: whoever holds the token may claim the port.
+  if (RAND_bytes(reinterpret_cast<unsigned char*>(&value), sizeof(value)) != 1 || value == 0 ||
+      !shared_.AddHeldPort(value, *held, address)) {
+    io_.ReleaseHeld(*held);
+    return false;
+  }
+  reservations_[value] = wheel_.Schedule(std::chrono::seconds(30), [this, value] {
+    reservations_.erase(value);
+    if (std::optional<TurnShared::HeldPort> port = shared_.TakeHeldPort(value)) {
+      io_.ReleaseHeld(port->held);
+    }
+  });
+  *token = value;
+  return true;
+}
+
+std::optional<TurnWorker::Reservation> TurnWorker::ClaimReservation(std::string_view token) {
+  if (token.size() != 8) return std::nullopt;
+  uint64_t value = 0;
+  for (char c : token) value = (value << 8) | static_cast<uint8_t>(c);
+  std::optional<TurnShared::HeldPort> port = shared_.TakeHeldPort(value);
+  if (!port) return std::nullopt;
+  // The reserving worker's timer (maybe this one's) later finds nothing to release.
+  return Reservation{port->held, port->address};
+}
+
+void TurnWorker::DropReservation(uint64_t token) {
+  auto it = reservations_.find(token);
+  if (it == reservations_.end()) return;
+  wheel_.Cancel(it->second);
+  reservations_.erase(it);
+  if (std::optional<TurnShared::HeldPort> port = shared_.TakeHeldPort(token)) {
+    io_.ReleaseHeld(port->held);
+  }
+}
+
 TurnWorker::Allocation* TurnWorker::CreateAllocation(const ClientFlow& flow,
                                                      std::string_view username,
                                                      const std::string& user, bool v6,
-                                                     bool even_port, int* error_code) {
+                                                     bool even_port, int* error_code,
+                                                     bool reserve_next, uint64_t* token,
+                                                     const Reservation* claimed) {
+  auto release_claimed = [&] {
+    if (claimed != nullptr) io_.ReleaseHeld(claimed->held);
+  };
   if (!shared_.ReserveAllocation(user, flow.client, error_code).ok()) {
     ++(*error_code == 486 ? stats_.quota_rejections : stats_.capacity_rejections);
+    release_claimed();
     return nullptr;
   }
-  // A slot, then the relayed socket for it.
+  // A slot, then the relayed socket for it (or the reserved one, slot and socket both held).
   uint32_t slot = 0;
-  if (!free_slots_.empty()) {
-    slot = free_slots_.back();
-    free_slots_.pop_back();
-  } else {
-    if (slots_.size() >= (1u << kSlotBits)) {
+  bool have_slot = true;
+  RelayId relay = 0;
+  absl::StatusOr<NetAddress> relayed = absl::UnavailableError("not opened");
+  if (claimed != nullptr) {
+    if (!TakeSlot(&slot)) {
+      release_claimed();
       shared_.ReleaseAllocation(user, flow.client);
       ++stats_.capacity_rejections;
       *error_code = 508;
       return nullptr;
     }
-    slot = static_cast<uint32_t>(slots_.size());
-    slots_.emplace_back();
-    generations_.push_back(0);
+    relay = slot | (generations_[slot] << kSlotBits);
+    relayed = io_.AdoptRelay(relay, claimed->held);  // takes the descriptor in every case
+  } else {
+    if (!TakeSlot(&slot)) {
+      shared_.ReleaseAllocation(user, flow.client);
+      ++stats_.capacity_rejections;
+      *error_code = 508;
+      return nullptr;
+    }
+    relay = slot | (generations_[slot] << kSlotBits);
+    // With R, an even port whose neighbour is free too: a few tries, each on a fresh port.
+    for (int attempt = 0; attempt < (reserve_next ? 8 : 1); ++attempt) {
+      relayed = io_.OpenRelay(relay, v6, even_port);
+      if (!relayed.ok() || !reserve_next) break;
+      NetAddress next = *relayed;
+      next.set_port(static_cast<uint16_t>(relayed->port() + 1));
+      if (relayed->port() < 0xFFFF && ReservePort(next, token)) break;
+      io_.CloseRelay(relay);
+      ReturnSlot(slot);
+      relayed = absl::ResourceExhaustedError("no even port with a free neighbour");
+      if (!TakeSlot(&slot)) {
+        have_slot = false;
+        break;
+      }
+      relay = slot | (generations_[slot] << kSlotBits);
+    }
   }
-  const RelayId relay = slot | (generations_[slot] << kSlotBits);
-  absl::StatusOr<NetAddress> relayed = io_.OpenRelay(relay, v6, even_port);
   if (!relayed.ok()) {
-    free_slots_.push_back(slot);
+    if (have_slot) free_slots_.push_back(slot);  // its current id never reached io
     shared_.ReleaseAllocation(user, flow.client);
     if (absl::IsResourceExhausted(relayed.status())) {
       ++stats_.capacity_rejections;

@@ -21,6 +21,7 @@
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -126,6 +127,15 @@ class TurnShared {
   void ReleaseAllocation(std::string_view user, const NetAddress& client);
   size_t total_allocations() const { return total_.load(std::memory_order_relaxed); }
 
+  // Ports held for RESERVATION-TOKENs (RFC 8656 §7.2), shared because the Allocate that claims
+  // one may reach another worker. Taken once: a second take of the same token finds nothing.
+  bool AddHeldPort(uint64_t token, int held, const NetAddress& address);
+  struct HeldPort {
+    int held = -1;
+    NetAddress address;
+  };
+  std::optional<HeldPort> TakeHeldPort(uint64_t token);
+
  private:
   static std::string IpKey(const NetAddress& address);
 
@@ -139,6 +149,9 @@ class TurnShared {
   // uptime look fresh forever: the stale-nonce tests failed after an hour of uptime.)
   const TimePoint epoch_;
   std::string test_nonce_;
+
+  std::mutex held_mutex_;
+  absl::flat_hash_map<uint64_t, HeldPort> held_ports_;
 
   std::mutex quota_mutex_;
   absl::flat_hash_map<std::string, uint32_t> per_user_;
@@ -212,8 +225,23 @@ class TurnWorker final : public RelayHandler {
 
   // A slot and a relayed socket for a new allocation of `user` (quota reserved); nullptr with the
   // RFC 8656 error code to answer (486, 508, 440) when any of it fails, everything undone.
+  // `reserve_next` (EVEN-PORT with R): the port above the even one is bound too and held for a
+  // later Allocate with the RESERVATION-TOKEN written to `token`. `claimed`: take that reserved
+  // relayed socket instead of opening one.
+  struct Reservation {
+    int held = -1;  // RelayIo::HoldPort's descriptor
+    NetAddress address;
+  };
   Allocation* CreateAllocation(const ClientFlow& flow, std::string_view username,
-                               const std::string& user, bool v6, bool even_port, int* error_code);
+                               const std::string& user, bool v6, bool even_port, int* error_code,
+                               bool reserve_next = false, uint64_t* token = nullptr,
+                               const Reservation* claimed = nullptr);
+  bool TakeSlot(uint32_t* slot);
+  // A slot whose RelayId reached io goes back with a new generation.
+  void ReturnSlot(uint32_t slot);
+  bool ReservePort(const NetAddress& address, uint64_t* token);
+  std::optional<Reservation> ClaimReservation(std::string_view token);
+  void DropReservation(uint64_t token);
 
   bool Authenticate(Request& request);
   void SendError(Request& request, int code, std::string_view reason);
@@ -246,6 +274,9 @@ class TurnWorker final : public RelayHandler {
   std::vector<uint32_t> free_slots_;
   std::vector<uint32_t> generations_;
   absl::flat_hash_map<ClientFlow, Allocation*> by_flow_;
+  // RFC 8656 §7.2: the tokens this worker handed out (held in TurnShared, claimable from any
+  // worker) and the timers that release them after 30 s unless claimed.
+  absl::flat_hash_map<uint64_t, TimerId> reservations_;
 
   // Per-source-IP budget for answers larger than their unauthenticated request (UDP); a fixed
   // table indexed by a hash of the IP, so memory stays bounded whatever the sources.

@@ -34,11 +34,27 @@ class NullRelayIo : public turn::RelayIo {
     a.set_port(static_cast<uint16_t>(50000 + open.size()));
     return a;
   }
-  absl::StatusOr<NetAddress> OpenRelayAt(turn::RelayId id, const NetAddress& address) override {
-    if (open.size() >= 64) return absl::ResourceExhaustedError("full");
-    open.push_back(id);
-    return address;
+  absl::StatusOr<int> HoldPort(const NetAddress& address) override {
+    if (held.size() >= 64) return absl::ResourceExhaustedError("full");
+    held.push_back({next_fd, address});
+    return next_fd++;
   }
+  absl::StatusOr<NetAddress> AdoptRelay(turn::RelayId id, int fd) override {
+    for (auto it = held.begin(); it != held.end(); ++it) {
+      if (it->first == fd) {
+        const NetAddress address = it->second;
+        held.erase(it);
+        open.push_back(id);
+        return address;
+      }
+    }
+    __builtin_trap();  // adopting a descriptor that was never held or already taken
+  }
+  void ReleaseHeld(int fd) override {
+    std::erase_if(held, [fd](const auto& h) { return h.first == fd; });
+  }
+  std::vector<std::pair<int, NetAddress>> held;
+  int next_fd = 3;
   void CloseRelay(turn::RelayId id) override { std::erase(open, id); }
   void SendToPeer(turn::RelayId, const NetAddress&, std::string_view payload) override {
     bytes_out += payload.size();
@@ -158,6 +174,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     }
   }
   worker.Shutdown();
-  if (!io.open.empty() || shared.total_allocations() != 0) __builtin_trap();  // leaked relays
+  // Every relay, held port and quota entry is released.
+  if (!io.open.empty() || !io.held.empty() || shared.total_allocations() != 0) __builtin_trap();
   return 0;
 }

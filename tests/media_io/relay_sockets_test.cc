@@ -272,7 +272,7 @@ TEST(RelaySocketsRelay, PortsComeFromTheRangeUntilItIsUsedUp) {
   EXPECT_EQ(v6.status().code(), absl::StatusCode::kFailedPrecondition);
 }
 
-TEST(RelaySocketsRelay, OpenRelayAtTakesExactlyThatPortOrNothing) {
+TEST(RelaySocketsRelay, AHeldPortIsAdoptedAsARelayOrReleased) {
   const uint16_t base = FreeUdpRange(4);
   ASSERT_NE(base, 0);
   Harness h;
@@ -282,14 +282,23 @@ TEST(RelaySocketsRelay, OpenRelayAtTakesExactlyThatPortOrNothing) {
   ASSERT_TRUE(h.Open(o).ok());
   NetAddress wanted = *NetAddress::Parse("127.0.0.1");
   wanted.set_port(static_cast<uint16_t>(base + 1));
-  auto at = h.thread().Run([&] { return h.sockets().OpenRelayAt(1, wanted); });
-  ASSERT_TRUE(at.ok()) << at.status();
-  EXPECT_EQ(*at, wanted);
-  auto again = h.thread().Run([&] { return h.sockets().OpenRelayAt(2, wanted); });
+  auto held = h.thread().Run([&] { return h.sockets().HoldPort(wanted); });
+  ASSERT_TRUE(held.ok()) << held.status();
+  auto again = h.thread().Run([&] { return h.sockets().HoldPort(wanted); });
   EXPECT_EQ(again.status().code(), absl::StatusCode::kResourceExhausted) << again.status();
-  h.thread().Run([&] { h.sockets().CloseRelay(1); });
-  auto after_close = h.thread().Run([&] { return h.sockets().OpenRelayAt(3, wanted); });
-  EXPECT_TRUE(after_close.ok()) << after_close.status();
+  // Adopted: the port now relays peer datagrams to OnPeerPacket under the new id.
+  auto adopted = h.thread().Run([&] { return h.sockets().AdoptRelay(9, *held); });
+  ASSERT_TRUE(adopted.ok()) << adopted.status();
+  EXPECT_EQ(*adopted, wanted);
+  EXPECT_EQ(h.counters().relay_sockets_open, 1u);
+  h.thread().Run([&] { h.sockets().CloseRelay(9); });
+  // Released: the port is free again.
+  auto held2 = h.thread().Run([&] { return h.sockets().HoldPort(wanted); });
+  ASSERT_TRUE(held2.ok()) << held2.status();
+  h.thread().Run([&] { h.sockets().ReleaseHeld(*held2); });
+  auto held3 = h.thread().Run([&] { return h.sockets().HoldPort(wanted); });
+  EXPECT_TRUE(held3.ok()) << held3.status();
+  if (held3.ok()) h.thread().Run([&] { h.sockets().ReleaseHeld(*held3); });
 }
 
 TEST(RelaySocketsRelay, EvenPortAndWorkersShareTheRangeThroughBind) {

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <deque>
+#include <map>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -31,21 +32,43 @@ class FakeRelayIo : public RelayIo {
     --ports_left;
     if (v6 && !have_v6) return absl::FailedPreconditionError("no IPv6 relay address");
     uint16_t port = next_port++;
-    if (even_port && port % 2 != 0) port = next_port++;
+    auto held = [&](uint16_t p) {
+      for (const NetAddress& h : held_ports) {
+        if (h.port() == p) return true;
+      }
+      return false;
+    };
+    while ((even_port && port % 2 != 0) || held(port)) port = next_port++;
     NetAddress relayed = v6 ? *NetAddress::Parse(relay_v6) : *NetAddress::Parse(relay_v4);
     relayed.set_port(port);
     open.push_back(id);
     return relayed;
   }
-  absl::StatusOr<NetAddress> OpenRelayAt(RelayId id, const NetAddress& address) override {
+  absl::StatusOr<int> HoldPort(const NetAddress& address) override {
     if (ports_left == 0) return absl::ResourceExhaustedError("no port");
     for (const NetAddress& held : held_ports) {
       if (held == address) return absl::ResourceExhaustedError("port taken");
     }
     --ports_left;
-    open.push_back(id);
     held_ports.push_back(address);
+    const int fd = next_fd++;
+    held_by_fd[fd] = address;
+    return fd;
+  }
+  absl::StatusOr<NetAddress> AdoptRelay(RelayId id, int held) override {
+    auto it = held_by_fd.find(held);
+    if (it == held_by_fd.end()) return absl::InvalidArgumentError("not a held descriptor");
+    const NetAddress address = it->second;
+    held_by_fd.erase(it);
+    std::erase(held_ports, address);
+    open.push_back(id);
     return address;
+  }
+  void ReleaseHeld(int held) override {
+    auto it = held_by_fd.find(held);
+    if (it == held_by_fd.end()) return;
+    std::erase(held_ports, it->second);
+    held_by_fd.erase(it);
   }
   void CloseRelay(RelayId id) override {
     closed.push_back(id);
@@ -71,7 +94,9 @@ class FakeRelayIo : public RelayIo {
   bool have_v6 = false;
   uint16_t next_port = 50000;
   std::vector<RelayId> open;
-  std::vector<NetAddress> held_ports;  // OpenRelayAt's, to refuse a second bind
+  std::vector<NetAddress> held_ports;  // HoldPort's, not yet adopted or released
+  std::map<int, NetAddress> held_by_fd;
+  int next_fd = 100;
   std::vector<RelayId> closed;
   std::vector<PeerSend> to_peer;
   std::deque<ClientSend> to_client;

@@ -496,6 +496,83 @@ TEST_F(TurnServerTest, AnExpiredChannelIsQuarantinedBeforeItsNumberIsReused) {
   EXPECT_EQ(ChannelBind(flow, 0x4001, "8.8.8.8:6000", 43)->stun_class(), StunClass::kSuccess);
 }
 
+TEST_F(TurnServerTest, EvenPortWithReservationHoldsTheNextPortForItsToken) {
+  const ClientFlow rtp = UdpFlow("198.51.100.1:1000");
+  std::optional<StunMessage> answer = SignedExchange(rtp, method::kAllocate, 1, [](auto& b) {
+    b.AddRequestedTransport(17);
+    b.AddAttribute(attr::kEvenPort, std::string_view("\x80", 1));
+  });
+  ASSERT_TRUE(answer);
+  ASSERT_EQ(answer->stun_class(), StunClass::kSuccess) << ErrorCodeOf(*answer);
+  const NetAddress even =
+      *stun::ReadXorAddress(*answer->FindValue(attr::kXorRelayedAddress), Tid(1));
+  EXPECT_EQ(even.port() % 2, 0);
+  const std::optional<std::string_view> token_value =
+      answer->FindValue(attr::kReservationToken);
+  ASSERT_TRUE(token_value.has_value());
+  const std::string token(*token_value);
+  ASSERT_EQ(token.size(), 8u);
+  ASSERT_EQ(io_.held_ports.size(), 1u);
+  EXPECT_EQ(io_.held_ports[0].port(), even.port() + 1);
+
+  // Token and EVEN-PORT together are a bad request; the token alone claims the port.
+  const ClientFlow rtcp = UdpFlow("198.51.100.1:1001");
+  answer = SignedExchange(rtcp, method::kAllocate, 2, [&](auto& b) {
+    b.AddRequestedTransport(17);
+    b.AddAttribute(attr::kReservationToken, token);
+    b.AddAttribute(attr::kEvenPort, std::string_view("\x00", 1));
+  });
+  EXPECT_EQ(ErrorCodeOf(*answer), 400);
+  answer = SignedExchange(rtcp, method::kAllocate, 3, [&](auto& b) {
+    b.AddRequestedTransport(17);
+    b.AddAttribute(attr::kReservationToken, token);
+  });
+  ASSERT_EQ(answer->stun_class(), StunClass::kSuccess) << ErrorCodeOf(*answer);
+  EXPECT_EQ(stun::ReadXorAddress(*answer->FindValue(attr::kXorRelayedAddress), Tid(3))->port(),
+            even.port() + 1);
+  EXPECT_EQ(worker_->allocation_count(), 2u);
+  // Peer data to the claimed port reaches its allocation.
+  ASSERT_EQ(CreatePermission(rtcp, "8.8.8.8:9")->stun_class(), StunClass::kSuccess);
+  const RelayId rtcp_relay = io_.open.back();
+  worker_->OnPeerPacket(rtcp_relay, *NetAddress::Parse("8.8.8.8:9"), "rtcp");
+  ASSERT_EQ(io_.to_client.size(), 1u);
+  EXPECT_EQ(io_.to_client.front().flow, rtcp);
+  io_.to_client.clear();
+  // A token works once.
+  answer = SignedExchange(UdpFlow("198.51.100.1:1002"), method::kAllocate, 4, [&](auto& b) {
+    b.AddRequestedTransport(17);
+    b.AddAttribute(attr::kReservationToken, token);
+  });
+  EXPECT_EQ(ErrorCodeOf(*answer), 508);
+}
+
+TEST_F(TurnServerTest, AnUnclaimedReservationIsReleasedAfter30Seconds) {
+  std::optional<StunMessage> answer =
+      SignedExchange(UdpFlow("198.51.100.1:1000"), method::kAllocate, 1, [](auto& b) {
+        b.AddRequestedTransport(17);
+        b.AddAttribute(attr::kEvenPort, std::string_view("\x80", 1));
+      });
+  ASSERT_EQ(answer->stun_class(), StunClass::kSuccess);
+  const std::string token(*answer->FindValue(attr::kReservationToken));
+  ASSERT_EQ(io_.held_ports.size(), 1u);
+  Advance(std::chrono::seconds(31));
+  EXPECT_TRUE(io_.held_ports.empty());
+  answer = SignedExchange(UdpFlow("198.51.100.1:1001"), method::kAllocate, 2, [&](auto& b) {
+    b.AddRequestedTransport(17);
+    b.AddAttribute(attr::kReservationToken, token);
+  });
+  EXPECT_EQ(ErrorCodeOf(*answer), 508);
+  // Shutdown releases reservations too.
+  answer = SignedExchange(UdpFlow("198.51.100.1:1003"), method::kAllocate, 3, [](auto& b) {
+    b.AddRequestedTransport(17);
+    b.AddAttribute(attr::kEvenPort, std::string_view("\x80", 1));
+  });
+  ASSERT_EQ(answer->stun_class(), StunClass::kSuccess);
+  worker_->Shutdown();
+  EXPECT_TRUE(io_.open.empty());
+  EXPECT_TRUE(io_.held_ports.empty());
+}
+
 TEST_F(TurnServerTest, PerUserQuotaGives486AndCapacityGives508) {
   options_.max_allocations_per_user = 2;
   options_.max_allocations = 3;
