@@ -307,13 +307,16 @@ def parse_uclient(text):
 
 def uclient_argv(port, peer_port, username, password, messages, clients, length=160,
                  interval_ms=20, tcp=False, send_indications=False, secret=None,
-                 local_address=None):
+                 local_address=None, rtcp_pairs=False):
     """turnutils_uclient for `clients` sessions of `messages` packets each, one allocation per
-    session (-c: no RTCP pair), to the echo peer on loopback. uclient opens one more probe
+    session (-c: no RTCP pair; `rtcp_pairs`: uclient's default RTP+RTCP allocations, the RTP one
+    with EVEN-PORT R and the RTCP one claiming its RESERVATION-TOKEN), to the echo peer on loopback. uclient opens one more probe
     allocation per session (its ALTERNATE-SERVER probe) and leaves it to expire.
     `local_address`: the clients' source address (any of 127.0.0.0/8), default 127.0.0.1."""
     argv = [UCLIENT, "-p", str(port), "-e", LOOPBACK, "-r", str(peer_port), "-n", str(messages),
-            "-m", str(clients), "-l", str(length), "-z", str(interval_ms), "-c", "-X"]
+            "-m", str(clients), "-l", str(length), "-z", str(interval_ms), "-X"]
+    if not rtcp_pairs:
+        argv.append("-c")
     if local_address:
         argv += ["-L", local_address]
     if secret is not None:

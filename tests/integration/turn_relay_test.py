@@ -81,9 +81,10 @@ class Checks:
 
 
 def uclient_case(c, relay, peer, logdir, name, username, password=None, secret=None, tcp=False,
-                 send=False):
+                 send=False, rtcp_pairs=False):
     argv = uclient_argv(relay.spec.port, peer.port, username, password, MESSAGES, CLIENTS,
-                        LENGTH, INTERVAL_MS, tcp=tcp, send_indications=send, secret=secret)
+                        LENGTH, INTERVAL_MS, tcp=tcp, send_indications=send, secret=secret,
+                        rtcp_pairs=rtcp_pairs)
     rc, text, s = run_uclient(argv, UCLIENT_TIMEOUT_S, os.path.join(logdir, name + ".log"))
     expected = MESSAGES * CLIENTS
     tail = " | ".join(text.strip().splitlines()[-6:])
@@ -118,6 +119,10 @@ def phase_static(c, relay, peer, logdir):
         (False, True): ("alice", users["alice"], None),
         (True, False): ("bob", users["bob"], None),
         (True, True): ("bob", users["bob"], None)})
+    # uclient's default: RTP+RTCP allocation pairs through EVEN-PORT R / RESERVATION-TOKEN (the
+    # RTCP allocation may land on another worker of the relay than the one holding the port).
+    uclient_case(c, relay, peer, logdir, "static-uclient-udp-rtcp-pairs", "alice",
+                 users["alice"], rtcp_pairs=True)
     port = relay.spec.port
 
     with StunClient(port) as s:
