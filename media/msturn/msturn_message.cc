@@ -7,6 +7,7 @@
 #include <utility>
 
 #include "media/stun/stun_message.h"
+#include "media/stun/wire_bytes.h"
 
 namespace causeway::msturn {
 namespace {
@@ -18,22 +19,11 @@ constexpr size_t kConnectionIdBytes = 20;
 constexpr size_t kHmacBlock = 64;
 constexpr char kZeros[kHmacBlock] = {};
 
-uint16_t Read16(std::string_view bytes, size_t at) {
-  return static_cast<uint16_t>((static_cast<uint8_t>(bytes[at]) << 8) |
-                               static_cast<uint8_t>(bytes[at + 1]));
-}
-uint32_t Read32(std::string_view bytes, size_t at) {
-  return (uint32_t{Read16(bytes, at)} << 16) | Read16(bytes, at + 2);
-}
-void Append16(std::string& out, uint16_t value) {
-  out.push_back(static_cast<char>(value >> 8));
-  out.push_back(static_cast<char>(value & 0xFF));
-}
-void Append32(std::string& out, uint32_t value) {
-  Append16(out, static_cast<uint16_t>(value >> 16));
-  Append16(out, static_cast<uint16_t>(value & 0xFFFF));
-}
-size_t Padded(size_t length) { return (length + 3) & ~size_t{3}; }
+using stun::wire::Append16;
+using stun::wire::Append32;
+using stun::wire::Padded;
+using stun::wire::Read16;
+using stun::wire::Read32;
 
 // Address value (RFC 3489 layout: reserved, family, port, address), optionally XORed with the
 // transaction id (MS XOR-MAPPED-ADDRESS).

@@ -1,4 +1,5 @@
 #include "media/stun/stun_message.h"
+#include "media/stun/wire_bytes.h"
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
@@ -19,22 +20,11 @@ constexpr uint32_t kFingerprintXor = 0x5354554e;
 constexpr size_t kMaxUsernameBytes = 512;
 constexpr size_t kMaxTextBytes = 762;  // REALM, NONCE, SOFTWARE, reason phrase: < 763 bytes
 
-uint16_t Read16(std::string_view bytes, size_t at) {
-  return static_cast<uint16_t>((static_cast<uint8_t>(bytes[at]) << 8) |
-                               static_cast<uint8_t>(bytes[at + 1]));
-}
-uint32_t Read32(std::string_view bytes, size_t at) {
-  return (uint32_t{Read16(bytes, at)} << 16) | Read16(bytes, at + 2);
-}
-void Append16(std::string& out, uint16_t value) {
-  out.push_back(static_cast<char>(value >> 8));
-  out.push_back(static_cast<char>(value & 0xFF));
-}
-void Append32(std::string& out, uint32_t value) {
-  Append16(out, static_cast<uint16_t>(value >> 16));
-  Append16(out, static_cast<uint16_t>(value & 0xFFFF));
-}
-size_t Padded(size_t length) { return (length + 3) & ~size_t{3}; }
+using wire::Append16;
+using wire::Append32;
+using wire::Padded;
+using wire::Read16;
+using wire::Read32;
 
 // CRC-32 (ISO-HDLC, the zlib one), table built at compile time.
 constexpr std::array<uint32_t, 256> MakeCrcTable() {

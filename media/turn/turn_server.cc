@@ -564,7 +564,8 @@ void TurnWorker::SendError(Request& request, int code, std::string_view reason) 
   io_.SendToClient(request.flow, *out);
 }
 
-void TurnWorker::SendSigned(Request& request, StunMessageBuilder& builder) {
+absl::StatusOr<std::string> TurnWorker::FinishSigned(Request& request,
+                                                     StunMessageBuilder& builder) {
   if (!shared_.options().software.empty()) {
     builder.AddAttribute(attr::kSoftware, shared_.options().software);
   }
@@ -574,7 +575,11 @@ void TurnWorker::SendSigned(Request& request, StunMessageBuilder& builder) {
     builder.AddMessageIntegrity(request.key);
   }
   builder.AddFingerprint();
-  absl::StatusOr<std::string> out = std::move(builder).Finish();
+  return std::move(builder).Finish();
+}
+
+void TurnWorker::SendSigned(Request& request, StunMessageBuilder& builder) {
+  absl::StatusOr<std::string> out = FinishSigned(request, builder);
   if (out.ok()) io_.SendToClient(request.flow, *out);
 }
 
@@ -754,16 +759,7 @@ void TurnWorker::HandleAllocate(Request& request) {
     address_error.append("Address Family not Supported");
     builder.AddAttribute(attr::kAddressErrorCode, address_error);
   }
-  if (!shared_.options().software.empty()) {
-    builder.AddAttribute(attr::kSoftware, shared_.options().software);
-  }
-  if (request.sha256) {
-    builder.AddMessageIntegritySha256(request.key);
-  } else {
-    builder.AddMessageIntegrity(request.key);
-  }
-  builder.AddFingerprint();
-  absl::StatusOr<std::string> out = std::move(builder).Finish();
+  absl::StatusOr<std::string> out = FinishSigned(request, builder);
   if (!out.ok()) return;
   stored.allocate_response = *std::move(out);
   io_.SendToClient(request.flow, stored.allocate_response);

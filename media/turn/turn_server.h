@@ -248,6 +248,7 @@ class TurnWorker final : public RelayHandler {
   void SendChallenge(Request& request, int code, std::string_view reason);
   // Adds SOFTWARE, the integrity the request used and FINGERPRINT, then sends (any class).
   void SendSigned(Request& request, stun::StunMessageBuilder& builder);
+  absl::StatusOr<std::string> FinishSigned(Request& request, stun::StunMessageBuilder& builder);
   void SendToClient(const ClientFlow& flow, std::string_view message);
 
   Allocation* FindByRelay(RelayId relay);
