@@ -153,8 +153,9 @@ absl::Status TurnService::Start(const StartContext& context) {
     shard.sockets = *std::move(sockets);
     shard.turn = std::make_unique<turn::TurnWorker>(*shared_, *shard.sockets, worker.wheel(),
                                                     runtime_->clock());
-    shard.handler = std::make_unique<Rearming>(*shard.turn, worker);
-    shard.sockets->Start(*shard.handler);
+    // The relay logic schedules allocation expiry on the wheel directly.
+    shard.turn->set_on_timers_changed([&worker] { worker.Rearm(); });
+    shard.sockets->Start(*shard.turn);
     // At stop, on the worker's thread: allocations end (relays close), then the listeners.
     worker.AddStopHook([&shard] {
       shard.turn->Shutdown();

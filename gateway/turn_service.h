@@ -59,31 +59,9 @@ class TurnService final : public Service {
   void Stop() override;
 
  private:
-  // Between the sockets and the TurnWorker: the relay logic schedules allocation expiry on the
-  // worker's wheel directly, so the worker's OS timer is re-armed after each client message
-  // (a cached-deadline compare when nothing changed; peer packets never schedule).
-  class Rearming final : public turn::RelayHandler {
-   public:
-    Rearming(turn::TurnWorker& turn, runtime::Worker& worker) : turn_(turn), worker_(worker) {}
-    void OnClientMessage(const turn::ClientFlow& flow, std::string_view bytes) override {
-      turn_.OnClientMessage(flow, bytes);
-      worker_.Rearm();
-    }
-    void OnPeerPacket(turn::RelayId relay, const NetAddress& peer,
-                      std::string_view payload) override {
-      turn_.OnPeerPacket(relay, peer, payload);
-    }
-    void OnClientClosed(const turn::ClientFlow& flow) override { turn_.OnClientClosed(flow); }
-
-   private:
-    turn::TurnWorker& turn_;
-    runtime::Worker& worker_;
-  };
-
   struct Shard {
     std::unique_ptr<media::io::RelaySockets> sockets;
     std::unique_ptr<turn::TurnWorker> turn;
-    std::unique_ptr<Rearming> handler;
   };
 
   std::shared_ptr<MetricsCollector> metrics_;

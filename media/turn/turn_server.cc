@@ -41,39 +41,6 @@ std::string_view ClientTransportName(ClientTransport transport) {
   return "udp";
 }
 
-TurnStats& TurnStats::operator+=(const TurnStats& o) {
-  allocations += o.allocations;
-  permissions += o.permissions;
-  channels += o.channels;
-  allocations_created += o.allocations_created;
-  allocations_expired += o.allocations_expired;
-  allocations_deleted += o.allocations_deleted;
-  binding_requests += o.binding_requests;
-  requests += o.requests;
-  challenges += o.challenges;
-  auth_failures += o.auth_failures;
-  stale_nonces += o.stale_nonces;
-  mismatches += o.mismatches;
-  quota_rejections += o.quota_rejections;
-  capacity_rejections += o.capacity_rejections;
-  forbidden_peers += o.forbidden_peers;
-  bad_requests += o.bad_requests;
-  malformed += o.malformed;
-  amplification_drops += o.amplification_drops;
-  to_peer_packets += o.to_peer_packets;
-  to_peer_bytes += o.to_peer_bytes;
-  from_peer_packets += o.from_peer_packets;
-  from_peer_bytes += o.from_peer_bytes;
-  dropped_no_permission += o.dropped_no_permission;
-  dropped_no_allocation += o.dropped_no_allocation;
-  msturn_allocations += o.msturn_allocations;
-  msturn_send_requests += o.msturn_send_requests;
-  dropped_no_destination += o.dropped_no_destination;
-  dialect_mismatches += o.dialect_mismatches;
-  msturn_replays += o.msturn_replays;
-  return *this;
-}
-
 // --- TurnShared ------------------------------------------------------------------------------
 
 namespace {
@@ -351,7 +318,7 @@ void TurnWorker::HandleBinding(const ClientFlow& flow, const StunMessage& messag
                                                        message.unknown_required().end()));
     if (request.fingerprint) builder.AddFingerprint();
     absl::StatusOr<std::string> out = std::move(builder).Finish();
-    if (out.ok()) SendToClient(flow, *out);
+    if (out.ok()) io_.SendToClient(flow, *out);
     ++stats_.bad_requests;
     return;
   }
@@ -583,9 +550,6 @@ void TurnWorker::SendSigned(Request& request, StunMessageBuilder& builder) {
   if (out.ok()) io_.SendToClient(request.flow, *out);
 }
 
-void TurnWorker::SendToClient(const ClientFlow& flow, std::string_view message) {
-  io_.SendToClient(flow, message);
-}
 
 // --- Requests ----------------------------------------------------------------------------------
 
@@ -799,6 +763,7 @@ bool TurnWorker::ReservePort(const NetAddress& address, uint64_t* token) {
       io_.ReleaseHeld(port->held);
     }
   });
+  if (on_timers_changed_) on_timers_changed_();
   *token = value;
   return true;
 }
@@ -1073,6 +1038,7 @@ void TurnWorker::ScheduleExpiry(Allocation& allocation) {
     expired->expiry_timer = kInvalidTimerId;
     DeleteAllocation(*expired, /*expired=*/true);
   });
+  if (on_timers_changed_) on_timers_changed_();
 }
 
 void TurnWorker::DeleteAllocation(Allocation& allocation, bool expired) {

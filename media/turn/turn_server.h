@@ -27,6 +27,7 @@
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/functional/any_invocable.h"
 #include "absl/status/status.h"
 #include "absl/time/time.h"
 #include "core/clock.h"
@@ -101,7 +102,6 @@ struct TurnStats {
   uint64_t dialect_mismatches = 0;      // one dialect's message on the other's allocation
   uint64_t msturn_replays = 0;          // Send/SAD with another connection id, old SAD sequence
 
-  TurnStats& operator+=(const TurnStats& other);
 };
 
 class TurnShared {
@@ -183,6 +183,12 @@ class TurnWorker final : public RelayHandler {
   // Deletes every allocation (graceful stop).
   void Shutdown();
 
+  // Called after the worker put a timer on the wheel (allocation expiry, reservation release):
+  // a runtime worker re-arms its OS timer there. Never per packet.
+  void set_on_timers_changed(absl::AnyInvocable<void()> hook) {
+    on_timers_changed_ = std::move(hook);
+  }
+
   const TurnStats& stats() const { return stats_; }
   size_t allocation_count() const { return by_flow_.size(); }
 
@@ -249,7 +255,6 @@ class TurnWorker final : public RelayHandler {
   // Adds SOFTWARE, the integrity the request used and FINGERPRINT, then sends (any class).
   void SendSigned(Request& request, stun::StunMessageBuilder& builder);
   absl::StatusOr<std::string> FinishSigned(Request& request, stun::StunMessageBuilder& builder);
-  void SendToClient(const ClientFlow& flow, std::string_view message);
 
   Allocation* FindByRelay(RelayId relay);
   void ScheduleExpiry(Allocation& allocation);
@@ -289,6 +294,7 @@ class TurnWorker final : public RelayHandler {
                                  size_t answer_bytes);
   std::vector<AmplificationBucket> amplification_;
 
+  absl::AnyInvocable<void()> on_timers_changed_;
   std::string scratch_;  // reused encode buffer for Data indications and ChannelData
   std::string ms_frame_;  // reused buffer for MS-TURN control answers framed for streams
   size_t ms_allocations_ = 0;  // while 0, RFC 8656 packets skip the MS-TURN 5-tuple lookup

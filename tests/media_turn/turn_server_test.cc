@@ -704,6 +704,24 @@ TEST_F(TurnServerTest, UnknownComprehensionRequiredAttributeGets420) {
             std::vector<uint16_t>{0x7777});
 }
 
+TEST_F(TurnServerTest, TheTimersHookFiresWhenTimersAreSetNotPerPacket) {
+  int calls = 0;
+  worker_->set_on_timers_changed([&calls] { ++calls; });
+  const ClientFlow flow = UdpFlow();
+  ASSERT_TRUE(Allocate(flow));
+  EXPECT_EQ(calls, 1);  // the expiry timer
+  ASSERT_EQ(ChannelBind(flow, 0x4001, "8.8.8.8:5000")->stun_class(), StunClass::kSuccess);
+  const int after_setup = calls;
+  std::string frame;
+  stun::AppendChannelData(0x4001, "rtp", stun::Framing::kDatagram, frame);
+  for (int i = 0; i < 10; ++i) worker_->OnClientMessage(flow, frame);
+  worker_->OnPeerPacket(io_.open.front(), *NetAddress::Parse("8.8.8.8:5000"), "back");
+  EXPECT_EQ(calls, after_setup);
+  io_.to_client.clear();  // the relayed ChannelData
+  ASSERT_TRUE(SignedExchange(flow, method::kRefresh, 50, [](auto&) {}));
+  EXPECT_EQ(calls, after_setup + 1);  // the expiry moved
+}
+
 TEST_F(TurnServerTest, ShutdownReleasesEverything) {
   ASSERT_TRUE(Allocate(UdpFlow("198.51.100.1:1")));
   ASSERT_TRUE(Allocate(UdpFlow("198.51.100.1:2")));
